@@ -1,0 +1,487 @@
+//! The self-describing header in front of every encoded value.
+//!
+//! ```text
+//! compact (2 bytes):   C1  FC                    F = format id (1..=14), C = compression id (0..=14)
+//! extended (5+ bytes): C1  FF  format  compression  flags  [crc32c LE, 4 bytes, if flags & CHECKSUM]
+//! ```
+//!
+//! `0xC1` is never the first byte of UTF-8 text (it is an overlong-encoding lead byte) and is
+//! the one byte MessagePack leaves unused, so headered bytes are never mistaken for plain JSON,
+//! plain text or raw MessagePack. The extended form is written only when it is needed: a flag
+//! is set, or an id does not fit in four bits.
+
+use std::fmt;
+
+use crate::{Error, ErrorKind};
+
+/// The first byte of every satchel value.
+pub const MAGIC: u8 = 0xC1;
+
+/// The second byte that announces an extended header.
+const EXTENDED: u8 = 0xFF;
+
+/// The most bytes a header can take (extended form with a checksum).
+pub const MAX_HEADER_LEN: usize = 9;
+
+/// Identifies a serialization format in the header.
+///
+/// An open newtype: the named constants are the formats satchel knows, and any other value
+/// is kept as it is (and reported by number), so data written by a newer or custom build is
+/// named, not mangled. The constants exist whatever features are enabled, so a build without
+/// MessagePack can still say "this value is msgpack; enable feature `msgpack`".
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FormatId(u8);
+
+impl FormatId {
+    /// JSON (serde_json).
+    pub const JSON: Self = Self(1);
+    /// MessagePack, structs written as maps (rmp-serde).
+    pub const MSGPACK: Self = Self(2);
+    /// bincode 2, standard configuration.
+    pub const BINCODE: Self = Self(3);
+    /// First id free for formats defined outside satchel (up to 0xFE).
+    pub const FIRST_CUSTOM: Self = Self(8);
+
+    /// Wraps a raw id. 0 and 0xFF are reserved and rejected by [`Header::parse`].
+    pub const fn new(id: u8) -> Self {
+        Self(id)
+    }
+
+    /// The raw id as written in the header.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The spec name of a format satchel knows (`json`, `msgpack`, `bincode`).
+    pub const fn name(self) -> Option<&'static str> {
+        match self.0 {
+            1 => Some("json"),
+            2 => Some("msgpack"),
+            3 => Some("bincode"),
+            _ => None,
+        }
+    }
+
+    /// The cargo feature of the `satchel` facade that compiles this format in.
+    pub const fn feature(self) -> Option<&'static str> {
+        self.name()
+    }
+}
+
+impl fmt::Debug for FormatId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "FormatId({n})"),
+            None => write!(f, "FormatId({})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for FormatId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "format#{}", self.0),
+        }
+    }
+}
+
+/// Identifies a compression in the header; [`CompressionId::NONE`] means stored as is.
+///
+/// Open newtype, never feature-gated, like [`FormatId`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CompressionId(u8);
+
+impl CompressionId {
+    /// Not compressed.
+    pub const NONE: Self = Self(0);
+    /// Zstandard frame (with its content checksum).
+    pub const ZSTD: Self = Self(1);
+    /// LZ4 block with a 4-byte little-endian decoded length in front.
+    pub const LZ4: Self = Self(2);
+    /// gzip member (RFC 1952, CRC-32 checked).
+    pub const GZIP: Self = Self(3);
+    /// zlib stream (RFC 1950, Adler-32 checked).
+    pub const ZLIB: Self = Self(4);
+    /// First id free for compressions defined outside satchel (up to 0xFE).
+    pub const FIRST_CUSTOM: Self = Self(8);
+
+    /// Wraps a raw id. 0xFF is reserved.
+    pub const fn new(id: u8) -> Self {
+        Self(id)
+    }
+
+    /// The raw id as written in the header.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+
+    /// The spec name of a compression satchel knows (`none`, `zstd`, `lz4`, `gzip`, `zlib`).
+    pub const fn name(self) -> Option<&'static str> {
+        match self.0 {
+            0 => Some("none"),
+            1 => Some("zstd"),
+            2 => Some("lz4"),
+            3 => Some("gzip"),
+            4 => Some("zlib"),
+            _ => None,
+        }
+    }
+
+    /// The cargo feature of the `satchel` facade that compiles this compression in.
+    pub const fn feature(self) -> Option<&'static str> {
+        match self.0 {
+            0 => None,
+            _ => self.name(),
+        }
+    }
+}
+
+impl fmt::Debug for CompressionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => write!(f, "CompressionId({n})"),
+            None => write!(f, "CompressionId({})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for CompressionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "compression#{}", self.0),
+        }
+    }
+}
+
+/// Flag bits of the extended header.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Flags(u8);
+
+impl Flags {
+    /// No flags: the compact header is used.
+    pub const EMPTY: Self = Self(0);
+    /// A CRC-32C of the payload follows the flags byte, little-endian.
+    pub const CHECKSUM: Self = Self(1);
+    /// Every flag this version understands; others are refused as "written by a newer satchel".
+    pub const KNOWN: Self = Self(1);
+
+    /// The raw bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// Builds flags from raw bits, `None` if a bit is unknown to this version.
+    pub const fn from_bits(bits: u8) -> Option<Self> {
+        if bits & !Self::KNOWN.0 == 0 {
+            Some(Self(bits))
+        } else {
+            None
+        }
+    }
+
+    /// True if every bit of `other` is set.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The union of both sets of flags.
+    #[must_use]
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+/// The pipeline that wrote a value: format and compression.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pipeline {
+    /// The serialization format.
+    pub format: FormatId,
+    /// The compression ([`CompressionId::NONE`] if stored as is).
+    pub compression: CompressionId,
+}
+
+impl fmt::Display for Pipeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.compression == CompressionId::NONE {
+            write!(f, "{}", self.format)
+        } else {
+            write!(f, "{}+{}", self.format, self.compression)
+        }
+    }
+}
+
+/// A parsed header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Header {
+    /// Format and compression of the payload.
+    pub pipeline: Pipeline,
+    /// Flags of the extended header ([`Flags::EMPTY`] for the compact one).
+    pub flags: Flags,
+    /// CRC-32C of the payload, present when [`Flags::CHECKSUM`] is set.
+    pub checksum: Option<u32>,
+}
+
+impl Header {
+    /// A header for `format` + `compression` without flags.
+    pub const fn new(format: FormatId, compression: CompressionId) -> Self {
+        Self {
+            pipeline: Pipeline {
+                format,
+                compression,
+            },
+            flags: Flags::EMPTY,
+            checksum: None,
+        }
+    }
+
+    /// The format id.
+    pub const fn format(&self) -> FormatId {
+        self.pipeline.format
+    }
+
+    /// The compression id.
+    pub const fn compression(&self) -> CompressionId {
+        self.pipeline.compression
+    }
+
+    fn is_compact(&self) -> bool {
+        self.flags.bits() == 0
+            && (1..=14).contains(&self.pipeline.format.0)
+            && self.pipeline.compression.0 <= 14
+    }
+
+    /// How many bytes [`Header::write`] produces for this header.
+    pub fn encoded_len(&self) -> usize {
+        if self.is_compact() {
+            2
+        } else if self.flags.contains(Flags::CHECKSUM) {
+            9
+        } else {
+            5
+        }
+    }
+
+    /// Appends the header to `out`. With [`Flags::CHECKSUM`] the checksum field is written
+    /// from `self.checksum` (zero if `None`; patch it with [`Header::patch_checksum`]).
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let Pipeline {
+            format,
+            compression,
+        } = self.pipeline;
+        if self.is_compact() {
+            out.extend_from_slice(&[MAGIC, (format.0 << 4) | compression.0]);
+        } else {
+            out.extend_from_slice(&[MAGIC, EXTENDED, format.0, compression.0, self.flags.0]);
+            if self.flags.contains(Flags::CHECKSUM) {
+                out.extend_from_slice(&self.checksum.unwrap_or(0).to_le_bytes());
+            }
+        }
+    }
+
+    /// Fills in the checksum of a header with [`Flags::CHECKSUM`] written at `start` of
+    /// `out`, computed over everything after the header.
+    pub fn patch_checksum(out: &mut [u8], start: usize) {
+        let payload_at = start + 9;
+        let crc = crc32c::crc32c(&out[payload_at..]);
+        out[start + 5..payload_at].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Parses the header at the start of `bytes`, returning it and the payload after it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Header`] if the magic byte is missing, the header is truncated, an id is
+    /// reserved (format 0 or 0xFF, compression 0xFF), or a flag is unknown to this version.
+    pub fn parse(bytes: &[u8]) -> Result<(Self, &[u8]), Error> {
+        let Some((&first, rest)) = bytes.split_first() else {
+            return Err(Error::new(
+                ErrorKind::Header,
+                "empty input: no satchel header (expected 0xC1 as the first byte)",
+            ));
+        };
+        if first != MAGIC {
+            return Err(Error::new(
+                ErrorKind::Header,
+                format!(
+                    "no satchel header: first byte is {first:#04x}, expected 0xC1 \
+                     (if these are plain bytes from another program, use accept_unheadered)"
+                ),
+            ));
+        }
+        let Some((&ids, rest)) = rest.split_first() else {
+            return Err(truncated(bytes.len()));
+        };
+        let header = if ids != EXTENDED {
+            Self::new(FormatId(ids >> 4), CompressionId(ids & 0x0F))
+        } else {
+            let [format, compression, flags, ref rest @ ..] = *rest else {
+                return Err(truncated(bytes.len()));
+            };
+            let flags = Flags::from_bits(flags).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Header,
+                    format!(
+                        "header has unknown flags {flags:#04x}: written by a newer satchel? \
+                         upgrade to read it"
+                    ),
+                )
+            })?;
+            let checksum = if flags.contains(Flags::CHECKSUM) {
+                let [a, b, c, d, ..] = *rest else {
+                    return Err(truncated(bytes.len()));
+                };
+                Some(u32::from_le_bytes([a, b, c, d]))
+            } else {
+                None
+            };
+            let mut h = Self::new(FormatId(format), CompressionId(compression));
+            h.flags = flags;
+            h.checksum = checksum;
+            h
+        };
+        let format = header.pipeline.format.0;
+        if format == 0 || format == 0xFF || (ids != EXTENDED && format == 0x0F) {
+            return Err(Error::new(
+                ErrorKind::Header,
+                format!(
+                    "header names reserved format id {format:#x}: the bytes are corrupt"
+                ),
+            ));
+        }
+        if header.pipeline.compression.0 == 0xFF || (ids != EXTENDED && ids & 0x0F == 0x0F) {
+            return Err(Error::new(
+                ErrorKind::Header,
+                "header names reserved compression id 0xF: the bytes are corrupt",
+            ));
+        }
+        let len = header.encoded_len_parsed(ids == EXTENDED);
+        Ok((header, &bytes[len..]))
+    }
+
+    fn encoded_len_parsed(&self, extended: bool) -> usize {
+        match (extended, self.flags.contains(Flags::CHECKSUM)) {
+            (false, _) => 2,
+            (true, false) => 5,
+            (true, true) => 9,
+        }
+    }
+
+    /// Checks the payload against the header's checksum, if it has one.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Checksum`] if the payload does not match.
+    pub fn verify(&self, payload: &[u8]) -> Result<(), Error> {
+        match self.checksum {
+            Some(expected) => {
+                let actual = crc32c::crc32c(payload);
+                if actual == expected {
+                    Ok(())
+                } else {
+                    Err(Error::new(
+                        ErrorKind::Checksum,
+                        format!(
+                            "checksum mismatch ({} value: stored crc32c {expected:#010x}, \
+                             computed {actual:#010x}): the bytes were corrupted in storage \
+                             or transit",
+                            self.pipeline
+                        ),
+                    ))
+                }
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+fn truncated(len: usize) -> Error {
+    Error::new(
+        ErrorKind::Header,
+        format!("satchel header is truncated ({len} bytes in all)"),
+    )
+}
+
+/// Reads the header of `bytes` without decoding the payload.
+///
+/// # Errors
+/// As [`Header::parse`].
+pub fn sniff(bytes: &[u8]) -> Result<Header, Error> {
+    Header::parse(bytes).map(|(h, _)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compact_header_is_two_bytes() {
+        let h = Header::new(FormatId::MSGPACK, CompressionId::ZSTD);
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out, [0xC1, 0x21]);
+        out.extend_from_slice(b"payload");
+        let (parsed, payload) = Header::parse(&out).unwrap();
+        assert_eq!(parsed, h);
+        assert_eq!(payload, b"payload");
+    }
+
+    #[test]
+    fn extended_header_carries_checksum() {
+        let mut h = Header::new(FormatId::JSON, CompressionId::LZ4);
+        h.flags = Flags::CHECKSUM;
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out.len(), h.encoded_len());
+        out.extend_from_slice(b"{\"a\":1}");
+        Header::patch_checksum(&mut out, 0);
+        let (parsed, payload) = Header::parse(&out).unwrap();
+        assert_eq!(parsed.checksum, Some(crc32c::crc32c(payload)));
+        parsed.verify(payload).unwrap();
+        let mut bad = out.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        let (parsed, payload) = Header::parse(&bad).unwrap();
+        assert_eq!(parsed.verify(payload).unwrap_err().kind(), ErrorKind::Checksum);
+    }
+
+    #[test]
+    fn large_ids_use_extended_form() {
+        let h = Header::new(FormatId::new(200), CompressionId::new(20));
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out, [0xC1, 0xFF, 200, 20, 0]);
+        assert_eq!(Header::parse(&out).unwrap().0, h);
+    }
+
+    #[test]
+    fn bad_headers_are_typed_errors() {
+        for bad in [
+            &[][..],
+            b"{\"a\":1}",
+            &[0xC1],
+            &[0xC1, 0x01],
+            &[0xC1, 0x1F],
+            &[0xC1, 0xFF, 1, 0],
+            &[0xC1, 0xFF, 1, 0, 0x80],
+            &[0xC1, 0xFF, 1, 0, 1, 0, 0],
+            &[0xC1, 0xFF, 0, 0, 0],
+            &[0xC1, 0xF1],
+        ] {
+            let err = sniff(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Header, "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn names_survive_without_features() {
+        assert_eq!(
+            Pipeline {
+                format: FormatId::MSGPACK,
+                compression: CompressionId::ZSTD
+            }
+            .to_string(),
+            "msgpack+zstd"
+        );
+        assert_eq!(FormatId::new(9).to_string(), "format#9");
+    }
+}

@@ -1,0 +1,179 @@
+//! JSON format for [satchel](https://docs.rs/satchel), through serde_json.
+//!
+//! [`Json`] writes compact JSON with serde_json, with its `float_roundtrip` feature on so
+//! every `f64` reads back bit for bit. With the `simd` feature it decodes large
+//! documents with simd-json, which measured faster than serde_json only above a size
+//! threshold on this project's benchmarks (see `BENCHMARKS.md`); smaller documents keep
+//! serde_json. Both give identical values on the project's test corpus, with one known
+//! difference: an integer beyond 64 bits read into a `serde_json::Value` (which cannot
+//! hold it) is rounded to a float by serde_json and refused by simd-json. Typed `i128` and
+//! `u128` fields read the same with both.
+//!
+//! ```
+//! use satchel_core::{Format, Limits};
+//! use satchel_json::Json;
+//!
+//! let mut out = Vec::new();
+//! Json::new().serialize_into(&vec![1, 2, 3], &mut out)?;
+//! assert_eq!(out, b"[1,2,3]");
+//! let back: Vec<u8> = Json::new().deserialize(&out, &Limits::default())?;
+//! assert_eq!(back, [1, 2, 3]);
+//! # Ok::<(), satchel_core::Error>(())
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use satchel_core::depth::DepthLimit;
+use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+
+/// serde_json's own nesting limit, which it always applies.
+const SERDE_JSON_DEPTH: usize = 128;
+
+/// The JSON format (serde_json; simd-json for large documents with feature `simd`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Json {
+    simd_above: usize,
+}
+
+impl Json {
+    /// Documents of at least this many bytes are decoded with simd-json when the `simd`
+    /// feature is on. Chosen from the `json_decoders` benchmark: below it serde_json was as
+    /// fast or faster for typed session-like records.
+    pub const DEFAULT_SIMD_ABOVE: usize = 64 * 1024;
+
+    /// JSON with the default decoder choice.
+    pub const fn new() -> Self {
+        Self {
+            simd_above: if cfg!(feature = "simd") {
+                Self::DEFAULT_SIMD_ABOVE
+            } else {
+                usize::MAX
+            },
+        }
+    }
+
+    /// Always decode with serde_json.
+    #[must_use]
+    pub const fn serde_only(mut self) -> Self {
+        self.simd_above = usize::MAX;
+        self
+    }
+
+    /// Decode documents of at least `bytes` bytes with simd-json (0: always).
+    #[cfg(feature = "simd")]
+    #[must_use]
+    pub const fn simd_above(mut self, bytes: usize) -> Self {
+        self.simd_above = bytes;
+        self
+    }
+
+    fn serde_decode<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = if limits.max_depth < SERDE_JSON_DEPTH {
+            let limit = DepthLimit::new(limits.max_depth);
+            limit
+                .deserialize(&mut de)
+                .map_err(|e| json_error(e, limit.exceeded(), limits))?
+        } else {
+            T::deserialize(&mut de).map_err(|e| json_error(e, false, limits))?
+        };
+        de.end().map_err(|e| json_error(e, false, limits))?;
+        Ok(value)
+    }
+
+    #[cfg(feature = "simd")]
+    fn simd_decode<T: DeserializeOwned>(bytes: &mut [u8], limits: &Limits) -> Result<T, Error> {
+        let mut de = simd_json::Deserializer::from_slice(bytes).map_err(|e| {
+            let kind = if matches!(e.error(), simd_json::ErrorType::DepthLimitExceeded) {
+                ErrorKind::LimitExceeded
+            } else {
+                ErrorKind::Decode
+            };
+            Error::new(kind, "invalid JSON (simd-json)").with_source(e)
+        })?;
+        let limit = DepthLimit::new(limits.max_depth);
+        let value = limit.deserialize(&mut de).map_err(|e| {
+            if limit.exceeded() {
+                depth_error(limits)
+            } else {
+                Error::new(ErrorKind::Decode, "JSON does not match the expected type").with_source(e)
+            }
+        })?;
+        Ok(value)
+    }
+}
+
+impl Default for Json {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn depth_error(limits: &Limits) -> Error {
+    Error::new(
+        ErrorKind::LimitExceeded,
+        format!(
+            "JSON nests deeper than {} levels",
+            limits.max_depth.min(SERDE_JSON_DEPTH)
+        ),
+    )
+}
+
+fn json_error(e: serde_json::Error, depth_exceeded: bool, limits: &Limits) -> Error {
+    // serde_json reports its own nesting limit as a syntax error with this text.
+    if depth_exceeded || e.to_string().starts_with("recursion limit exceeded") {
+        return depth_error(limits).with_source(e);
+    }
+    let message = match e.classify() {
+        serde_json::error::Category::Data => "JSON does not match the expected type",
+        serde_json::error::Category::Eof => "JSON is truncated",
+        _ => "invalid JSON",
+    };
+    Error::new(ErrorKind::Decode, message).with_source(e)
+}
+
+impl Format for Json {
+    fn id(&self) -> FormatId {
+        FormatId::JSON
+    }
+
+    fn name(&self) -> &'static str {
+        "json"
+    }
+
+    #[inline]
+    fn serialize_into<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        serde_json::to_writer(out, value).map_err(|e| {
+            Error::new(ErrorKind::Encode, "value cannot be written as JSON").with_source(e)
+        })
+    }
+
+    #[inline]
+    fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        #[cfg(feature = "simd")]
+        if bytes.len() >= self.simd_above {
+            // simd-json parses in place, so it needs a private copy.
+            let mut scratch = bytes.to_vec();
+            return Self::simd_decode(&mut scratch, limits);
+        }
+        Self::serde_decode(bytes, limits)
+    }
+
+    #[inline]
+    fn deserialize_mut<T: DeserializeOwned>(
+        &self,
+        bytes: &mut [u8],
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        #[cfg(feature = "simd")]
+        if bytes.len() >= self.simd_above {
+            return Self::simd_decode(bytes, limits);
+        }
+        Self::serde_decode(bytes, limits)
+    }
+}

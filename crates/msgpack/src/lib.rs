@@ -1,0 +1,80 @@
+//! MessagePack format for [satchel](https://docs.rs/satchel), through rmp-serde.
+//!
+//! Structs are written as maps with their field names (`rmp_serde::to_vec_named`), so a
+//! field added, removed or reordered later still reads. Decoding accepts structs written
+//! as arrays too, as rmp-serde does.
+//!
+//! ```
+//! use satchel_core::{Format, Limits};
+//! use satchel_msgpack::MsgPack;
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct User { name: String }
+//!
+//! let mut out = Vec::new();
+//! MsgPack.serialize_into(&User { name: "ann".into() }, &mut out)?;
+//! assert_eq!(out, b"\x81\xa4name\xa3ann");
+//! let back: User = MsgPack.deserialize(&out, &Limits::default())?;
+//! assert_eq!(back.name, "ann");
+//! # Ok::<(), satchel_core::Error>(())
+//! ```
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+
+/// The MessagePack format, structs as maps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct MsgPack;
+
+impl Format for MsgPack {
+    fn id(&self) -> FormatId {
+        FormatId::MSGPACK
+    }
+
+    fn name(&self) -> &'static str {
+        "msgpack"
+    }
+
+    #[inline]
+    fn serialize_into<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        rmp_serde::encode::write_named(out, value).map_err(|e| {
+            Error::new(ErrorKind::Encode, "value cannot be written as MessagePack").with_source(e)
+        })
+    }
+
+    #[inline]
+    fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        // A `&[u8]` reader advances through the slice, so what is left afterwards is exactly
+        // the trailing bytes.
+        let mut de = rmp_serde::Deserializer::new(bytes);
+        de.set_max_depth(limits.max_depth);
+        let value = T::deserialize(&mut de).map_err(|e| match e {
+            rmp_serde::decode::Error::DepthLimitExceeded => Error::new(
+                ErrorKind::LimitExceeded,
+                format!("MessagePack nests deeper than {} levels", limits.max_depth),
+            )
+            .with_source(e),
+            rmp_serde::decode::Error::InvalidMarkerRead(_)
+            | rmp_serde::decode::Error::InvalidDataRead(_) => {
+                Error::new(ErrorKind::Decode, "MessagePack is truncated or unreadable")
+                    .with_source(e)
+            }
+            _ => Error::new(ErrorKind::Decode, "MessagePack does not match the expected type")
+                .with_source(e),
+        })?;
+        let rest = de.get_ref().len();
+        if rest != 0 {
+            return Err(Error::new(
+                ErrorKind::Decode,
+                format!("{rest} unexpected bytes after the MessagePack value"),
+            ));
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,106 @@
+//! Typed values to compact, self-describing bytes.
+//!
+//! A [`Format`] turns values into bytes, a [`Compression`] turns bytes into fewer bytes,
+//! and a [`Codec`] is one format plus an optional compression behind a two-byte
+//! [`Header`] that names both, so changing the codec never strands old data:
+//! [`decode_any`] follows whatever header it finds.
+//!
+//! ```
+//! # #[cfg(all(feature = "json", feature = "zstd"))] {
+//! use satchel::{Codec, Zstd, decode_any};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct Cart { user: String, items: Vec<u32> }
+//!
+//! let codec = Codec::json().compress(Zstd);
+//! let cart = Cart { user: "ann".into(), items: vec![7, 9] };
+//! let bytes = codec.encode(&cart)?;
+//! assert_eq!(codec.decode::<Cart>(&bytes)?, cart);
+//! assert_eq!(decode_any::<Cart>(&bytes)?, cart);
+//! assert_eq!(satchel::sniff(&bytes)?.pipeline.to_string(), "json+zstd");
+//! # }
+//! # Ok::<(), satchel::Error>(())
+//! ```
+//!
+//! # Backends and features
+//!
+//! Each backend is its own crate, compiled in by a cargo feature of this facade:
+//!
+//! | feature | gives | crate |
+//! | --- | --- | --- |
+//! | `json` (default) | [`Json`], [`Codec::json`] | `satchel-json` (serde_json) |
+//! | `simd-json` | simd-json decoding of large JSON documents | `satchel-json` |
+//! | `msgpack` | `MsgPack`, `Codec::msgpack` | `satchel-msgpack` (rmp-serde) |
+//! | `bincode` | `Bincode`, `Codec::bincode` | `satchel-bincode` (bincode 2) |
+//! | `zstd` | `Zstd` | `satchel-zstd` |
+//! | `lz4` | `Lz4` | `satchel-lz4` (lz4_flex) |
+//! | `gzip`, `zlib` | `Gzip`, `Zlib` | `satchel-flate` (flate2) |
+//! | `typetag` | re-exports `typetag`, for `Box<dyn Trait>` values | |
+//! | `full` | all of the above | |
+//!
+//! Header ids exist whatever the features, so a build without `zstd` reading a zstd value
+//! says "enable cargo feature `zstd`" instead of failing obscurely.
+//!
+//! # Untrusted bytes
+//!
+//! Decoding never panics on bad input and is bounded by [`Limits`]: decompression stops at
+//! `max_decoded_len` (64 MiB by default) and checks declared sizes before allocating;
+//! nesting is limited to `max_depth` (128). Nothing is ever constructed that the caller did
+//! not name as the target type. Corruption is caught by zstd's, gzip's and zlib's own
+//! checksums, and by [`Codec::checksum`] (CRC-32C) for uncompressed and lz4 values.
+//!
+//! # Type tags
+//!
+//! [`Tagged`] wraps a value with a tag its type declares ([`Tag`]), so reading a `User` as
+//! an `Order` fails naming both. Trait objects (`Box<dyn Trait>`) work through `typetag` in
+//! all three formats; bincode cannot decode types that need `deserialize_any`
+//! (`serde_json::Value`, `#[serde(tag)]`, `untagged`, `flatten`) and says so.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod any;
+mod codec;
+
+pub use any::{
+    AnyCompression, AnyFormat, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES, decode_any,
+    decode_any_with,
+};
+pub use codec::Codec;
+pub use satchel_core::{
+    Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Header, Identity,
+    Level, Limits, Pipeline, Report, Tag, Tagged, WithLevel, sniff,
+};
+
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use satchel_json::Json;
+
+#[cfg(feature = "msgpack")]
+#[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
+pub use satchel_msgpack::MsgPack;
+
+#[cfg(feature = "bincode")]
+#[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
+pub use satchel_bincode::Bincode;
+
+#[cfg(feature = "zstd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zstd")))]
+pub use satchel_zstd::Zstd;
+
+#[cfg(feature = "lz4")]
+#[cfg_attr(docsrs, doc(cfg(feature = "lz4")))]
+pub use satchel_lz4::Lz4;
+
+#[cfg(feature = "gzip")]
+#[cfg_attr(docsrs, doc(cfg(feature = "gzip")))]
+pub use satchel_flate::Gzip;
+
+#[cfg(feature = "zlib")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zlib")))]
+pub use satchel_flate::Zlib;
+
+#[cfg(feature = "typetag")]
+#[cfg_attr(docsrs, doc(cfg(feature = "typetag")))]
+pub use typetag;
+
+/// The core crate, for writing backends of your own.
+pub use satchel_core as core;

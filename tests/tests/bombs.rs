@@ -1,0 +1,177 @@
+//! Hostile input: decompression bombs, huge declared sizes and deep nesting give errors,
+//! and the memory used while refusing them stays bounded. Peak heap use is measured per
+//! thread by a counting allocator, so tests running in parallel do not disturb each other.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use satchel::{Codec, Compression, DynCodec, ErrorKind, Header, decode_any};
+
+struct Counting;
+
+thread_local! {
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+    static PEAK: Cell<usize> = const { Cell::new(0) };
+}
+
+fn add(n: usize) {
+    let _ = CURRENT.try_with(|c| {
+        let now = c.get() + n;
+        c.set(now);
+        let _ = PEAK.try_with(|p| p.set(p.get().max(now)));
+    });
+}
+
+fn sub(n: usize) {
+    let _ = CURRENT.try_with(|c| c.set(c.get().saturating_sub(n)));
+}
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        add(layout.size());
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        sub(layout.size());
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        add(new);
+        sub(layout.size());
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// Runs `f` and returns the peak heap growth it caused on this thread.
+fn peak_during(f: impl FnOnce()) -> usize {
+    let base = CURRENT.with(Cell::get);
+    PEAK.with(|p| p.set(base));
+    f();
+    PEAK.with(Cell::get) - base
+}
+
+const LIMIT: usize = 1 << 20;
+/// Room for decoder state (zstd's context, flate's window, buffers) beside the output.
+const MARGIN: usize = 4 << 20;
+
+fn bomb(c: &dyn Compression) -> Vec<u8> {
+    // 256 MiB of zeros compresses to a few hundred KiB at most.
+    let zeros = vec![0u8; 256 << 20];
+    let mut packed = Vec::new();
+    Header::new(satchel::FormatId::JSON, c.id()).write(&mut packed);
+    c.compress(&zeros, &mut packed).unwrap();
+    packed
+}
+
+#[test]
+fn decompression_bombs_are_refused_within_bounded_memory() {
+    let compressions: [&dyn Compression; 4] = [
+        &satchel::Zstd.level(1),
+        &satchel::Lz4,
+        &satchel::Gzip.level(1),
+        &satchel::Zlib.level(1),
+    ];
+    for c in compressions {
+        let packed = bomb(c);
+        assert!(packed.len() < 2 << 20, "{}: bomb is {} bytes", c.name(), packed.len());
+        let codec = DynCodec::for_pipeline(satchel::sniff(&packed).unwrap().pipeline)
+            .unwrap()
+            .max_decoded_len(LIMIT);
+        let peak = peak_during(|| {
+            let err = codec.decode::<serde_json::Value>(&packed).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{}: {err}", c.name());
+        });
+        assert!(
+            peak <= LIMIT + MARGIN,
+            "{}: peak heap {peak} bytes for a {LIMIT}-byte limit",
+            c.name()
+        );
+        // With the default 64 MiB limit it is refused too, within that limit.
+        let peak = peak_during(|| {
+            let err = decode_any::<serde_json::Value>(&packed).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{}: {err}", c.name());
+        });
+        // Growth stops at the limit; a stream that lies about its size costs at most one
+        // reallocation step, during which old and new buffers both exist (counted here).
+        assert!(peak <= (96 << 20) + MARGIN, "{}: peak {peak}", c.name());
+    }
+}
+
+#[test]
+fn lz4_lying_size_prefix_allocates_nothing() {
+    // Six bytes of payload claiming 2 GB (lz4_flex's own prepend-size API would allocate it).
+    let mut hostile = vec![0xC1, 0x12];
+    hostile.extend_from_slice(&[0x00, 0x00, 0x00, 0x80, 0x10, 0x00]);
+    let peak = peak_during(|| {
+        let err = Codec::json()
+            .compress(satchel::Lz4)
+            .max_decoded_len(usize::MAX)
+            .decode::<String>(&hostile)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decompress, "{err}");
+    });
+    assert!(peak < 64 << 10, "peak {peak}");
+}
+
+#[test]
+fn zstd_lying_content_size_is_checked_before_allocating() {
+    // A zstd frame whose header claims 4 GiB of content: magic, frame header descriptor
+    // (single segment, 8-byte content size), the size, then one empty raw last block.
+    let mut hostile = vec![0xC1, 0x11, 0x28, 0xB5, 0x2F, 0xFD, 0xE0];
+    hostile.extend_from_slice(&(4u64 << 30).to_le_bytes());
+    hostile.extend_from_slice(&[0x01, 0x00, 0x00]);
+    let peak = peak_during(|| {
+        let err = decode_any::<String>(&hostile).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::LimitExceeded | ErrorKind::Decompress),
+            "{err:?}"
+        );
+    });
+    assert!(peak < 1 << 20, "peak {peak}");
+}
+
+#[test]
+fn deep_nesting_is_an_error_in_every_format_and_pipeline() {
+    use satchel_testkit::{Tree, deeply_nested};
+    for codec in satchel_tests::all_pipelines() {
+        let id = codec.pipeline().format;
+        let payload = deeply_nested(id, 100_000).unwrap();
+        let mut bytes = Vec::new();
+        Header::new(id, codec.pipeline().compression).write(&mut bytes);
+        satchel::Compression::compress(codec.compression(), &payload, &mut bytes).unwrap();
+        let err = if satchel_testkit::self_describing(id) {
+            codec.decode::<serde_json::Value>(&bytes).unwrap_err()
+        } else {
+            codec.decode::<Tree>(&bytes).unwrap_err()
+        };
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{codec}: {err}");
+    }
+}
+
+#[test]
+fn garbage_after_a_valid_header_never_panics() {
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    for codec in satchel_tests::all_pipelines() {
+        for len in [0usize, 1, 3, 7, 16, 100, 1000] {
+            let mut bytes = Vec::new();
+            Header::new(codec.pipeline().format, codec.pipeline().compression).write(&mut bytes);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                bytes.push(seed as u8);
+            }
+            let _ = codec.decode::<serde_json::Value>(&bytes);
+            let _ = codec.decode::<satchel_testkit::Rich>(&bytes);
+            let _ = decode_any::<String>(&bytes);
+        }
+    }
+}
