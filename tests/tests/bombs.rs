@@ -81,7 +81,12 @@ fn decompression_bombs_are_refused_within_bounded_memory() {
     ];
     for c in compressions {
         let packed = bomb(c);
-        assert!(packed.len() < 2 << 20, "{}: bomb is {} bytes", c.name(), packed.len());
+        assert!(
+            packed.len() < 2 << 20,
+            "{}: bomb is {} bytes",
+            c.name(),
+            packed.len()
+        );
         let codec = DynCodec::for_pipeline(satchel::sniff(&packed).unwrap().pipeline)
             .unwrap()
             .max_decoded_len(LIMIT);

@@ -28,7 +28,10 @@ fn every_pipeline_matches_its_golden_bytes() {
                 continue;
             }
             let golden = std::fs::read(&path).unwrap_or_else(|e| {
-                panic!("{}: {e}; run with SATCHEL_BLESS=1 to create it", path.display())
+                panic!(
+                    "{}: {e}; run with SATCHEL_BLESS=1 to create it",
+                    path.display()
+                )
             });
             // Old bytes must always stay readable, whatever else changes.
             assert_eq!(decode_any::<Rich>(&golden).unwrap(), value, "{name}");

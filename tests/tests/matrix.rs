@@ -59,7 +59,10 @@ fn small_values_stay_uncompressed_and_still_read() {
     let small = codec.encode(&"tiny").unwrap();
     assert_eq!(small, b"\xC1\x10\"tiny\"");
     let large = codec.encode(&"x".repeat(500)).unwrap();
-    assert_eq!(sniff(&large).unwrap().pipeline.compression, CompressionId::ZSTD);
+    assert_eq!(
+        sniff(&large).unwrap().pipeline.compression,
+        CompressionId::ZSTD
+    );
     assert!(large.len() < 100);
     assert_eq!(codec.decode::<String>(&small).unwrap(), "tiny");
     assert_eq!(codec.decode::<String>(&large).unwrap(), "x".repeat(500));
@@ -67,14 +70,20 @@ fn small_values_stay_uncompressed_and_still_read() {
 
 #[test]
 fn reading_another_pipeline_names_both() {
-    let bytes = Codec::msgpack().compress(satchel::Lz4).encode(&1u8).unwrap();
+    let bytes = Codec::msgpack()
+        .compress(satchel::Lz4)
+        .encode(&1u8)
+        .unwrap();
     let err = Codec::json()
         .compress(satchel::Zstd)
         .decode::<u8>(&bytes)
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Mismatch);
     let text = err.to_string();
-    assert!(text.contains("msgpack+lz4") && text.contains("json+zstd"), "{text}");
+    assert!(
+        text.contains("msgpack+lz4") && text.contains("json+zstd"),
+        "{text}"
+    );
 
     let bytes = Codec::json().compress(satchel::Gzip).encode(&1u8).unwrap();
     let err = Codec::json().decode::<u8>(&bytes).unwrap_err();
@@ -123,7 +132,10 @@ fn a_flipped_bit_is_never_decoded_into_a_wrong_value() {
                     let mut bad = bytes.clone();
                     bad[i] ^= bit;
                     if let Ok(decoded) = codec.decode::<Session>(&bad) {
-                        assert_eq!(decoded, value, "{codec}: byte {i} bit {bit:#x} flipped silently");
+                        assert_eq!(
+                            decoded, value,
+                            "{codec}: byte {i} bit {bit:#x} flipped silently"
+                        );
                     }
                 }
             }
@@ -137,9 +149,17 @@ fn checksum_grows_header_only_where_needed() {
     let plain = Codec::json().encode(&v).unwrap();
     let summed = Codec::json().checksum().encode(&v).unwrap();
     assert_eq!(summed.len(), plain.len() + 7);
-    let zstd = Codec::json().compress(satchel::Zstd).checksum().encode(&v).unwrap();
+    let zstd = Codec::json()
+        .compress(satchel::Zstd)
+        .checksum()
+        .encode(&v)
+        .unwrap();
     assert_eq!(sniff(&zstd).unwrap().checksum, None, "zstd checks itself");
-    let lz4 = Codec::json().compress(satchel::Lz4).checksum().encode(&v).unwrap();
+    let lz4 = Codec::json()
+        .compress(satchel::Lz4)
+        .checksum()
+        .encode(&v)
+        .unwrap();
     assert!(sniff(&lz4).unwrap().checksum.is_some());
 }
 
@@ -194,13 +214,28 @@ fn spec_strings_parse_print_and_deserialize() {
     }
     let config: Config = serde_json::from_str(r#"{"codec":"msgpack+zstd:19"}"#).unwrap();
     assert_eq!(config.codec.to_string(), "msgpack+zstd:19");
-    assert_eq!(serde_json::to_string(&config.codec).unwrap(), r#""msgpack+zstd:19""#);
+    assert_eq!(
+        serde_json::to_string(&config.codec).unwrap(),
+        r#""msgpack+zstd:19""#
+    );
     let err = serde_json::from_str::<Config>(r#"{"codec":"yaml"}"#).unwrap_err();
-    assert!(err.to_string().contains("valid formats: json, msgpack, bincode"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("valid formats: json, msgpack, bincode"),
+        "{err}"
+    );
 
     for (bad, kind, says) in [
-        ("xml", ErrorKind::Spec, "valid formats: json, msgpack, bincode"),
-        ("json+brotli", ErrorKind::Spec, "valid compressions: none, zstd, lz4, gzip, zlib"),
+        (
+            "xml",
+            ErrorKind::Spec,
+            "valid formats: json, msgpack, bincode",
+        ),
+        (
+            "json+brotli",
+            ErrorKind::Spec,
+            "valid compressions: none, zstd, lz4, gzip, zlib",
+        ),
         ("json+zstd:max", ErrorKind::Spec, "not a whole number"),
         ("json+lz4:3", ErrorKind::Spec, "has no levels"),
         ("", ErrorKind::Spec, "unknown format ``"),
@@ -216,9 +251,21 @@ fn dyn_and_static_codecs_write_the_same_bytes() {
     let v = Rich::sample();
     let pairs: Vec<(Vec<u8>, &str)> = vec![
         (Codec::json().encode(&v).unwrap(), "json"),
-        (Codec::msgpack().compress(satchel::Zstd).encode(&v).unwrap(), "msgpack+zstd"),
-        (Codec::bincode().compress(satchel::Lz4).encode(&v).unwrap(), "bincode+lz4"),
-        (Codec::json().compress(satchel::Gzip.level(9)).encode(&v).unwrap(), "json+gzip:9"),
+        (
+            Codec::msgpack().compress(satchel::Zstd).encode(&v).unwrap(),
+            "msgpack+zstd",
+        ),
+        (
+            Codec::bincode().compress(satchel::Lz4).encode(&v).unwrap(),
+            "bincode+lz4",
+        ),
+        (
+            Codec::json()
+                .compress(satchel::Gzip.level(9))
+                .encode(&v)
+                .unwrap(),
+            "json+gzip:9",
+        ),
     ];
     for (bytes, spec) in pairs {
         let dynamic: DynCodec = spec.parse().unwrap();
@@ -276,5 +323,10 @@ fn json_decoders_agree_on_the_corpus() {
     check(&serde, &simd, &payloads::session_large(), &limits);
     check(&serde, &simd, &payloads::numbers_1mb(), &limits);
     check(&serde, &simd, &payloads::strings_1mb(), &limits);
-    check(&serde, &simd, &(u128::MAX, i128::MIN, u64::MAX, -0.0f64, 1e300f64), &limits);
+    check(
+        &serde,
+        &simd,
+        &(u128::MAX, i128::MIN, u64::MAX, -0.0f64, 1e300f64),
+        &limits,
+    );
 }

@@ -31,7 +31,8 @@ fn choice() -> impl Strategy<Value = Choice> {
         Just(Choice::None),
         any::<u32>().prop_map(Choice::Count),
         (any::<bool>(), ".*").prop_map(|(b, s)| Choice::Pair(b, s)),
-        (any::<u64>(), proptest::option::of(".*")).prop_map(|(at, note)| Choice::Named { at, note }),
+        (any::<u64>(), proptest::option::of(".*"))
+            .prop_map(|(at, note)| Choice::Named { at, note }),
     ]
 }
 
@@ -48,17 +49,19 @@ fn record() -> impl Strategy<Value = Record> {
         proptest::collection::btree_map(".{0,8}", proptest::option::of(any::<u32>()), 0..8),
         choice(),
     )
-        .prop_map(|(id, score, wide, ratio, name, bytes, tags, attrs, choice)| Record {
-            id,
-            score,
-            wide,
-            ratio,
-            name,
-            bytes,
-            tags,
-            attrs,
-            choice,
-        })
+        .prop_map(
+            |(id, score, wide, ratio, name, bytes, tags, attrs, choice)| Record {
+                id,
+                score,
+                wide,
+                ratio,
+                name,
+                bytes,
+                tags,
+                attrs,
+                choice,
+            },
+        )
 }
 
 proptest! {

@@ -47,7 +47,8 @@ impl ShapeInternal for Circle {
 
 #[test]
 fn trait_objects_round_trip_in_every_pipeline() {
-    let shapes: Vec<Box<dyn Shape>> = vec![Box::new(Circle { r: 2.0 }), Box::new(Square { side: 3.0 })];
+    let shapes: Vec<Box<dyn Shape>> =
+        vec![Box::new(Circle { r: 2.0 }), Box::new(Square { side: 3.0 })];
     for codec in all_pipelines() {
         let bytes = codec.encode(&shapes).unwrap();
         let back: Vec<Box<dyn Shape>> = codec.decode(&bytes).unwrap();

@@ -61,7 +61,10 @@ fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error 
     if depth_exceeded {
         return Error::new(
             ErrorKind::LimitExceeded,
-            format!("bincode value nests deeper than {} levels", limits.max_depth),
+            format!(
+                "bincode value nests deeper than {} levels",
+                limits.max_depth
+            ),
         )
         .with_source(e);
     }
@@ -190,6 +193,8 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
         let mut ok = vec![1u8; 100];
         ok.push(0);
-        Bincode.deserialize::<Tree>(&ok, &Limits::default()).unwrap();
+        Bincode
+            .deserialize::<Tree>(&ok, &Limits::default())
+            .unwrap();
     }
 }

@@ -189,7 +189,11 @@ pub fn read_bounded<R: std::io::Read>(
     // limit, so the one reallocation that can copy a large buffer goes from at most
     // limit / 2 to limit: 1.5 × the limit at worst, however the stream lies.
     let half = limit / 2;
-    out.reserve_exact(if hint > half { limit } else { hint.max(MIN_STEP).min(limit) });
+    out.reserve_exact(if hint > half {
+        limit
+    } else {
+        hint.max(MIN_STEP).min(limit)
+    });
     loop {
         let produced = out.len() - start;
         if produced == limit {

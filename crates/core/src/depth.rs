@@ -53,7 +53,10 @@ impl DepthLimit {
     {
         self.depth.set(0);
         self.exceeded.set(false);
-        T::deserialize(Wrap { inner: de, limit: self })
+        T::deserialize(Wrap {
+            inner: de,
+            limit: self,
+        })
     }
 
     /// True if the last [`DepthLimit::deserialize`] failed because of the depth limit.
@@ -315,7 +318,8 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<'_, A> {
 
     #[inline]
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        self.inner.tuple_variant(len, Wrap::new(visitor, self.limit))
+        self.inner
+            .tuple_variant(len, Wrap::new(visitor, self.limit))
     }
 
     #[inline]
@@ -356,9 +360,7 @@ mod tests {
         let limit = DepthLimit::new(10);
         let ok = nested(10);
         let mut de = serde_json::Deserializer::from_str(&ok);
-        limit
-            .deserialize::<serde_json::Value, _>(&mut de)
-            .unwrap();
+        limit.deserialize::<serde_json::Value, _>(&mut de).unwrap();
         assert!(!limit.exceeded());
         let deep = nested(11);
         let mut de = serde_json::Deserializer::from_str(&deep);

@@ -345,9 +345,7 @@ impl Header {
         if format == 0 || format == 0xFF || (ids != EXTENDED && format == 0x0F) {
             return Err(Error::new(
                 ErrorKind::Header,
-                format!(
-                    "header names reserved format id {format:#x}: the bytes are corrupt"
-                ),
+                format!("header names reserved format id {format:#x}: the bytes are corrupt"),
             ));
         }
         if header.pipeline.compression.0 == 0xFF || (ids != EXTENDED && ids & 0x0F == 0x0F) {
@@ -441,7 +439,10 @@ mod tests {
         let mut bad = out.clone();
         *bad.last_mut().unwrap() ^= 1;
         let (parsed, payload) = Header::parse(&bad).unwrap();
-        assert_eq!(parsed.verify(payload).unwrap_err().kind(), ErrorKind::Checksum);
+        assert_eq!(
+            parsed.verify(payload).unwrap_err().kind(),
+            ErrorKind::Checksum
+        );
     }
 
     #[test]

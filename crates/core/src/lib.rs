@@ -21,8 +21,6 @@ pub use compression::{
 };
 pub use error::{Error, ErrorKind, Report};
 pub use format::Format;
-pub use header::{
-    CompressionId, Flags, FormatId, Header, MAGIC, MAX_HEADER_LEN, Pipeline, sniff,
-};
+pub use header::{CompressionId, Flags, FormatId, Header, MAGIC, MAX_HEADER_LEN, Pipeline, sniff};
 pub use limits::Limits;
 pub use tagged::{Tag, Tagged};

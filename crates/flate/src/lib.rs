@@ -20,9 +20,7 @@
 
 use std::io::Write;
 
-use satchel_core::{
-    Compression, CompressionId, Error, ErrorKind, Level, WithLevel, read_bounded,
-};
+use satchel_core::{Compression, CompressionId, Error, ErrorKind, Level, WithLevel, read_bounded};
 
 macro_rules! flate_compression {
     ($(#[$doc:meta])* $name:ident, $id:expr, $label:literal, $encoder:ident, $decoder:ident) => {
@@ -142,7 +140,9 @@ mod tests {
     #[test]
     fn bomb_stops_at_limit() {
         let mut packed = Vec::new();
-        Gzip.level(9).compress(&vec![0u8; 8 << 20], &mut packed).unwrap();
+        Gzip.level(9)
+            .compress(&vec![0u8; 8 << 20], &mut packed)
+            .unwrap();
         assert!(packed.len() < 16 * 1024);
         let mut out = Vec::new();
         let err = Gzip.decompress(&packed, &mut out, 1 << 20).unwrap_err();

@@ -97,7 +97,8 @@ impl Json {
             if limit.exceeded() {
                 depth_error(limits)
             } else {
-                Error::new(ErrorKind::Decode, "JSON does not match the expected type").with_source(e)
+                Error::new(ErrorKind::Decode, "JSON does not match the expected type")
+                    .with_source(e)
             }
         })?;
         Ok(value)

@@ -49,12 +49,18 @@ impl Compression for Lz4 {
         let len = u32::try_from(input.len()).map_err(|_| {
             Error::new(
                 ErrorKind::Compress,
-                format!("lz4 takes at most 4 GiB; the value is {} bytes", input.len()),
+                format!(
+                    "lz4 takes at most 4 GiB; the value is {} bytes",
+                    input.len()
+                ),
             )
         })?;
         out.extend_from_slice(&len.to_le_bytes());
         let start = out.len();
-        out.resize(start + lz4_flex::block::get_maximum_output_size(input.len()), 0);
+        out.resize(
+            start + lz4_flex::block::get_maximum_output_size(input.len()),
+            0,
+        );
         match lz4_flex::block::compress_into(input, &mut out[start..]) {
             Ok(n) => {
                 out.truncate(start + n);
@@ -103,8 +109,10 @@ impl Compression for Lz4 {
             }
             Err(e) => {
                 out.truncate(start);
-                Err(Error::new(ErrorKind::Decompress, "lz4 data is corrupt or truncated")
-                    .with_source(e))
+                Err(
+                    Error::new(ErrorKind::Decompress, "lz4 data is corrupt or truncated")
+                        .with_source(e),
+                )
             }
         }
     }
@@ -133,7 +141,9 @@ mod tests {
         let mut out = b"x".to_vec();
         Lz4.decompress(&packed[1..], &mut out, 18).unwrap();
         assert_eq!(out, b"xabcabcabcabcabcabc");
-        let err = Lz4.decompress(&packed[1..], &mut Vec::new(), 17).unwrap_err();
+        let err = Lz4
+            .decompress(&packed[1..], &mut Vec::new(), 17)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded);
     }
 }

@@ -65,8 +65,11 @@ impl Format for MsgPack {
                 Error::new(ErrorKind::Decode, "MessagePack is truncated or unreadable")
                     .with_source(e)
             }
-            _ => Error::new(ErrorKind::Decode, "MessagePack does not match the expected type")
-                .with_source(e),
+            _ => Error::new(
+                ErrorKind::Decode,
+                "MessagePack does not match the expected type",
+            )
+            .with_source(e),
         })?;
         let rest = de.get_ref().len();
         if rest != 0 {

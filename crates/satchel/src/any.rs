@@ -262,6 +262,7 @@ impl AnyCompression {
 
 impl WithLevel for AnyCompression {
     fn with_level(self, level: Level) -> Self {
+        let _ = level; // unused when no compression is compiled in
         match self {
             Self::None => Self::None,
             #[cfg(feature = "zstd")]
@@ -398,10 +399,8 @@ impl fmt::Display for Codec<AnyFormat, AnyCompression> {
         let c = self.compression();
         if c.id() != CompressionId::NONE {
             write!(f, "+{}", c.name())?;
-            if c.level() != c.default_level() {
-                if let Some(level) = c.level() {
-                    write!(f, ":{level}")?;
-                }
+            if let Some(level) = c.level().filter(|_| c.level() != c.default_level()) {
+                write!(f, ":{level}")?;
             }
         }
         Ok(())

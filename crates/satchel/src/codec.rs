@@ -190,7 +190,7 @@ impl<F, C> Codec<F, C> {
 mod scratch {
     use std::cell::Cell;
 
-        /// Larger buffers are dropped after use rather than kept alive by an idle thread.
+    /// Larger buffers are dropped after use rather than kept alive by an idle thread.
     const RETAIN: usize = 4 << 20;
 
     thread_local! {

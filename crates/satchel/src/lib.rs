@@ -66,8 +66,8 @@ pub use any::{
 };
 pub use codec::Codec;
 pub use satchel_core::{
-    Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Header, Identity,
-    Level, Limits, Pipeline, Report, Tag, Tagged, WithLevel, sniff,
+    Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Header, Identity, Level,
+    Limits, Pipeline, Report, Tag, Tagged, WithLevel, sniff,
 };
 
 #[cfg(feature = "json")]

@@ -56,8 +56,8 @@ impl Rng {
 
     fn word(&mut self) -> &'static str {
         const WORDS: &[&str] = &[
-            "alpha", "cart", "blue", "shoe", "garden", "lamp", "river", "tea", "wool",
-            "desk", "linen", "coffee", "mug", "oak", "red", "small", "large", "organic",
+            "alpha", "cart", "blue", "shoe", "garden", "lamp", "river", "tea", "wool", "desk",
+            "linen", "coffee", "mug", "oak", "red", "small", "large", "organic",
         ];
         WORDS[(self.next() % WORDS.len() as u64) as usize]
     }
@@ -146,12 +146,7 @@ pub fn numbers_1mb() -> Vec<Vec<f64>> {
 pub fn strings_1mb() -> Vec<String> {
     let mut r = Rng(6);
     (0..11_500)
-        .map(|_| {
-            (0..16)
-                .map(|_| r.word())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|_| (0..16).map(|_| r.word()).collect::<Vec<_>>().join(" "))
         .collect()
 }
 
@@ -176,7 +171,13 @@ mod tests {
         assert!((650..=850).contains(&s750), "750: {s750}");
         let numbers = json_bytes(&numbers_1mb()).len();
         let strings = json_bytes(&strings_1mb()).len();
-        assert!((800_000..=1_300_000).contains(&numbers), "numbers {numbers}");
-        assert!((800_000..=1_300_000).contains(&strings), "strings {strings}");
+        assert!(
+            (800_000..=1_300_000).contains(&numbers),
+            "numbers {numbers}"
+        );
+        assert!(
+            (800_000..=1_300_000).contains(&strings),
+            "strings {strings}"
+        );
     }
 }

@@ -197,7 +197,8 @@ impl Compression for Zstd {
             // No declared size (e.g. written by a streaming encoder): stream with a bounded
             // window and stop one byte past the limit.
             None => {
-                let mut decoder = zstd::stream::read::Decoder::with_buffer(input).map_err(corrupt)?;
+                let mut decoder =
+                    zstd::stream::read::Decoder::with_buffer(input).map_err(corrupt)?;
                 decoder
                     .window_log_max(window_log_for(limit))
                     .map_err(corrupt)?;
@@ -241,20 +242,26 @@ mod tests {
         let mut out = Vec::new();
         Zstd.decompress(&packed, &mut out, 50_000).unwrap();
         assert_eq!(out.len(), 50_000);
-        let err = Zstd.decompress(&packed, &mut Vec::new(), 49_999).unwrap_err();
+        let err = Zstd
+            .decompress(&packed, &mut Vec::new(), 49_999)
+            .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded);
     }
 
     #[test]
     fn flipped_byte_is_detected() {
         let mut packed = Vec::new();
-        Zstd.compress(b"ann ann ann ann ann ann ann", &mut packed).unwrap();
+        Zstd.compress(b"ann ann ann ann ann ann ann", &mut packed)
+            .unwrap();
         for i in 0..packed.len() {
             let mut bad = packed.clone();
             bad[i] ^= 0x01;
             let mut out = Vec::new();
             if let Ok(()) = Zstd.decompress(&bad, &mut out, 1 << 20) {
-                assert_eq!(out, b"ann ann ann ann ann ann ann", "byte {i} flipped silently");
+                assert_eq!(
+                    out, b"ann ann ann ann ann ann ann",
+                    "byte {i} flipped silently"
+                );
             }
         }
     }
