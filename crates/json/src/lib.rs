@@ -38,9 +38,10 @@ pub struct Json {
 
 impl Json {
     /// Documents of at least this many bytes are decoded with simd-json when the `simd`
-    /// feature is on. Chosen from the `json_decoders` benchmark: below it serde_json was as
-    /// fast or faster for typed session-like records.
-    pub const DEFAULT_SIMD_ABOVE: usize = 64 * 1024;
+    /// feature is on. Placed from the `json_decoders` benchmark (see `BENCHMARKS.md`):
+    /// serde_json was faster on a 300-byte session record, simd-json faster from about
+    /// 4 KB up.
+    pub const DEFAULT_SIMD_ABOVE: usize = 8 * 1024;
 
     /// JSON with the default decoder choice.
     pub const fn new() -> Self {

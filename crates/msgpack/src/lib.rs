@@ -19,7 +19,7 @@
 //! # Ok::<(), satchel_core::Error>(())
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
 
 use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
@@ -50,9 +50,7 @@ impl Format for MsgPack {
 
     #[inline]
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
-        // A `&[u8]` reader advances through the slice, so what is left afterwards is exactly
-        // the trailing bytes.
-        let mut de = rmp_serde::Deserializer::new(bytes);
+        let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
         de.set_max_depth(limits.max_depth);
         let value = T::deserialize(&mut de).map_err(|e| match e {
             rmp_serde::decode::Error::DepthLimitExceeded => Error::new(
@@ -71,13 +69,18 @@ impl Format for MsgPack {
             )
             .with_source(e),
         })?;
-        let rest = de.get_ref().len();
-        if rest != 0 {
-            return Err(Error::new(
+        // The slice reader borrows strings straight from the input but does not say where it
+        // stopped; reading one more value tells: only a clean end of input is accepted.
+        match serde::de::IgnoredAny::deserialize(&mut de) {
+            Err(rmp_serde::decode::Error::InvalidMarkerRead(e))
+                if e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            {
+                Ok(value)
+            }
+            _ => Err(Error::new(
                 ErrorKind::Decode,
-                format!("{rest} unexpected bytes after the MessagePack value"),
-            ));
+                "unexpected bytes after the MessagePack value (was it written as another type?)",
+            )),
         }
-        Ok(value)
     }
 }

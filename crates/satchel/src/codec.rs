@@ -238,7 +238,9 @@ impl<F: Format, C: Compression> Codec<F, C> {
     /// [`ErrorKind::Encode`] if the format cannot represent the value,
     /// [`ErrorKind::Compress`] if compression fails.
     pub fn encode<T: Serialize + ?Sized>(&self, value: &T) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
+        // serde_json's own `to_vec` starts at 128 bytes too: most values are small, and
+        // starting from nothing costs several reallocations before the first 100 bytes.
+        let mut out = Vec::with_capacity(128);
         self.encode_into(value, &mut out)?;
         Ok(out)
     }

@@ -108,6 +108,11 @@ pub fn session_medium() -> Session {
     session(2, 160, 135)
 }
 
+/// About 4 KB as JSON (used to place the simd-json threshold).
+pub fn session_4kb() -> Session {
+    session(7, 38, 32)
+}
+
 /// About 1 MB as JSON.
 pub fn session_large() -> Session {
     session(3, 10_500, 9_000)
@@ -165,6 +170,8 @@ mod tests {
         let medium = json_bytes(&session_medium()).len();
         let large = json_bytes(&session_large()).len();
         let s750 = json_bytes(&session_750()).len();
+        let s4k = json_bytes(&session_4kb()).len();
+        assert!((3_500..=4_800).contains(&s4k), "4kb {s4k}");
         assert!((250..=400).contains(&small), "small {small}");
         assert!((14_000..=18_000).contains(&medium), "medium {medium}");
         assert!((900_000..=1_150_000).contains(&large), "large {large}");

@@ -1,0 +1,77 @@
+//! Benchmarks of satchel live in `benches/`; this library holds the hand-written
+//! equivalents they are compared with: the same work done by calling the raw crates the
+//! way a user would without satchel.
+
+use std::io::{Read, Write};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// A serialization step done by hand with the raw crate.
+pub fn raw_serialize<T: Serialize>(format: &str, value: &T) -> Vec<u8> {
+    match format {
+        "json" => serde_json::to_vec(value).expect("json"),
+        "msgpack" => rmp_serde::to_vec_named(value).expect("msgpack"),
+        "bincode" => bincode::serde::encode_to_vec(value, bincode::config::standard())
+            .expect("bincode"),
+        other => panic!("no raw format {other}"),
+    }
+}
+
+/// A deserialization step done by hand with the raw crate.
+pub fn raw_deserialize<T: DeserializeOwned>(format: &str, bytes: &[u8]) -> T {
+    match format {
+        "json" => serde_json::from_slice(bytes).expect("json"),
+        "msgpack" => rmp_serde::from_slice(bytes).expect("msgpack"),
+        "bincode" => {
+            bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+                .expect("bincode")
+                .0
+        }
+        other => panic!("no raw format {other}"),
+    }
+}
+
+/// A compression step done by hand with the raw crate, at satchel's default level.
+pub fn raw_compress(compression: &str, bytes: Vec<u8>) -> Vec<u8> {
+    match compression {
+        "none" => bytes,
+        "zstd" => zstd::bulk::compress(&bytes, 3).expect("zstd"),
+        "lz4" => lz4_flex::compress_prepend_size(&bytes),
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(&bytes).expect("gzip");
+            e.finish().expect("gzip")
+        }
+        "zlib" => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+            e.write_all(&bytes).expect("zlib");
+            e.finish().expect("zlib")
+        }
+        other => panic!("no raw compression {other}"),
+    }
+}
+
+/// A decompression step done by hand with the raw crate.
+pub fn raw_decompress(compression: &str, bytes: &[u8]) -> Vec<u8> {
+    match compression {
+        "none" => bytes.to_vec(),
+        "zstd" => zstd::bulk::decompress(bytes, 64 << 20).expect("zstd"),
+        "lz4" => lz4_flex::decompress_size_prepended(bytes).expect("lz4"),
+        "gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .expect("gzip");
+            out
+        }
+        "zlib" => {
+            let mut out = Vec::new();
+            flate2::read::ZlibDecoder::new(bytes)
+                .read_to_end(&mut out)
+                .expect("zlib");
+            out
+        }
+        other => panic!("no raw compression {other}"),
+    }
+}
