@@ -1,8 +1,8 @@
 //! Sample payloads and conformance suites for satchel backends.
 //!
 //! Each suite is written once and run against every backend: the backend crates' tests and
-//! the workspace `tests/` package call [`format_conformance`] and
-//! [`compression_conformance`] with their implementation.
+//! the workspace `tests/` package call [`format_conformance`],
+//! [`compression_conformance`] and [`store::store_conformance`] with their implementation.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use satchel_core::{Compression, ErrorKind, Format, FormatId, Limits};
 
 pub mod payloads;
+pub mod store;
 
 /// A value exercising most of serde's data model: nested structs, every enum variant
 /// shape, maps, options, byte strings, unicode, extreme integers, floats (no NaN, which is

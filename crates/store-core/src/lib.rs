@@ -1,0 +1,255 @@
+//! The byte-level [`Store`] trait that every satchel store adapter implements.
+//!
+//! A store keeps bytes under string keys, each with a [`Version`] (so compare-and-set works
+//! on every backend and concurrent writers never lose an update silently) and an optional
+//! expiry. It knows nothing about types: the codec pipeline owns those (`satchel-store`'s
+//! `CodecStore` joins the two).
+//!
+//! The trait is object-safe (`Arc<dyn Store>` works): methods return boxed futures, the
+//! one allocation per call that makes run-time choice of backend possible. Optional
+//! capabilities are separate traits: [`Scan`] (keys by prefix) and [`PurgeExpired`].
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+mod error;
+mod prefixed;
+
+pub use error::{StoreError, StoreErrorKind};
+pub use prefixed::Prefixed;
+
+/// The future returned by store methods: boxed, `Send`, borrowing the store and arguments.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The result of a store operation.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A value's version: opaque, strictly increasing with every write to a key, and never
+/// reused for a key, even after it is deleted and created again (so a compare-and-set
+/// cannot succeed against a different value that happens to carry an old number).
+///
+/// Compare-and-set ([`Condition::IfVersion`]) succeeds only if the stored version is still
+/// the one the writer read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64);
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "v{}", self.0)
+    }
+}
+
+/// A stored value with its version and expiry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Entry {
+    /// The bytes as written.
+    pub value: Vec<u8>,
+    /// The version of these bytes.
+    pub version: Version,
+    /// When the value expires, if it has a time to live.
+    pub expires_at: Option<SystemTime>,
+}
+
+impl Entry {
+    /// An entry.
+    pub fn new(value: Vec<u8>, version: Version, expires_at: Option<SystemTime>) -> Self {
+        Self {
+            value,
+            version,
+            expires_at,
+        }
+    }
+}
+
+/// When a [`Store::set`] may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Condition {
+    /// Whatever is there (or not).
+    Always,
+    /// Only if the key has no live value (an expired one counts as absent).
+    IfAbsent,
+    /// Only if the live value is still at this version.
+    IfVersion(Version),
+}
+
+/// A byte store with versions and expiry.
+///
+/// Implementations must:
+/// - never return a value whose expiry has passed;
+/// - make [`Store::set`] with a condition atomic (compare-and-set on the server where the
+///   backend is remote), returning [`StoreErrorKind::Conflict`] when the condition fails;
+/// - keep the backend's error as the `source` of a [`StoreError`], and never put
+///   credentials in messages or `Debug` output.
+pub trait Store: Send + Sync + fmt::Debug {
+    /// The live value under `key`, if any.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>>;
+
+    /// Writes `value` under `key` if `condition` holds, with a time to live (`None`: keep
+    /// until deleted). Returns the new version.
+    ///
+    /// A `ttl` of zero is refused as [`StoreErrorKind::InvalidInput`] (it would write a
+    /// value that is already gone).
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>>;
+
+    /// Removes `key`. Returns whether a live value was there.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
+
+    /// Sets a new time to live on a live value without rewriting it (its version does not
+    /// change). Returns whether a live value was there: an expired or missing key is never
+    /// revived.
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>>;
+
+    /// A short name of the backend (`memory`, `sqlite`, `redis`, …), for logs and spans.
+    fn backend(&self) -> &'static str;
+}
+
+/// Stores that can list their keys.
+pub trait Scan: Store {
+    /// Live keys starting with `prefix`, in no particular order, at most `limit` of them.
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>>;
+}
+
+/// Stores that keep expired values until they are purged (SQL tables; Redis and the memory
+/// store expire by themselves).
+pub trait PurgeExpired: Store {
+    /// Deletes every expired value, returning how many were removed.
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>>;
+}
+
+/// A store with every capability: what a store chosen at run time is used through
+/// (`Arc<dyn StoreObject>`). Implemented for every type that has them.
+pub trait StoreObject: Scan + PurgeExpired {}
+
+impl<T: Scan + PurgeExpired + ?Sized> StoreObject for T {}
+
+macro_rules! forward_store {
+    ($($ty:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $ty {
+            fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+                (**self).get(key)
+            }
+            fn set<'a>(
+                &'a self,
+                key: &'a str,
+                value: &'a [u8],
+                ttl: Option<Duration>,
+                condition: Condition,
+            ) -> BoxFuture<'a, Result<Version>> {
+                (**self).set(key, value, ttl, condition)
+            }
+            fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+                (**self).delete(key)
+            }
+            fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+                (**self).touch(key, ttl)
+            }
+            fn backend(&self) -> &'static str {
+                (**self).backend()
+            }
+        }
+        impl<S: Scan + ?Sized> Scan for $ty {
+            fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+                (**self).scan(prefix, limit)
+            }
+        }
+        impl<S: PurgeExpired + ?Sized> PurgeExpired for $ty {
+            fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+                (**self).purge_expired()
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc<S>, Box<S>, &S);
+
+/// Checks the arguments every store refuses the same way: an empty key, a zero ttl.
+///
+/// # Errors
+/// [`StoreErrorKind::InvalidInput`] naming the problem.
+pub fn check_write(key: &str, ttl: Option<Duration>) -> Result<()> {
+    check_key(key)?;
+    if ttl == Some(Duration::ZERO) {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            "a ttl of zero would write a value that is already expired; use delete",
+        )
+        .with_key(key));
+    }
+    Ok(())
+}
+
+/// Refuses an empty key.
+///
+/// # Errors
+/// [`StoreErrorKind::InvalidInput`].
+pub fn check_key(key: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            "the key is empty",
+        ));
+    }
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, the unit every adapter stores expiry in.
+pub fn unix_millis(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The time `millis` after the Unix epoch.
+pub fn from_unix_millis(millis: i64) -> SystemTime {
+    if millis >= 0 {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(millis as u64)
+    } else {
+        SystemTime::UNIX_EPOCH - Duration::from_millis(millis.unsigned_abs())
+    }
+}
+
+/// `url` with any password replaced by `***`, for messages and `Debug` output.
+///
+/// ```
+/// assert_eq!(
+///     satchel_store_core::redact_url("postgres://app:s3cret@db:5432/test"),
+///     "postgres://app:***@db:5432/test"
+/// );
+/// assert_eq!(satchel_store_core::redact_url("redis://:pw@host"), "redis://:***@host");
+/// assert_eq!(satchel_store_core::redact_url("sqlite://data.db"), "sqlite://data.db");
+/// ```
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            let redacted = match userinfo.find(':') {
+                Some(colon) => format!("{}:***", &userinfo[..colon]),
+                None => userinfo.to_string(),
+            };
+            format!(
+                "{}{redacted}{}",
+                &url[..scheme_end + 3],
+                &url[scheme_end + 3 + at..]
+            )
+        }
+        None => url.to_string(),
+    }
+}

@@ -1,0 +1,114 @@
+//! [`Prefixed`]: a namespace for keys, one prefix per store handle.
+
+use std::time::Duration;
+
+use crate::{
+    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, Version,
+};
+
+/// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
+///
+/// Several handles with different prefixes share one backend (and its connection pool)
+/// without their keys colliding; [`Scan`] returns keys without the prefix.
+#[derive(Debug, Clone)]
+pub struct Prefixed<S> {
+    inner: S,
+    prefix: String,
+}
+
+impl<S: Store> Prefixed<S> {
+    /// `inner`, with every key under `prefix`.
+    pub fn new(inner: S, prefix: impl Into<String>) -> Self {
+        Self {
+            inner,
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The store underneath.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn full(&self, key: &str) -> Result<String> {
+        crate::check_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+
+    fn strip(&self, e: StoreError) -> StoreError {
+        match e.key().and_then(|k| k.strip_prefix(&self.prefix)) {
+            Some(short) => {
+                let short = short.to_string();
+                e.with_key(short)
+            }
+            None => e,
+        }
+    }
+}
+
+impl<S: Store> Store for Prefixed<S> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            self.inner.get(&full).await.map_err(|e| self.strip(e))
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            self.inner
+                .set(&full, value, ttl, condition)
+                .await
+                .map_err(|e| self.strip(e))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            self.inner.delete(&full).await.map_err(|e| self.strip(e))
+        })
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            self.inner.touch(&full, ttl).await.map_err(|e| self.strip(e))
+        })
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+impl<S: Scan> Scan for Prefixed<S> {
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            let keys = self.inner.scan(&full, limit).await?;
+            Ok(keys
+                .into_iter()
+                .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
+                .collect())
+        })
+    }
+}
+
+impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        self.inner.purge_expired()
+    }
+}

@@ -1,0 +1,222 @@
+//! [`CodecStore`]: typed values over any byte [`Store`], through a codec.
+
+use std::time::Duration;
+
+use satchel::{Codec, Compression, ErrorKind, Format};
+use satchel_store_core::{Condition, Result, Store, StoreError, StoreErrorKind, Version};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Instrumented;
+
+/// Typed access to a byte store: values go through `codec` on the way in and out.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), satchel_store::StoreError> {
+/// use satchel::{Codec, Zstd};
+/// use satchel_store::{CodecExt, MemoryStore};
+///
+/// let users = Codec::json().compress(Zstd).wrap(MemoryStore::new());
+/// users.set("ann", &vec!["admin"], None).await?;
+/// let roles: Vec<String> = users.get("ann").await?.unwrap();
+/// assert_eq!(roles, ["admin"]);
+///
+/// // Read, modify, write, retried on conflict: concurrent updates are never lost.
+/// let visits = Codec::json().wrap(MemoryStore::new());
+/// let n = visits.update("visits", None, |n: Option<u64>| n.unwrap_or(0) + 1).await?;
+/// assert_eq!(n, 1);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct CodecStore<S, F, C> {
+    store: Instrumented<S>,
+    codec: Codec<F, C>,
+    max_retries: u32,
+}
+
+/// Builds a [`CodecStore`] from a codec: `Codec::json().wrap(store)`.
+pub trait CodecExt<F, C> {
+    /// Typed access to `store` through this codec.
+    fn wrap<S: Store>(self, store: S) -> CodecStore<S, F, C>;
+}
+
+impl<F: Format, C: Compression> CodecExt<F, C> for Codec<F, C> {
+    fn wrap<S: Store>(self, store: S) -> CodecStore<S, F, C> {
+        CodecStore::new(store, self)
+    }
+}
+
+impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
+    /// Typed access to `store` through `codec`. Operations are traced (see
+    /// [`Instrumented`]).
+    pub fn new(store: S, codec: Codec<F, C>) -> Self {
+        Self {
+            store: Instrumented::new(store),
+            codec,
+            max_retries: 1000,
+        }
+    }
+
+    /// How many times [`CodecStore::update`] retries after losing a race (default 1000).
+    #[must_use]
+    pub fn max_retries(mut self, retries: u32) -> Self {
+        self.max_retries = retries;
+        self
+    }
+
+    /// The byte store underneath.
+    pub fn store(&self) -> &S {
+        self.store.inner()
+    }
+
+    /// The codec.
+    pub fn codec(&self) -> &Codec<F, C> {
+        &self.codec
+    }
+
+    fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T> {
+        self.codec.decode(bytes).map_err(|e| {
+            let (kind, what) = if e.is_corrupt() || e.is_limit() {
+                (StoreErrorKind::Corrupt, "stored value is not readable")
+            } else if e.kind() == ErrorKind::Mismatch {
+                (StoreErrorKind::Codec, "stored value was written by another pipeline")
+            } else {
+                (StoreErrorKind::Codec, "stored value does not decode as the requested type")
+            };
+            StoreError::new(
+                kind,
+                format!("{what} ({}); its bytes are left untouched", e.message()),
+            )
+            .with_key(key)
+            .with_backend(self.store.backend())
+            .with_source(e)
+        })
+    }
+
+    fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Vec<u8>> {
+        self.codec.encode(value).map_err(|e| {
+            StoreError::new(StoreErrorKind::Codec, "value cannot be encoded")
+                .with_key(key)
+                .with_source(e)
+        })
+    }
+
+    /// The value under `key`, if any.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Corrupt`] naming the key if the stored bytes are damaged (they are
+    /// left in place); [`StoreErrorKind::Codec`] if they are another type or pipeline;
+    /// backend errors as they come.
+    pub async fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        Ok(self.get_versioned(key).await?.map(|(v, _)| v))
+    }
+
+    /// The value under `key` with its version, for a later [`CodecStore::set_if_version`].
+    ///
+    /// # Errors
+    /// As [`CodecStore::get`].
+    pub async fn get_versioned<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, Version)>> {
+        match self.store.get(key).await? {
+            Some(entry) => Ok(Some((self.decode(key, &entry.value)?, entry.version))),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `value` under `key`, replacing whatever is there.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Codec`] if the value cannot be encoded; backend errors.
+    pub async fn set<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<Version> {
+        let bytes = self.encode(key, value)?;
+        self.store.set(key, &bytes, ttl, Condition::Always).await
+    }
+
+    /// Writes `value` only if `key` has no live value. Returns `None` if it had one.
+    ///
+    /// # Errors
+    /// As [`CodecStore::set`].
+    pub async fn set_if_absent<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+    ) -> Result<Option<Version>> {
+        let bytes = self.encode(key, value)?;
+        match self.store.set(key, &bytes, ttl, Condition::IfAbsent).await {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_conflict() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `value` only if the stored version is still `version`.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] if someone wrote (or deleted) since; as
+    /// [`CodecStore::set`] otherwise.
+    pub async fn set_if_version<T: Serialize + ?Sized>(
+        &self,
+        key: &str,
+        value: &T,
+        ttl: Option<Duration>,
+        version: Version,
+    ) -> Result<Version> {
+        let bytes = self.encode(key, value)?;
+        self.store
+            .set(key, &bytes, ttl, Condition::IfVersion(version))
+            .await
+    }
+
+    /// Reads the value under `key` (`None` if absent), computes a new one with `f` and
+    /// writes it if nobody wrote in between; otherwise reads again and retries. Returns the
+    /// value written. `f` may run several times.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] after [`CodecStore::max_retries`] lost races; as
+    /// [`CodecStore::get`] and [`CodecStore::set`] otherwise.
+    pub async fn update<T, Fun>(&self, key: &str, ttl: Option<Duration>, mut f: Fun) -> Result<T>
+    where
+        T: Serialize + DeserializeOwned,
+        Fun: FnMut(Option<T>) -> T,
+    {
+        let mut attempt = 0;
+        loop {
+            let (old, condition) = match self.get_versioned::<T>(key).await? {
+                Some((value, version)) => (Some(value), Condition::IfVersion(version)),
+                None => (None, Condition::IfAbsent),
+            };
+            let new = f(old);
+            let bytes = self.encode(key, &new)?;
+            match self.store.set(key, &bytes, ttl, condition).await {
+                Ok(_) => return Ok(new),
+                Err(e) if e.is_conflict() && attempt < self.max_retries => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Removes `key`. Returns whether a value was there.
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub async fn delete(&self, key: &str) -> Result<bool> {
+        self.store.delete(key).await
+    }
+
+    /// Extends the time to live of `key` without rewriting it. Returns whether a live
+    /// value was there (an expired key is never revived).
+    ///
+    /// # Errors
+    /// Backend errors.
+    pub async fn touch(&self, key: &str, ttl: Duration) -> Result<bool> {
+        self.store.touch(key, ttl).await
+    }
+}

@@ -1,0 +1,129 @@
+//! [`Instrumented`]: a `tracing` span around every store operation.
+
+use std::time::{Duration, Instant};
+
+use satchel_store_core::{
+    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, Version,
+};
+use tracing::Instrument;
+
+/// Wraps a store so every operation runs in a `tracing` span named `satchel.store` with
+/// the backend, the operation, the key, value sizes, the outcome and the latency in
+/// microseconds. Values and credentials are never recorded.
+///
+/// [`open`](crate::open) and [`CodecStore`](crate::CodecStore) apply it for you.
+#[derive(Debug, Clone)]
+pub struct Instrumented<S> {
+    inner: S,
+}
+
+impl<S: Store> Instrumented<S> {
+    /// `inner`, traced.
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+
+    /// The store underneath.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+}
+
+fn span(backend: &'static str, op: &'static str, key: &str) -> tracing::Span {
+    tracing::debug_span!(
+        "satchel.store",
+        backend,
+        op,
+        key,
+        bytes = tracing::field::Empty,
+        outcome = tracing::field::Empty,
+        micros = tracing::field::Empty,
+    )
+}
+
+async fn traced<T>(
+    span: tracing::Span,
+    fut: BoxFuture<'_, Result<T>>,
+    outcome: impl FnOnce(&T) -> (&'static str, Option<usize>),
+) -> Result<T> {
+    let start = Instant::now();
+    let result = fut.instrument(span.clone()).await;
+    let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
+    span.record("micros", micros);
+    match &result {
+        Ok(value) => {
+            let (what, bytes) = outcome(value);
+            span.record("outcome", what);
+            if let Some(bytes) = bytes {
+                span.record("bytes", bytes);
+            }
+        }
+        Err(e) => {
+            span.record("outcome", e.kind().as_str());
+            span.in_scope(|| tracing::debug!(error = %e, "store operation failed"));
+        }
+    }
+    result
+}
+
+impl<S: Store> Store for Instrumented<S> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+        let span = span(self.inner.backend(), "get", key);
+        Box::pin(traced(span, self.inner.get(key), |e| match e {
+            Some(e) => ("hit", Some(e.value.len())),
+            None => ("miss", None),
+        }))
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>> {
+        let span = span(self.inner.backend(), "set", key);
+        let len = value.len();
+        Box::pin(traced(
+            span,
+            self.inner.set(key, value, ttl, condition),
+            move |_| ("ok", Some(len)),
+        ))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        let span = span(self.inner.backend(), "delete", key);
+        Box::pin(traced(span, self.inner.delete(key), |hit| {
+            (if *hit { "deleted" } else { "absent" }, None)
+        }))
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        let span = span(self.inner.backend(), "touch", key);
+        Box::pin(traced(span, self.inner.touch(key, ttl), |hit| {
+            (if *hit { "extended" } else { "absent" }, None)
+        }))
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+impl<S: Scan> Scan for Instrumented<S> {
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        let span = span(self.inner.backend(), "scan", prefix);
+        Box::pin(traced(span, self.inner.scan(prefix, limit), |keys| {
+            ("ok", Some(keys.len()))
+        }))
+    }
+}
+
+impl<S: PurgeExpired> PurgeExpired for Instrumented<S> {
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        let span = span(self.inner.backend(), "purge_expired", "");
+        Box::pin(traced(span, self.inner.purge_expired(), |n| {
+            ("ok", Some(*n as usize))
+        }))
+    }
+}

@@ -1,0 +1,46 @@
+//! Stores for [satchel](https://docs.rs/satchel): keep pipeline output in real stores.
+//!
+//! A [`Store`] keeps bytes under keys, each with a [`Version`] and an optional expiry; the
+//! codec pipeline owns the types. [`CodecStore`] joins the two (`codec.wrap(store)`), with
+//! typed `get`, `set`, `set_if_absent` and a compare-and-set `update` that never loses a
+//! concurrent write. [`open`] picks an adapter from a URL.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), satchel_store::StoreError> {
+//! use std::time::Duration;
+//! use satchel::{Codec, Zstd};
+//! use satchel_store::{CodecExt, Prefixed};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+//! struct Cart { items: Vec<u32> }
+//!
+//! let store = satchel_store::open("memory://").await?;
+//! let carts = Codec::json().compress(Zstd).wrap(Prefixed::new(store, "cart:"));
+//! carts.set("ann", &Cart { items: vec![1] }, Some(Duration::from_secs(3600))).await?;
+//! let cart = carts
+//!     .update("ann", None, |c: Option<Cart>| {
+//!         let mut c = c.unwrap_or(Cart { items: vec![] });
+//!         c.items.push(2);
+//!         c
+//!     })
+//!     .await?;
+//! assert_eq!(cart.items, [1, 2]);
+//! # Ok(()) }
+//! ```
+//!
+//! Adapters live in their own crates (`satchel-sql`, `satchel-redis`) and are compiled
+//! into [`open`] by this crate's cargo features.
+
+mod codec_store;
+mod instrumented;
+mod memory;
+mod open;
+
+pub use codec_store::{CodecExt, CodecStore};
+pub use instrumented::Instrumented;
+pub use memory::MemoryStore;
+pub use open::{DynStore, SCHEMES, open};
+pub use satchel_store_core::{
+    BoxFuture, Condition, Entry, Prefixed, PurgeExpired, Result, Scan, Store, StoreError,
+    StoreErrorKind, StoreObject, Version, redact_url,
+};

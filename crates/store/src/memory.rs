@@ -1,0 +1,182 @@
+//! [`MemoryStore`]: a store in this process's memory.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use satchel_store_core::{
+    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, StoreErrorKind,
+    Version, check_key, check_write,
+};
+
+/// A store in this process's memory: for tests, caches and single-process services.
+///
+/// Expiry is honoured on every read (an expired value is never returned) and expired
+/// values are dropped when [`PurgeExpired::purge_expired`] runs or when their key is
+/// written again. Versions come from one counter for the whole store, so they never repeat.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    map: Mutex<HashMap<String, Slot>>,
+    next_version: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Slot {
+    value: Vec<u8>,
+    version: u64,
+    expires_at: Option<SystemTime>,
+}
+
+impl Slot {
+    fn live(&self, now: SystemTime) -> bool {
+        self.expires_at.is_none_or(|t| t > now)
+    }
+}
+
+fn poisoned() -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Backend,
+        "the memory store's lock was poisoned by a panic in another thread",
+    )
+    .with_backend("memory")
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many values are held, expired ones included until purged.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// True if nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn version(&self) -> u64 {
+        self.next_version.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+impl Store for MemoryStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+        let result = check_key(key).and_then(|()| {
+            let map = self.map.lock().map_err(|_| poisoned())?;
+            let now = SystemTime::now();
+            Ok(map.get(key).filter(|s| s.live(now)).map(|s| {
+                Entry::new(s.value.clone(), Version(s.version), s.expires_at)
+            }))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>> {
+        let result = check_write(key, ttl).and_then(|()| {
+            let mut map = self.map.lock().map_err(|_| poisoned())?;
+            let now = SystemTime::now();
+            let current = map.get(key).filter(|s| s.live(now)).map(|s| s.version);
+            let allowed = match condition {
+                Condition::IfAbsent => current.is_none(),
+                Condition::IfVersion(v) => current == Some(v.0),
+                _ => true,
+            };
+            if !allowed {
+                return Err(conflict(key, condition, current));
+            }
+            let version = self.version();
+            map.insert(
+                key.to_string(),
+                Slot {
+                    value: value.to_vec(),
+                    version,
+                    expires_at: ttl.map(|t| now + t),
+                },
+            );
+            Ok(Version(version))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        let result = check_key(key).and_then(|()| {
+            let mut map = self.map.lock().map_err(|_| poisoned())?;
+            Ok(map
+                .remove(key)
+                .is_some_and(|s| s.live(SystemTime::now())))
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        let result = check_write(key, Some(ttl)).and_then(|()| {
+            let mut map = self.map.lock().map_err(|_| poisoned())?;
+            let now = SystemTime::now();
+            Ok(match map.get_mut(key).filter(|s| s.live(now)) {
+                Some(slot) => {
+                    slot.expires_at = Some(now + ttl);
+                    true
+                }
+                None => false,
+            })
+        });
+        Box::pin(std::future::ready(result))
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+
+/// The error for a conditional write that lost, shared by the adapters' wording.
+fn conflict(key: &str, condition: Condition, current: Option<u64>) -> StoreError {
+    let message = match (condition, current) {
+        (Condition::IfAbsent, _) => "the key already has a value (set if absent)".to_string(),
+        (Condition::IfVersion(v), Some(now)) => format!(
+            "the value changed since it was read ({v} expected, v{now} stored): re-read and retry"
+        ),
+        (Condition::IfVersion(v), None) => {
+            format!("the value was deleted or expired since it was read ({v} expected)")
+        }
+        _ => "conditional write failed".to_string(),
+    };
+    StoreError::new(StoreErrorKind::Conflict, message)
+        .with_key(key)
+        .with_backend("memory")
+}
+
+impl Scan for MemoryStore {
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        let result = self.map.lock().map_err(|_| poisoned()).map(|map| {
+            let now = SystemTime::now();
+            map.iter()
+                .filter(|(k, s)| k.starts_with(prefix) && s.live(now))
+                .map(|(k, _)| k.clone())
+                .take(limit)
+                .collect()
+        });
+        Box::pin(std::future::ready(result))
+    }
+}
+
+impl PurgeExpired for MemoryStore {
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        let result = self.map.lock().map_err(|_| poisoned()).map(|mut map| {
+            let now = SystemTime::now();
+            let before = map.len();
+            map.retain(|_, s| s.live(now));
+            (before - map.len()) as u64
+        });
+        Box::pin(std::future::ready(result))
+    }
+}

@@ -1,0 +1,90 @@
+//! [`open`]: a store from a URL.
+
+use std::sync::Arc;
+
+use satchel_store_core::{StoreError, StoreErrorKind, StoreObject, redact_url};
+
+use crate::{Instrumented, MemoryStore};
+
+/// A store chosen at run time. Every adapter can list keys and purge expired values, so
+/// this is `dyn StoreObject` (a `dyn Store` too: `let s: Arc<dyn Store> = opened;`).
+pub type DynStore = Arc<dyn StoreObject>;
+
+/// The URL schemes [`open`] knows, compiled in or not.
+pub const SCHEMES: &[&str] = &[
+    "memory://",
+    "sqlite://PATH",
+    "sqlite::memory:",
+    "postgres://",
+    "mysql://",
+    "mariadb://",
+    "redis://",
+    "rediss://",
+];
+
+/// Opens the store a URL names, traced (see [`Instrumented`]):
+///
+/// | URL | store | cargo feature of `satchel-store` |
+/// | --- | --- | --- |
+/// | `memory://` | a new [`MemoryStore`] | — |
+/// | `sqlite://path/file.db`, `sqlite::memory:` | SQLite (file created if missing) | `sqlite` |
+/// | `postgres://…`, `postgresql://…` | PostgreSQL | `postgres` |
+/// | `mysql://…`, `mariadb://…` | MySQL / MariaDB | `mysql` |
+/// | `redis://…`, `rediss://…` | Redis | `redis` |
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), satchel_store::StoreError> {
+/// let store = satchel_store::open("memory://").await?;
+/// store.set("k", b"v", None, satchel_store::Condition::Always).await?;
+/// assert_eq!(store.get("k").await?.unwrap().value, b"v");
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`StoreErrorKind::InvalidInput`] for an unknown scheme (the message lists the known
+/// ones) or a scheme whose adapter is not compiled in (the message names the feature);
+/// the adapter's connection errors ([`StoreErrorKind::Unavailable`], …) otherwise.
+/// Passwords in the URL never appear in messages.
+pub async fn open(url: &str) -> Result<DynStore, StoreError> {
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or(url);
+    match scheme {
+        "memory" => Ok(Arc::new(Instrumented::new(MemoryStore::new()))),
+        "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => open_sql(url).await,
+        "redis" | "rediss" => open_redis(url).await,
+        _ => Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            format!(
+                "unknown store URL `{}`; known: {}",
+                redact_url(url),
+                SCHEMES.join(", ")
+            ),
+        )),
+    }
+}
+
+fn not_compiled(url: &str, feature: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::InvalidInput,
+        format!(
+            "store URL `{}` needs cargo feature `{feature}` of satchel-store",
+            redact_url(url)
+        ),
+    )
+}
+
+#[allow(clippy::unused_async)]
+async fn open_sql(url: &str) -> Result<DynStore, StoreError> {
+    let feature = if url.starts_with("sqlite") {
+        "sqlite"
+    } else if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "mysql"
+    };
+    Err(not_compiled(url, feature))
+}
+
+#[allow(clippy::unused_async)]
+async fn open_redis(url: &str) -> Result<DynStore, StoreError> {
+    Err(not_compiled(url, "redis"))
+}
