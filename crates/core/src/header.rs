@@ -445,6 +445,21 @@ mod tests {
         );
     }
 
+    /// Found by the `header` fuzz target: an extended header that did not need to be
+    /// extended (no flags, small ids) parses, and is written back in the compact form
+    /// with the same meaning.
+    #[test]
+    fn regression_fuzz_header_needless_extended_form() {
+        let data = [193, 255, 1, 0, 0, 0, 12, 65, 248, 123, 34, 110];
+        let (h, payload) = Header::parse(&data).unwrap();
+        assert_eq!(h, Header::new(FormatId::JSON, CompressionId::NONE));
+        assert_eq!(payload, &data[5..]);
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out, [0xC1, 0x10]);
+        assert_eq!(Header::parse(&out).unwrap().0, h);
+    }
+
     #[test]
     fn large_ids_use_extended_form() {
         let h = Header::new(FormatId::new(200), CompressionId::new(20));
