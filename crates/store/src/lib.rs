@@ -42,5 +42,6 @@ pub use memory::MemoryStore;
 pub use open::{DynStore, SCHEMES, open};
 pub use satchel_store_core::{
     BoxFuture, Condition, Entry, Prefixed, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, StoreObject, Version, redact_url,
+    StoreErrorKind, StoreObject, Version, check_key, check_write, from_unix_millis, redact_url,
+    unix_millis,
 };

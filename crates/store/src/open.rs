@@ -72,7 +72,6 @@ fn not_compiled(url: &str, feature: &str) -> StoreError {
     )
 }
 
-#[allow(clippy::unused_async)]
 async fn open_sql(url: &str) -> Result<DynStore, StoreError> {
     let feature = if url.starts_with("sqlite") {
         "sqlite"
@@ -81,10 +80,32 @@ async fn open_sql(url: &str) -> Result<DynStore, StoreError> {
     } else {
         "mysql"
     };
-    Err(not_compiled(url, feature))
+    let compiled = match feature {
+        "sqlite" => cfg!(feature = "sqlite"),
+        "postgres" => cfg!(feature = "postgres"),
+        _ => cfg!(feature = "mysql"),
+    };
+    if !compiled {
+        return Err(not_compiled(url, feature));
+    }
+    #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+    {
+        let store = satchel_sql::SqlStore::connect(url).await?;
+        Ok(Arc::new(Instrumented::new(store)))
+    }
+    #[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+    unreachable!("checked above")
 }
 
-#[allow(clippy::unused_async)]
 async fn open_redis(url: &str) -> Result<DynStore, StoreError> {
-    Err(not_compiled(url, "redis"))
+    #[cfg(feature = "redis")]
+    {
+        let store = satchel_redis::RedisStore::connect(url).await?;
+        Ok(Arc::new(Instrumented::new(store)))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        std::future::ready(()).await;
+        Err(not_compiled(url, "redis"))
+    }
 }
