@@ -7,14 +7,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The encoded size of the stores' value (a ~750-byte JSON session record, json+zstd),
+# so redis-benchmark and pgbench move the same number of bytes.
+store_bytes() {
+  python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(next(r["bytes"] for r in rows if r["client"].startswith("satchel")))' \
+    target/satchel-store-bench.json
+}
+
 if [ "${1:-}" = "--smoke" ]; then
   cargo bench -p satchel-benches --bench codec --locked -- --test
+  python3 scripts/bench_report.py --check
+  timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
+  python3 scripts/store_refs.py --smoke "$(store_bytes)"
   python3 scripts/bench_report.py --check
   exit 0
 fi
 
-rm -rf target/criterion
-# Bounded: each benchmark samples for about 1.2 s; the whole run stays under 20 minutes.
+rm -rf target/criterion target/satchel-store-bench.json
+# Bounded: each codec benchmark samples for about 1.2 s; each store figure is 3 runs of
+# 3 s; the whole run stays under 30 minutes.
 timeout 1800 cargo bench -p satchel-benches --bench codec --locked
+timeout 1200 cargo bench -p satchel-benches --bench stores --locked
+python3 scripts/store_refs.py "$(store_bytes)"
 python3 scripts/bench_report.py > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -14,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
 SIZES = ROOT / "target" / "satchel-bench-sizes.json"
+STORES = ROOT / "target" / "satchel-store-bench.json"
 PAYLOADS = ["300B", "16KB", "1MB"]
 FORMATS = ["json", "msgpack", "bincode"]
 COMPRESSIONS = ["none", "zstd", "lz4", "gzip", "zlib"]
@@ -29,6 +30,56 @@ def load():
         key = (meta["group_id"], meta.get("function_id"), meta.get("value_str"))
         out[key] = est["median"]["point_estimate"]
     return out
+
+
+def load_stores():
+    if not STORES.exists():
+        return []
+    return [json.loads(l) for l in STORES.read_text().splitlines() if l.strip()]
+
+
+def store_section(w, rows):
+    if not rows:
+        return
+    ours = [r for r in rows if r["client"].startswith("satchel")]
+    refs = {(r["backend"], r["client"], r["op"], r["c"]): r for r in rows if not r["client"].startswith("satchel")}
+    size = ours[0]["bytes"] if ours else "?"
+    w("## Stores")
+    w("")
+    w(f"`benches/benches/stores.rs`: typed `CodecStore` get/set of a ~750-byte JSON session record")
+    w(f"through `json+zstd` ({size} bytes stored), over 1000 keys, for 3 s, median of 3 runs, at")
+    w("concurrency 1 and 50 (tokio tasks sharing one store handle). In the same run: the raw")
+    w("redis-rs client (multiplexed connection, plain SET/GET, no codec), `redis-benchmark`")
+    w("(SET/GET, `-d` = the stored size, `-r 1000`) and `pgbench` (a custom script with the same")
+    w("upsert and select satchel-sql issues, `-M prepared`, 5 s). pgbench reports a mean latency,")
+    w("shown under p50.")
+    w("")
+    w("| backend | op | c | satchel ops/s | p50 µs | p99 µs | reference | ref ops/s | ratio | target |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    targets = {
+        ("redis", "redis-benchmark"): {1: 0.8, 50: 0.8},
+        ("redis", "raw redis-rs"): {1: 0.9, 50: 0.9},
+        ("postgres", "pgbench"): {1: 0.8, 50: 0.8},
+    }
+    for r in ours:
+        base = [r["backend"], r["op"], str(r["c"]), f"{r['ops_per_sec']:.0f}", f"{r['p50_us']:.0f}", f"{r['p99_us']:.0f}"]
+        matched = False
+        for (backend, client), tgt in targets.items():
+            if backend != r["backend"]:
+                continue
+            ref = refs.get((backend, client, r["op"], r["c"]))
+            if not ref:
+                continue
+            matched = True
+            ratio = r["ops_per_sec"] / ref["ops_per_sec"]
+            goal = tgt[r["c"]]
+            mark = "✓" if ratio >= goal else "✗"
+            w("| " + " | ".join(base + [client, f"{ref['ops_per_sec']:.0f}", f"{ratio:.2f}×", f"≥ {goal} {mark}"]) + " |")
+        if not matched:
+            w("| " + " | ".join(base + ["—", "", "", ""]) + " |")
+    for (backend, client, op, c), ref in sorted(refs.items()):
+        w(f"| {backend} | {op} | {c} | | {ref['p50_us']:.0f} | {ref['p99_us']:.0f} | {client} (itself) | {ref['ops_per_sec']:.0f} | | |")
+    w("")
 
 
 def sh(*cmd):
@@ -69,8 +120,9 @@ def main():
     est = load()
     if not est:
         sys.exit("no criterion estimates under target/criterion: run the benchmarks first")
+    stores = load_stores()
     if check:
-        print(f"bench_report: {len(est)} estimates readable", file=sys.stderr)
+        print(f"bench_report: {len(est)} estimates, {len(stores)} store rows readable", file=sys.stderr)
         return
     sizes = json.loads(SIZES.read_text())
     lines = []
@@ -156,6 +208,7 @@ def main():
                 continue
             w(f"| {name} | {size} | {fmt_ns(a)} | {fmt_ns(b)} | {(b / a - 1) * 100:+.1f}% |")
     w("")
+    store_section(w, stores)
     print("\n".join(lines))
 
 

@@ -28,3 +28,64 @@ async fn open_memory_and_unknown_schemes() {
     assert!(text.contains("known: memory://"), "{text}");
     assert!(!text.contains(":pw@"), "password leaked: {text}");
 }
+
+fn sqlite_file(tag: &str) -> String {
+    let name = satchel_testkit::store::unique_prefix(tag).replace(':', "-");
+    format!("sqlite://{}", std::env::temp_dir().join(format!("{name}.db")).display())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_conformance() {
+    let store = satchel_store::open(&sqlite_file("conf")).await.unwrap();
+    store_conformance(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_memory_conformance() {
+    let store = satchel_store::open("sqlite::memory:").await.unwrap();
+    store_conformance(store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_no_lost_update() {
+    let store = satchel_store::open(&sqlite_file("race")).await.unwrap();
+    no_lost_update(store, 16, 200).await;
+}
+
+macro_rules! service_tests {
+    ($($conformance:ident, $race:ident, $var:literal;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $conformance() {
+            if let Some(url) = satchel_testkit::store::service_url($var, stringify!($conformance)) {
+                store_conformance(satchel_store::open(&url).await.unwrap()).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $race() {
+            if let Some(url) = satchel_testkit::store::service_url($var, stringify!($race)) {
+                no_lost_update(satchel_store::open(&url).await.unwrap(), 16, 200).await;
+            }
+        }
+    )*};
+}
+
+service_tests! {
+    postgres_conformance, postgres_no_lost_update, "SATCHEL_TEST_POSTGRES_URL";
+    mariadb_conformance, mariadb_no_lost_update, "SATCHEL_TEST_MYSQL_URL";
+    redis_conformance, redis_no_lost_update, "SATCHEL_TEST_REDIS_URL";
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_servers_are_unavailable_and_keep_passwords_out() {
+    for url in [
+        "postgres://app:hunter2secret@127.0.0.1:1/test",
+        "mysql://app:hunter2secret@127.0.0.1:1/test",
+        "redis://:hunter2secret@127.0.0.1:1/",
+    ] {
+        let err = satchel_store::open(url).await.unwrap_err();
+        assert!(err.is_transient(), "{url}: {err:?}");
+        let text = format!("{err} {err:?} {}", satchel::Report(&err));
+        assert!(!text.contains("hunter2secret"), "password leaked: {text}");
+    }
+}

@@ -1,0 +1,664 @@
+//! [`RedisStore`]: the store over a Redis connection, and its trait impls.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, RedisFuture, RedisResult, Value};
+use satchel_store_core::{
+    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, StoreErrorKind,
+    Version, check_key, check_write,
+};
+
+use crate::RedisConfig;
+use crate::error::{
+    BACKEND, Op, bad_reply, conditional_write_lost, conflict, connect_failed, foreign, from_redis,
+    is_dropped,
+};
+use crate::scripts;
+
+/// Longest time to live sent to the server, in milliseconds (about 142,000 years): longer
+/// ones are capped, so `PEXPIRE` never overflows on the server.
+const MAX_TTL_MILLIS: u64 = 1 << 52;
+
+/// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
+///
+/// Each value is one Redis HASH with the fields `v` (the bytes) and `n` (the version, in
+/// decimal), under the key [`RedisConfig::with_key_prefix`] + key; its expiry is the key's
+/// Redis expiry. Reads and conditional writes are single Lua scripts, so the value, its
+/// version and its time to live are read together and a compare-and-set is atomic on the
+/// server. Versions are the larger of the previous version plus one and the server clock
+/// in microseconds: they grow with every write and are not reused when a key is deleted and
+/// created again (as long as the server clock does not jump back past them).
+///
+/// The store is cheap to clone: clones share one multiplexed connection, which is
+/// re-established by itself when it drops (a server restart, `CLIENT KILL`, a network
+/// blip). An operation that finds the connection dropped is retried once on the new one when
+/// repeating it is harmless (reads, `delete`, `touch`, scans and unconditional `set`); a
+/// conditional `set` is not repeated, since it may have been applied, and fails with
+/// [`StoreErrorKind::Unavailable`] instead.
+///
+/// Keys on the server that satchel did not write (another type, or a hash without a
+/// version) read as [`StoreErrorKind::Corrupt`] and are left in place; an unconditional
+/// `set` replaces them.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: Conn,
+    key_prefix: Arc<str>,
+    redacted_urls: Arc<str>,
+}
+
+/// The two kinds of connection: one server, or a cluster.
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    #[cfg(feature = "cluster")]
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            #[cfg(feature = "cluster")]
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// A cluster node, as `(host, port)`.
+type Node = (String, u16);
+
+impl RedisStore {
+    /// Connects to the server at `url` with default settings (see [`RedisConfig`]).
+    ///
+    /// # Errors
+    /// As [`RedisStore::with_config`].
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::with_config(RedisConfig::new(url)).await
+    }
+
+    /// Connects as `config` says, and waits until the connection is up.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::InvalidInput`] for a URL that does not parse, or a `rediss://` URL
+    /// without the `tls` feature; [`StoreErrorKind::Unavailable`] when the server cannot be
+    /// reached (after [`RedisConfig::with_reconnect_attempts`] retries);
+    /// [`StoreErrorKind::Timeout`] when it does not answer in time;
+    /// [`StoreErrorKind::Backend`] when it refuses the connection (a wrong password, …).
+    /// Messages show the URL with its password replaced by `***`.
+    pub async fn with_config(config: RedisConfig) -> Result<Self> {
+        let redacted = config.redacted_urls();
+        prepare_tls(&config, &redacted)?;
+        #[cfg(feature = "cluster")]
+        if config.cluster {
+            return Self::open_cluster(config, redacted).await;
+        }
+        let client = redis::Client::open(config.url()).map_err(|e| connect_failed(e, &redacted))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(config.connection_timeout)
+            .set_response_timeout(config.response_timeout)
+            .set_number_of_retries(config.reconnect_attempts);
+        let manager = ConnectionManager::new_with_config(client, manager_config)
+            .await
+            .map_err(|e| connect_failed(e, &redacted))?;
+        Ok(Self {
+            conn: Conn::Single(manager),
+            key_prefix: config.key_prefix.into(),
+            redacted_urls: redacted.into(),
+        })
+    }
+
+    /// Connects to a Redis Cluster through any of `urls` (seed nodes), with default
+    /// settings; use [`RedisConfig::cluster`] and [`RedisStore::with_config`] for others.
+    ///
+    /// Each operation touches one key, so one slot. [`Scan`] asks every primary in turn.
+    /// The cluster client follows `MOVED`/`ASK` redirections and reconnects by itself.
+    ///
+    /// This path is compiled and type-checked, but not yet tested against a live cluster.
+    ///
+    /// # Errors
+    /// As [`RedisStore::with_config`].
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+    pub async fn connect_cluster<I, S>(urls: I) -> Result<Self>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Self::with_config(RedisConfig::cluster(urls)).await
+    }
+
+    #[cfg(feature = "cluster")]
+    async fn open_cluster(config: RedisConfig, redacted: String) -> Result<Self> {
+        let retries = u32::try_from(config.reconnect_attempts).unwrap_or(u32::MAX);
+        let mut builder =
+            redis::cluster::ClusterClientBuilder::new(config.urls.iter().map(String::as_str))
+                .retries(retries);
+        if let Some(timeout) = config.connection_timeout {
+            builder = builder.connection_timeout(timeout);
+        }
+        if let Some(timeout) = config.response_timeout {
+            builder = builder.response_timeout(timeout);
+        }
+        let client = builder.build().map_err(|e| connect_failed(e, &redacted))?;
+        let conn = client
+            .get_async_connection()
+            .await
+            .map_err(|e| connect_failed(e, &redacted))?;
+        Ok(Self {
+            conn: Conn::Cluster(conn),
+            key_prefix: config.key_prefix.into(),
+            redacted_urls: redacted.into(),
+        })
+    }
+
+    /// The prefix put before every key on the server (empty unless configured).
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.key_prefix)
+    }
+
+    /// Runs `attempt` on a clone of the connection; if the connection dropped, runs it once
+    /// more when `retry` says that is harmless, and otherwise reports the write as possibly
+    /// applied.
+    async fn run<T, F, Fut>(&self, op: Op, key: Option<&str>, retry: bool, attempt: F) -> Result<T>
+    where
+        F: Fn(Conn) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let with_key = |e: StoreError| match key {
+            Some(key) => e.with_key(key),
+            None => e,
+        };
+        let err = match attempt(self.conn.clone()).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        if !is_dropped(&err) {
+            return Err(with_key(from_redis(err, op)));
+        }
+        if !retry {
+            return Err(with_key(conditional_write_lost(err)));
+        }
+        tracing::debug!(backend = BACKEND, %op, "connection dropped; retrying once");
+        attempt(self.conn.clone())
+            .await
+            .map_err(|e| with_key(from_redis(e, op)))
+    }
+
+    async fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
+        check_key(key)?;
+        let full = self.full_key(key);
+        let reply: Value = self
+            .run(Op::Get, Some(key), true, |mut conn| {
+                let full = &full;
+                async move { scripts::GET.key(full).invoke_async(&mut conn).await }
+            })
+            .await?;
+        parse_get(key, reply)
+    }
+
+    async fn set_value(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> Result<Version> {
+        check_write(key, ttl)?;
+        let (mode, expected) = match condition {
+            Condition::Always => ("always", String::new()),
+            Condition::IfAbsent => ("absent", String::new()),
+            Condition::IfVersion(v) => ("version", v.0.to_string()),
+            _ => {
+                return Err(StoreError::new(
+                    StoreErrorKind::InvalidInput,
+                    format!("set: condition {condition:?} is not supported by this version"),
+                )
+                .with_key(key)
+                .with_backend(BACKEND));
+            }
+        };
+        let ttl = ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default();
+        let full = self.full_key(key);
+        let retry = matches!(condition, Condition::Always);
+        let reply: Value = self
+            .run(Op::Set, Some(key), retry, |mut conn| {
+                let (full, expected, ttl) = (&full, &expected, &ttl);
+                async move {
+                    scripts::SET
+                        .key(full)
+                        .arg(value)
+                        .arg(mode)
+                        .arg(expected)
+                        .arg(ttl)
+                        .invoke_async(&mut conn)
+                        .await
+                }
+            })
+            .await?;
+        parse_set(key, condition, reply)
+    }
+
+    async fn delete_key(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.full_key(key));
+        let removed: i64 = self
+            .run(Op::Delete, Some(key), true, |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn touch_key(&self, key: &str, ttl: Duration) -> Result<bool> {
+        check_write(key, Some(ttl))?;
+        let mut cmd = redis::cmd("PEXPIRE");
+        cmd.arg(self.full_key(key)).arg(ttl_millis(ttl));
+        let set: i64 = self
+            .run(Op::Touch, Some(key), true, |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(set == 1)
+    }
+
+    async fn scan_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let pattern = format!("{}*", glob_escape(&self.full_key(prefix)));
+        let mut found = Found {
+            keys: Vec::new(),
+            seen: HashSet::new(),
+            limit,
+        };
+        match &self.conn {
+            Conn::Single(_) => self.scan_node(&pattern, None, &mut found).await?,
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(_) => {
+                for node in self.primaries().await? {
+                    if found.full() {
+                        break;
+                    }
+                    self.scan_node(&pattern, Some(&node), &mut found).await?;
+                }
+            }
+        }
+        Ok(found.keys)
+    }
+
+    /// `SCAN`s one server (one cluster node if `node` is given) until it is done or `found`
+    /// is full.
+    async fn scan_node(&self, pattern: &str, node: Option<&Node>, found: &mut Found) -> Result<()> {
+        let count = found.limit.clamp(100, 1000);
+        let mut cursor: u64 = 0;
+        loop {
+            let mut cmd = redis::cmd("SCAN");
+            cmd.arg(cursor)
+                .arg("MATCH")
+                .arg(pattern)
+                .arg("COUNT")
+                .arg(count);
+            let reply = self
+                .run(Op::Scan, None, true, |conn| query_on(conn, &cmd, node))
+                .await?;
+            let (next, keys) = parse_scan(reply)?;
+            for key in keys {
+                let Ok(key) = String::from_utf8(key) else {
+                    continue;
+                };
+                if let Some(short) = key.strip_prefix(&*self.key_prefix) {
+                    found.push(short);
+                }
+                if found.full() {
+                    return Ok(());
+                }
+            }
+            if next == 0 {
+                return Ok(());
+            }
+            cursor = next;
+        }
+    }
+
+    /// The addresses of the cluster's primaries.
+    #[cfg(feature = "cluster")]
+    async fn primaries(&self) -> Result<Vec<Node>> {
+        use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+
+        let reply = self
+            .run(Op::Scan, None, true, |conn| async move {
+                match conn {
+                    Conn::Cluster(mut c) => {
+                        let routing =
+                            RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+                        c.route_command(redis::cmd("PING"), routing).await
+                    }
+                    Conn::Single(_) => Ok(Value::Map(Vec::new())),
+                }
+            })
+            .await?;
+        let Value::Map(pairs) = reply else {
+            return Err(bad_reply(Op::Scan, "the list of primaries is not a map"));
+        };
+        pairs
+            .into_iter()
+            .map(|(address, _)| {
+                let Value::BulkString(address) = address else {
+                    return Err(bad_reply(Op::Scan, "a primary's address is not a string"));
+                };
+                let address = String::from_utf8(address)
+                    .map_err(|_| bad_reply(Op::Scan, "a primary's address is not UTF-8"))?;
+                let (host, port) = address
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
+                    .ok_or_else(|| bad_reply(Op::Scan, "a primary's address is not host:port"))?;
+                Ok((host, port))
+            })
+            .collect()
+    }
+}
+
+/// Sends `cmd` on `conn`, to `node` if given (only meaningful for a cluster).
+async fn query_on(mut conn: Conn, cmd: &Cmd, node: Option<&Node>) -> RedisResult<Value> {
+    #[cfg(feature = "cluster")]
+    if let (Conn::Cluster(c), Some((host, port))) = (&mut conn, node) {
+        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
+        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+            host: host.clone(),
+            port: *port,
+        });
+        return c.route_command(cmd.clone(), routing).await;
+    }
+    #[cfg(not(feature = "cluster"))]
+    let _ = node;
+    cmd.query_async(&mut conn).await
+}
+
+/// Keys collected by a scan: deduplicated (`SCAN` may return a key twice), at most `limit`.
+struct Found {
+    keys: Vec<String>,
+    seen: HashSet<String>,
+    limit: usize,
+}
+
+impl Found {
+    fn push(&mut self, key: &str) {
+        if !self.full() && self.seen.insert(key.to_string()) {
+            self.keys.push(key.to_string());
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.keys.len() >= self.limit
+    }
+}
+
+/// `ttl` in whole milliseconds, rounded up (a sub-millisecond ttl is not zero) and capped at
+/// [`MAX_TTL_MILLIS`].
+fn ttl_millis(ttl: Duration) -> u64 {
+    let millis = ttl.as_nanos().div_ceil(1_000_000);
+    u64::try_from(millis)
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_TTL_MILLIS)
+}
+
+/// `s` with the glob characters of `SCAN MATCH` (`*?[]\`) escaped, so it matches literally.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A version as the scripts send it: decimal digits in a bulk string.
+fn parse_version(value: &Value) -> Option<u64> {
+    match value {
+        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
+/// The reply of [`scripts::GET`].
+fn parse_get(key: &str, reply: Value) -> Result<Option<Entry>> {
+    let items = match reply {
+        Value::Nil => return Ok(None),
+        Value::Array(items) => items,
+        _ => return Err(bad_reply(Op::Get, "not an array").with_key(key)),
+    };
+    match <[Value; 3]>::try_from(items) {
+        Ok([Value::BulkString(value), version, Value::Int(pttl)]) => {
+            let version = parse_version(&version)
+                .ok_or_else(|| bad_reply(Op::Get, "the version is not a number").with_key(key))?;
+            let expires_at = match pttl {
+                -1 => None,
+                ms if ms >= 0 => SystemTime::now().checked_add(Duration::from_millis(ms as u64)),
+                _ => return Err(bad_reply(Op::Get, "the value has no time to live").with_key(key)),
+            };
+            Ok(Some(Entry::new(value, Version(version), expires_at)))
+        }
+        Ok(_) => Err(bad_reply(Op::Get, "fields of the wrong types").with_key(key)),
+        Err(items) => match items.as_slice() {
+            [Value::BulkString(redis_type)] => Err(foreign(key, Op::Get, redis_type)),
+            _ => Err(bad_reply(Op::Get, "an array of the wrong length").with_key(key)),
+        },
+    }
+}
+
+/// The reply of [`scripts::SET`].
+fn parse_set(key: &str, condition: Condition, reply: Value) -> Result<Version> {
+    let Value::Array(items) = reply else {
+        return Err(bad_reply(Op::Set, "not an array").with_key(key));
+    };
+    match items.as_slice() {
+        [Value::Int(1), version] => parse_version(version)
+            .map(Version)
+            .ok_or_else(|| bad_reply(Op::Set, "the new version is not a number").with_key(key)),
+        [Value::Int(0), Value::Nil] | [Value::Int(0)] => Err(conflict(key, condition, None)),
+        [Value::Int(0), current] => match parse_version(current) {
+            Some(current) => Err(conflict(key, condition, Some(current))),
+            None => Err(bad_reply(Op::Set, "the current version is not a number").with_key(key)),
+        },
+        [Value::Int(-1), Value::BulkString(redis_type)] => Err(foreign(key, Op::Set, redis_type)),
+        _ => Err(bad_reply(Op::Set, "an array of the wrong shape").with_key(key)),
+    }
+}
+
+/// The reply of `SCAN`: the next cursor and a batch of keys.
+fn parse_scan(reply: Value) -> Result<(u64, Vec<Vec<u8>>)> {
+    let Value::Array(items) = reply else {
+        return Err(bad_reply(Op::Scan, "not an array"));
+    };
+    let Ok([cursor, Value::Array(keys)]) = <[Value; 2]>::try_from(items) else {
+        return Err(bad_reply(Op::Scan, "not a cursor and a list of keys"));
+    };
+    let cursor =
+        parse_version(&cursor).ok_or_else(|| bad_reply(Op::Scan, "the cursor is not a number"))?;
+    keys.into_iter()
+        .map(|key| match key {
+            Value::BulkString(key) => Ok(key),
+            _ => Err(bad_reply(Op::Scan, "a key is not a string")),
+        })
+        .collect::<Result<_>>()
+        .map(|keys| (cursor, keys))
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.conn {
+            Conn::Single(_) => "single",
+            #[cfg(feature = "cluster")]
+            Conn::Cluster(_) => "cluster",
+        };
+        f.debug_struct("RedisStore")
+            .field("url", &self.redacted_urls)
+            .field("kind", &kind)
+            .field("key_prefix", &self.key_prefix)
+            .finish()
+    }
+}
+
+impl Store for RedisStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+        Box::pin(self.get_entry(key))
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>> {
+        Box::pin(self.set_value(key, value, ttl, condition))
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.delete_key(key))
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.touch_key(key, ttl))
+    }
+
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+}
+
+impl Scan for RedisStore {
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(self.scan_keys(prefix, limit))
+    }
+}
+
+impl PurgeExpired for RedisStore {
+    /// Does nothing and returns 0: Redis deletes expired keys by itself.
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(std::future::ready(Ok(0)))
+    }
+}
+
+/// Installs ring as the process's rustls crypto provider for `rediss://` URLs if none is
+/// installed yet (redis builds rustls without one).
+#[cfg(feature = "tls")]
+fn prepare_tls(config: &RedisConfig, _redacted: &str) -> Result<()> {
+    if config.urls.iter().any(|u| u.starts_with("rediss:"))
+        && rustls::crypto::CryptoProvider::get_default().is_none()
+    {
+        // Losing a race with another installer is fine: a provider is then installed.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+    Ok(())
+}
+
+/// Refuses `rediss://` URLs: they need the `tls` feature.
+#[cfg(not(feature = "tls"))]
+fn prepare_tls(config: &RedisConfig, redacted: &str) -> Result<()> {
+    if config.urls.iter().any(|u| u.starts_with("rediss:")) {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            format!("{redacted}: rediss:// URLs need the `tls` cargo feature of satchel-redis"),
+        )
+        .with_backend(BACKEND));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(glob_escape(r"a*b?c[d]e\f"), r"a\*b\?c\[d\]e\\f");
+        assert_eq!(glob_escape("plain:key"), "plain:key");
+    }
+
+    #[test]
+    fn ttls_round_up_and_are_capped() {
+        assert_eq!(ttl_millis(Duration::from_micros(1)), 1);
+        assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
+        assert_eq!(ttl_millis(Duration::from_secs(3)), 3000);
+        assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MILLIS);
+    }
+
+    #[test]
+    fn bad_replies_are_backend_errors() {
+        let e = parse_get("k", Value::Int(3)).unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Backend);
+        let e = parse_get("k", Value::Array(vec![Value::Nil, Value::Nil, Value::Nil])).unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Backend);
+        let e = parse_set("k", Condition::Always, Value::Array(vec![Value::Int(7)])).unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Backend);
+        let e = parse_scan(Value::Array(vec![Value::Nil])).unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Backend);
+    }
+
+    #[test]
+    fn replies_parse() {
+        let reply = Value::Array(vec![
+            Value::BulkString(b"bytes".to_vec()),
+            Value::BulkString(b"42".to_vec()),
+            Value::Int(-1),
+        ]);
+        let entry = parse_get("k", reply).unwrap().unwrap();
+        assert_eq!(entry, Entry::new(b"bytes".to_vec(), Version(42), None));
+        let e = parse_get(
+            "k",
+            Value::Array(vec![Value::BulkString(b"string".to_vec())]),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), StoreErrorKind::Corrupt);
+
+        let ok = Value::Array(vec![Value::Int(1), Value::BulkString(b"43".to_vec())]);
+        assert_eq!(parse_set("k", Condition::Always, ok).unwrap(), Version(43));
+        let lost = Value::Array(vec![Value::Int(0), Value::BulkString(b"43".to_vec())]);
+        let e = parse_set("k", Condition::IfVersion(Version(42)), lost).unwrap_err();
+        assert!(e.is_conflict());
+        assert!(e.message().contains("v42 expected, v43 stored"), "{e}");
+        let gone = Value::Array(vec![Value::Int(0), Value::Nil]);
+        assert!(
+            parse_set("k", Condition::IfAbsent, gone)
+                .unwrap_err()
+                .is_conflict()
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! [`RedisConfig`]: where the server is and how long to wait for it.
+
+use std::fmt;
+use std::time::Duration;
+
+use satchel_store_core::redact_url;
+
+/// How a [`RedisStore`](crate::RedisStore) connects: the server URL, a key prefix, timeouts.
+///
+/// ```
+/// use std::time::Duration;
+/// use satchel_redis::RedisConfig;
+///
+/// let config = RedisConfig::new("redis://:s3cret@cache.internal:6379/2")
+///     .with_key_prefix("app:")
+///     .with_response_timeout(Some(Duration::from_millis(500)));
+/// // Debug output never shows the password.
+/// assert!(!format!("{config:?}").contains("s3cret"));
+/// ```
+///
+/// URLs take the forms the `redis` crate knows: `redis://[[user]:password@]host[:port][/db]`,
+/// `rediss://…` (TLS, with the `tls` cargo feature), `redis+unix:///path/to/socket`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct RedisConfig {
+    pub(crate) urls: Vec<String>,
+    #[cfg(feature = "cluster")]
+    pub(crate) cluster: bool,
+    pub(crate) key_prefix: String,
+    pub(crate) connection_timeout: Option<Duration>,
+    pub(crate) response_timeout: Option<Duration>,
+    pub(crate) reconnect_attempts: usize,
+}
+
+impl RedisConfig {
+    /// The default [`RedisConfig::connection_timeout`]: 5 seconds.
+    pub const DEFAULT_CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default [`RedisConfig::response_timeout`]: 5 seconds.
+    pub const DEFAULT_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+    /// The default [`RedisConfig::reconnect_attempts`]: 3.
+    pub const DEFAULT_RECONNECT_ATTEMPTS: usize = 3;
+
+    /// A single server (or a proxy in front of several) at `url`, no key prefix, default
+    /// timeouts.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self::with_urls(vec![url.into()])
+    }
+
+    /// A Redis Cluster reached through any of `urls` (the seed nodes; the client discovers
+    /// the rest). Needs the `cluster` cargo feature.
+    #[cfg(feature = "cluster")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+    pub fn cluster<I, S>(urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut config = Self::with_urls(urls.into_iter().map(Into::into).collect());
+        config.cluster = true;
+        config
+    }
+
+    fn with_urls(urls: Vec<String>) -> Self {
+        Self {
+            urls,
+            #[cfg(feature = "cluster")]
+            cluster: false,
+            key_prefix: String::new(),
+            connection_timeout: Some(Self::DEFAULT_CONNECTION_TIMEOUT),
+            response_timeout: Some(Self::DEFAULT_RESPONSE_TIMEOUT),
+            reconnect_attempts: Self::DEFAULT_RECONNECT_ATTEMPTS,
+        }
+    }
+
+    /// Puts every key under `prefix` on the server: `get("a")` reads `"{prefix}a"`, and
+    /// [`Scan`](satchel_store_core::Scan) returns keys without it. Several stores (or other
+    /// applications) can share one database this way.
+    #[must_use]
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.key_prefix = prefix.into();
+        self
+    }
+
+    /// How long one attempt to open a connection may take (`None`: no limit).
+    #[must_use]
+    pub fn with_connection_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.connection_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for the reply to a command before failing it with
+    /// [`StoreErrorKind::Timeout`](satchel_store_core::StoreErrorKind::Timeout)
+    /// (`None`: no limit).
+    #[must_use]
+    pub fn with_response_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// How many times to retry opening a connection (with exponential backoff from 100 ms)
+    /// before an operation fails with
+    /// [`StoreErrorKind::Unavailable`](satchel_store_core::StoreErrorKind::Unavailable). This
+    /// bounds how long `connect` and operations wait while the server is down.
+    #[must_use]
+    pub fn with_reconnect_attempts(mut self, attempts: usize) -> Self {
+        self.reconnect_attempts = attempts;
+        self
+    }
+
+    /// The server URL (the first seed node for a cluster), password included: do not log
+    /// it; `{:?}` on the config hides the password.
+    pub fn url(&self) -> &str {
+        self.urls.first().map_or("", String::as_str)
+    }
+
+    /// The key prefix (empty by default).
+    pub fn key_prefix(&self) -> &str {
+        &self.key_prefix
+    }
+
+    /// The connection timeout.
+    pub fn connection_timeout(&self) -> Option<Duration> {
+        self.connection_timeout
+    }
+
+    /// The response timeout.
+    pub fn response_timeout(&self) -> Option<Duration> {
+        self.response_timeout
+    }
+
+    /// The number of reconnection attempts.
+    pub fn reconnect_attempts(&self) -> usize {
+        self.reconnect_attempts
+    }
+
+    /// The URLs with passwords replaced by `***`, joined by commas: for messages.
+    pub(crate) fn redacted_urls(&self) -> String {
+        self.urls
+            .iter()
+            .map(|u| redact_url(u))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub(crate) fn is_cluster(&self) -> bool {
+        #[cfg(feature = "cluster")]
+        {
+            self.cluster
+        }
+        #[cfg(not(feature = "cluster"))]
+        {
+            false
+        }
+    }
+}
+
+impl fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let urls: Vec<String> = self.urls.iter().map(|u| redact_url(u)).collect();
+        let mut d = f.debug_struct("RedisConfig");
+        if self.is_cluster() {
+            d.field("cluster_urls", &urls);
+        } else {
+            d.field("url", &urls.first().map_or("", String::as_str));
+        }
+        d.field("key_prefix", &self.key_prefix)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("reconnect_attempts", &self.reconnect_attempts)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_hides_the_password() {
+        let config = RedisConfig::new("redis://user:secretpw@127.0.0.1:1/").with_key_prefix("p:");
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("secretpw"), "{debug}");
+        assert!(debug.contains("redis://user:***@127.0.0.1:1/"), "{debug}");
+        assert!(debug.contains("\"p:\""), "{debug}");
+        assert_eq!(config.url(), "redis://user:secretpw@127.0.0.1:1/");
+    }
+}

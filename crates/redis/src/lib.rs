@@ -1,0 +1,51 @@
+//! A Redis store for satchel: [`RedisStore`] implements the byte-level [`Store`] (with
+//! versions, compare-and-set and expiry), [`Scan`] and [`PurgeExpired`].
+//!
+//! Each value is one Redis HASH (`v`: the bytes, `n`: the version) whose Redis expiry is the
+//! value's; reads and conditional writes are single Lua scripts, so compare-and-set is
+//! atomic on the server. See [`RedisStore`] for the details, [`RedisConfig`] for the
+//! settings.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), satchel_redis::StoreError> {
+//! use std::time::Duration;
+//! use satchel_redis::{Condition, RedisConfig, RedisStore, Store};
+//!
+//! let store = RedisStore::with_config(
+//!     RedisConfig::new("redis://127.0.0.1:6379/0").with_key_prefix("app:"),
+//! )
+//! .await?;
+//! let v1 = store
+//!     .set("greeting", b"hello", Some(Duration::from_secs(60)), Condition::Always)
+//!     .await?;
+//! let entry = store.get("greeting").await?.expect("just written");
+//! assert_eq!((entry.value.as_slice(), entry.version), (&b"hello"[..], v1));
+//!
+//! // Compare-and-set: only one writer that read v1 wins.
+//! store.set("greeting", b"hi", None, Condition::IfVersion(v1)).await?;
+//! let lost = store.set("greeting", b"hey", None, Condition::IfVersion(v1)).await;
+//! assert!(lost.is_err_and(|e| e.is_conflict()));
+//! store.delete("greeting").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Cargo features
+//! - `tls`: `rediss://` URLs, over rustls with the Mozilla root certificates compiled in
+//!   (ring is installed as the process's rustls crypto provider if none is).
+//! - `cluster`: Redis Cluster, through `RedisStore::connect_cluster` or
+//!   `RedisConfig::cluster` (compiled and type-checked, not yet tested against a live
+//!   cluster).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod backend;
+mod config;
+mod error;
+mod scripts;
+
+pub use backend::RedisStore;
+pub use config::RedisConfig;
+pub use satchel_store_core::{
+    Condition, Entry, PurgeExpired, Scan, Store, StoreError, StoreErrorKind, Version,
+};

@@ -1,0 +1,74 @@
+//! The Lua scripts: every read and every write of a value is one script, so it is atomic
+//! on the server (and in a cluster each touches one key, hence one slot).
+//!
+//! A value is a HASH with two fields: `v`, the bytes, and `n`, the version in decimal.
+//! A key holding anything else (another type, a hash without a decimal `n`) was not written
+//! by satchel: [`GET`] reports it as foreign and conditional writes refuse to touch it.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Reads a value, its version and its remaining time to live in one step.
+///
+/// `KEYS[1]`: the key. Returns nil when the key has no live value, `{v, n, pttl}` for a
+/// satchel value (`pttl` is -1 without expiry), `{type}` for a key satchel did not write.
+pub(crate) const GET_LUA: &str = r"
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return false end
+if t ~= 'hash' then return {t} end
+local f = redis.call('HMGET', KEYS[1], 'v', 'n')
+if not f[1] or not f[2] or not string.match(f[2], '^%d+$') then
+  return {'hash without satchel fields'}
+end
+return {f[1], f[2], redis.call('PTTL', KEYS[1])}
+";
+
+/// Checks the condition and writes, in one step.
+///
+/// `KEYS[1]`: the key. `ARGV[1]`: the bytes; `ARGV[2]`: the condition, `always`, `absent`
+/// or `version`; `ARGV[3]`: the expected version in decimal (for `version`); `ARGV[4]`: the
+/// time to live in milliseconds, or empty for none.
+///
+/// Returns `{1, n}` with the new version when written, `{0, n}` with the current version
+/// (or `{0, nil}` when there is no live value) when the condition fails, and `{-1, type}`
+/// when the write is conditional and the key holds something satchel did not write.
+///
+/// The new version is the larger of the old one plus one and the server's clock in
+/// microseconds (`TIME`), so versions grow with every write and a key that is deleted and
+/// written again starts above every version it had before. Lua numbers are doubles, exact up
+/// to 2^53 (microseconds until the year 2255); versions are formatted with `%.0f` so they
+/// never turn into exponent notation.
+pub(crate) const SET_LUA: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
+local key = KEYS[1]
+local t = redis.call('TYPE', key)['ok']
+local current = false
+if t == 'hash' then
+  current = redis.call('HGET', key, 'n')
+  if current and not string.match(current, '^%d+$') then current = false end
+end
+local mode = ARGV[2]
+if mode ~= 'always' then
+  if t ~= 'none' and not current then return {-1, t} end
+  if mode == 'absent' and current then return {0, current} end
+  if mode == 'version' and current ~= ARGV[3] then return {0, current} end
+end
+local time = redis.call('TIME')
+local version = tonumber(time[1]) * 1000000 + tonumber(time[2])
+if current then
+  local bumped = tonumber(current) + 1
+  if bumped > version then version = bumped end
+end
+if t ~= 'none' then redis.call('DEL', key) end
+local n = string.format('%.0f', version)
+redis.call('HSET', key, 'v', ARGV[1], 'n', n)
+if ARGV[4] ~= '' then redis.call('PEXPIRE', key, ARGV[4]) end
+return {1, n}
+";
+
+/// [`GET_LUA`], with its SHA-1 for `EVALSHA`.
+pub(crate) static GET: LazyLock<Script> = LazyLock::new(|| Script::new(GET_LUA));
+
+/// [`SET_LUA`], with its SHA-1 for `EVALSHA`.
+pub(crate) static SET: LazyLock<Script> = LazyLock::new(|| Script::new(SET_LUA));

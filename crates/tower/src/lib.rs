@@ -1,0 +1,316 @@
+//! A [tower-sessions](https://docs.rs/tower-sessions) [`SessionStore`] for any satchel
+//! store and codec: keep an axum app's sessions in memory, SQLite, PostgreSQL, MySQL or
+//! Redis, encoded as JSON, MessagePack or bincode, compressed or not, by changing one line.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use satchel::{Codec, Zstd};
+//! use satchel_tower::SatchelSessionStore;
+//! use tower_sessions::SessionManagerLayer;
+//!
+//! let store = satchel_store::open("memory://").await?; // or "sqlite://sessions.db", …
+//! let sessions = SatchelSessionStore::new(store, Codec::msgpack().compress(Zstd));
+//! let layer = SessionManagerLayer::new(sessions); // .layer(…) it onto an axum Router
+//! # let _ = layer;
+//! # Ok(()) }
+//! ```
+//!
+//! # What is stored
+//!
+//! Each session lives under the key `{prefix}{session id}` (prefix `tower-session:` by
+//! default, see [`SatchelSessionStore::with_key_prefix`]), with the store's time to live
+//! set to the session's expiry, so expired sessions are never loaded (and Redis and the
+//! memory store drop them by themselves; SQL stores drop them on
+//! [`ExpiredDeletion::delete_expired`]).
+//!
+//! The value is the record in this layout, encoded by the codec:
+//!
+//! ```text
+//! { id: String,                      // the session id, as in the cookie
+//!   expiry_unix_ms: i64,             // expiry, milliseconds since the Unix epoch
+//!   data: BTreeMap<String, String> } // each session value as its JSON text
+//! ```
+//!
+//! Session values are `serde_json::Value`s, which only self-describing formats can decode;
+//! keeping each one as JSON text makes the record a plain struct of strings that every
+//! format reads back, bincode included. The cost is that the values inside are JSON
+//! whatever the codec (the codec's compression still applies to the whole record). Expiry
+//! is kept to the millisecond.
+//!
+//! # Damaged records
+//!
+//! A record that cannot be decoded (corrupt bytes, a format or compression this build
+//! lacks, another layout) is treated as absent: [`SessionStore::load`] returns `Ok(None)`,
+//! the request goes on with a new session (under a new id), a `tracing` warning names the
+//! key (never the value), and the bytes are left in place for inspection until they
+//! expire. A record written by another pipeline than the current codec (after switching
+//! from JSON to MessagePack, say) is still read, by following its header, and rewritten
+//! in the current codec on the next save.
+//!
+//! # Errors
+//!
+//! tower-sessions' [`session_store::Error`] holds only strings, so store errors become
+//! [`session_store::Error::Backend`] with the error and its causes rendered into the
+//! message, and encoding errors [`session_store::Error::Encode`]: the kind and `source()`
+//! of the original [`StoreError`](satchel_store_core::StoreError) cannot be kept there.
+//! That is a limit of tower-sessions' error type.
+
+use std::error::Error as StdError;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use satchel::{AnyCompression, AnyFormat, Codec, Compression, ErrorKind, Format};
+use satchel_store_core::{Condition, PurgeExpired, Store, StoreObject, unix_millis};
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store;
+pub use tower_sessions_core::{ExpiredDeletion, SessionStore};
+
+mod record;
+
+use record::Stored;
+
+/// The key prefix used unless [`SatchelSessionStore::with_key_prefix`] sets another.
+pub const DEFAULT_KEY_PREFIX: &str = "tower-session:";
+
+/// How many fresh ids [`SessionStore::create`] tries before giving up. With 128-bit random
+/// ids a second attempt is already a once-in-the-universe event; the bound only keeps a
+/// misbehaving store from looping forever.
+const MAX_CREATE_ATTEMPTS: u32 = 16;
+
+/// A [`SessionStore`] keeping tower-sessions records in a satchel [`Store`], encoded by a
+/// satchel [`Codec`].
+///
+/// The defaults suit run-time choice: `S` a store from `satchel_store::open` (an
+/// `Arc<dyn StoreObject>`) and the codec a [`DynCodec`](satchel::DynCodec) parsed from a
+/// spec such as `"msgpack+zstd"`. A concrete store and codec
+/// (`SatchelSessionStore<MemoryStore, Json>`) keep the whole path static.
+///
+/// [`SessionStore::create`] never overwrites an existing session: it writes only if the key
+/// is absent and draws a new id on a collision. [`SessionStore::save`] writes with a time
+/// to live of the record's expiry minus now, and deletes the session instead when that is
+/// already past. Records that fail to decode load as `None` (see the
+/// [crate docs](crate#damaged-records)).
+#[derive(Debug, Clone)]
+pub struct SatchelSessionStore<S = Arc<dyn StoreObject>, F = AnyFormat, C = AnyCompression> {
+    store: S,
+    codec: Codec<F, C>,
+    prefix: Arc<str>,
+}
+
+impl<S: Store, F: Format, C: Compression> SatchelSessionStore<S, F, C> {
+    /// Sessions in `store`, encoded by `codec`, under keys prefixed with
+    /// [`DEFAULT_KEY_PREFIX`].
+    pub fn new(store: S, codec: Codec<F, C>) -> Self {
+        Self {
+            store,
+            codec,
+            prefix: Arc::from(DEFAULT_KEY_PREFIX),
+        }
+    }
+
+    /// The same store with session keys under `prefix` instead (an app sharing a store
+    /// between several session layers gives each its own).
+    #[must_use]
+    pub fn with_key_prefix(mut self, prefix: impl Into<Arc<str>>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The key prefix.
+    pub fn key_prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The store key a session is kept under: the prefix followed by the id as in the
+    /// cookie.
+    pub fn key(&self, id: &Id) -> String {
+        let mut key = String::with_capacity(self.prefix.len() + 22);
+        key.push_str(&self.prefix);
+        let _ = write!(key, "{id}");
+        key
+    }
+
+    /// The byte store underneath.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The codec records are encoded with.
+    pub fn codec(&self) -> &Codec<F, C> {
+        &self.codec
+    }
+
+    fn encode(&self, record: &Record) -> session_store::Result<Vec<u8>> {
+        let stored = record::to_stored(record)
+            .map_err(|e| session_store::Error::Encode(format!("a session value: {e}")))?;
+        self.codec
+            .encode(&stored)
+            .map_err(|e| session_store::Error::Encode(with_causes(&e)))
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<Stored, satchel::Error> {
+        match self.codec.decode(bytes) {
+            // Written before a change of codec: follow the header (the next save rewrites
+            // it in the current codec).
+            Err(e) if e.kind() == ErrorKind::Mismatch => {
+                satchel::decode_any_with(bytes, self.codec.decode_limits())
+            }
+            other => other,
+        }
+    }
+
+    /// Logs a record that does not decode. The key, never the value: and only messages
+    /// satchel writes itself, not the format's, which may quote stored content.
+    fn warn_unreadable(&self, key: &str, reason: &dyn std::fmt::Display) {
+        tracing::warn!(
+            key,
+            backend = self.store.backend(),
+            %reason,
+            "session record does not decode; the request goes on as a new session and \
+             the stored bytes are left in place"
+        );
+    }
+}
+
+/// `e` and its causes, joined by `: `, for tower-sessions' string-only errors.
+fn with_causes(e: &dyn StdError) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !message.ends_with(&cause_text) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+fn backend_error(e: &satchel_store_core::StoreError) -> session_store::Error {
+    session_store::Error::Backend(with_causes(e))
+}
+
+/// The time to live for an expiry, or `None` if it is already past.
+fn ttl_until(expiry_unix_ms: i64) -> Option<Duration> {
+    let left = expiry_unix_ms.saturating_sub(unix_millis(SystemTime::now()));
+    u64::try_from(left)
+        .ok()
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+
+#[async_trait]
+impl<S, F, C> SessionStore for SatchelSessionStore<S, F, C>
+where
+    S: Store + 'static,
+    F: Format + 'static,
+    C: Compression + 'static,
+{
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        for _ in 0..MAX_CREATE_ATTEMPTS {
+            let Some(ttl) = ttl_until(record::unix_ms(record.expiry_date)) else {
+                // Already expired: there is nothing to keep, and loading it would give
+                // `None` anyway.
+                return Ok(());
+            };
+            let key = self.key(&record.id);
+            let bytes = self.encode(record)?;
+            match self
+                .store
+                .set(&key, &bytes, Some(ttl), Condition::IfAbsent)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) if e.is_conflict() => record.id = Id::default(),
+                Err(e) => return Err(backend_error(&e)),
+            }
+        }
+        Err(session_store::Error::Backend(format!(
+            "no free session id after {MAX_CREATE_ATTEMPTS} attempts: every write-if-absent \
+             conflicted (is the {} store answering correctly?)",
+            self.store.backend()
+        )))
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let key = self.key(&record.id);
+        match ttl_until(record::unix_ms(record.expiry_date)) {
+            Some(ttl) => {
+                let bytes = self.encode(record)?;
+                self.store
+                    .set(&key, &bytes, Some(ttl), Condition::Always)
+                    .await
+                    .map_err(|e| backend_error(&e))?;
+            }
+            None => {
+                self.store
+                    .delete(&key)
+                    .await
+                    .map_err(|e| backend_error(&e))?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let key = self.key(id);
+        let Some(entry) = self.store.get(&key).await.map_err(|e| backend_error(&e))? else {
+            return Ok(None);
+        };
+        let stored = match self.decode(&entry.value) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // A `Decode` message comes from the format and may quote stored content:
+                // log its kind only. The others are satchel's own words.
+                if e.kind() == ErrorKind::Decode {
+                    self.warn_unreadable(&key, &"the record does not decode in this layout");
+                } else {
+                    self.warn_unreadable(&key, &format_args!("{}: {e}", e.kind()));
+                }
+                return Ok(None);
+            }
+        };
+        // The store never returns an expired value; this only guards against a clock step
+        // between the store's check and ours.
+        if ttl_until(stored.expiry_unix_ms()).is_none() {
+            return Ok(None);
+        }
+        match record::from_stored(stored, *id) {
+            Ok(record) => Ok(Some(record)),
+            Err(invalid) => {
+                self.warn_unreadable(&key, &invalid);
+                Ok(None)
+            }
+        }
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.store
+            .delete(&self.key(id))
+            .await
+            .map(drop)
+            .map_err(|e| backend_error(&e))
+    }
+}
+
+/// Purges every expired value of the store, not only sessions: the stores purge by expiry,
+/// not by key. Only SQL stores keep expired values until then; Redis and the memory store
+/// expire them by themselves, and purging is cheap there.
+#[async_trait]
+impl<S, F, C> ExpiredDeletion for SatchelSessionStore<S, F, C>
+where
+    S: PurgeExpired + 'static,
+    F: Format + 'static,
+    C: Compression + 'static,
+{
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        self.store
+            .purge_expired()
+            .await
+            .map(drop)
+            .map_err(|e| backend_error(&e))
+    }
+}

@@ -1,0 +1,107 @@
+//! The layout a session record is stored in, and the conversions to and from
+//! tower-sessions' [`Record`].
+//!
+//! A [`Record`] holds `serde_json::Value`s, which only self-describing formats can decode
+//! (bincode cannot: `Value` needs `deserialize_any`). So each value is kept as its JSON
+//! text, and what the codec encodes is a plain struct of strings and an integer, which
+//! every format reads back:
+//!
+//! ```text
+//! { id: String,                      // the session id as in the cookie (22 base64url chars)
+//!   expiry_unix_ms: i64,             // expiry, milliseconds since the Unix epoch
+//!   data: BTreeMap<String, String> } // each value as its JSON text, keys sorted
+//! ```
+//!
+//! Fields are written in that order (bincode reads them positionally). The keys are
+//! sorted, so the same record always encodes to the same bytes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tower_sessions_core::session::{Id, Record};
+
+/// The stored layout, borrowing from the record being written.
+#[derive(Serialize)]
+pub(crate) struct StoredRef<'a> {
+    id: String,
+    expiry_unix_ms: i64,
+    data: BTreeMap<&'a str, String>,
+}
+
+/// The stored layout, as read back.
+#[derive(Deserialize)]
+pub(crate) struct Stored {
+    id: String,
+    expiry_unix_ms: i64,
+    data: BTreeMap<String, String>,
+}
+
+impl Stored {
+    /// The expiry, in milliseconds since the Unix epoch.
+    pub(crate) fn expiry_unix_ms(&self) -> i64 {
+        self.expiry_unix_ms
+    }
+}
+
+/// `t` in milliseconds since the Unix epoch, rounded down (the stored precision).
+pub(crate) fn unix_ms(t: OffsetDateTime) -> i64 {
+    let ms = t.unix_timestamp_nanos().div_euclid(1_000_000);
+    i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The stored form of `record`.
+pub(crate) fn to_stored(record: &Record) -> Result<StoredRef<'_>, serde_json::Error> {
+    let data = record
+        .data
+        .iter()
+        .map(|(k, v)| Ok((k.as_str(), serde_json::to_string(v)?)))
+        .collect::<Result<_, serde_json::Error>>()?;
+    Ok(StoredRef {
+        id: record.id.to_string(),
+        expiry_unix_ms: unix_ms(record.expiry_date),
+        data,
+    })
+}
+
+/// Why a decoded [`Stored`] is not a usable record. Never carries stored content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// The record names another session than the key it is stored under.
+    OtherId,
+    /// The expiry is outside the range `time` can represent.
+    Expiry,
+    /// A data value is not JSON text.
+    Value,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::OtherId => "the record names another session id than its key",
+            Self::Expiry => "the record's expiry is out of range",
+            Self::Value => "a session value is not valid JSON text",
+        })
+    }
+}
+
+/// The record stored for session `id`.
+pub(crate) fn from_stored(stored: Stored, id: Id) -> Result<Record, Invalid> {
+    if stored.id.parse::<Id>().ok() != Some(id) {
+        return Err(Invalid::OtherId);
+    }
+    let expiry_date =
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(stored.expiry_unix_ms) * 1_000_000)
+            .map_err(|_| Invalid::Expiry)?;
+    let data = stored
+        .data
+        .into_iter()
+        .map(|(k, v)| Ok((k, serde_json::from_str(&v).map_err(|_| Invalid::Value)?)))
+        .collect::<Result<HashMap<_, _>, Invalid>>()?;
+    Ok(Record {
+        id,
+        data,
+        expiry_date,
+    })
+}
