@@ -19,9 +19,10 @@
 //!
 //! Each session lives under the key `{prefix}{session id}` (prefix `tower-session:` by
 //! default, see [`SatchelSessionStore::with_key_prefix`]), with the store's time to live
-//! set to the session's expiry, so expired sessions are never loaded (and Redis and the
-//! memory store drop them by themselves; SQL stores drop them on
-//! [`ExpiredDeletion::delete_expired`]).
+//! set to the session's expiry, so expired sessions are never loaded. Stores that keep
+//! expired values until purged (SQL tables, the memory store) reclaim the space on
+//! [`ExpiredDeletion::delete_expired`]: run it now and then, or spawn
+//! `continuously_delete_expired` (cargo feature `deletion-task`).
 //!
 //! The value is the record in this layout, encoded by the codec:
 //!
@@ -85,7 +86,7 @@ const MAX_CREATE_ATTEMPTS: u32 = 16;
 /// The defaults suit run-time choice: `S` a store from `satchel_store::open` (an
 /// `Arc<dyn StoreObject>`) and the codec a [`DynCodec`](satchel::DynCodec) parsed from a
 /// spec such as `"msgpack+zstd"`. A concrete store and codec
-/// (`SatchelSessionStore<MemoryStore, Json>`) keep the whole path static.
+/// (`SatchelSessionStore<MemoryStore, Json, Identity>`) keep the whole path static.
 ///
 /// [`SessionStore::create`] never overwrites an existing session: it writes only if the key
 /// is absent and draws a new id on a collision. [`SessionStore::save`] writes with a time
@@ -296,9 +297,9 @@ where
     }
 }
 
-/// Purges every expired value of the store, not only sessions: the stores purge by expiry,
-/// not by key. Only SQL stores keep expired values until then; Redis and the memory store
-/// expire them by themselves, and purging is cheap there.
+/// Purges every expired value of the store, not only sessions' (stores purge by expiry, not
+/// by key). Redis expires values by itself; SQL tables and the memory store keep them until
+/// purged.
 #[async_trait]
 impl<S, F, C> ExpiredDeletion for SatchelSessionStore<S, F, C>
 where
