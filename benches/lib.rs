@@ -12,8 +12,9 @@ pub fn raw_serialize<T: Serialize>(format: &str, value: &T) -> Vec<u8> {
     match format {
         "json" => serde_json::to_vec(value).expect("json"),
         "msgpack" => rmp_serde::to_vec_named(value).expect("msgpack"),
-        "bincode" => bincode::serde::encode_to_vec(value, bincode::config::standard())
-            .expect("bincode"),
+        "bincode" => {
+            bincode::serde::encode_to_vec(value, bincode::config::standard()).expect("bincode")
+        }
         other => panic!("no raw format {other}"),
     }
 }

@@ -41,7 +41,7 @@ def load_stores():
 def store_section(w, rows):
     if not rows:
         return
-    ours = [r for r in rows if r["client"].startswith("satchel")]
+    ours = [r for r in rows if r["client"] == "satchel json+zstd" and r["op"] in ("get", "set")]
     refs = {(r["backend"], r["client"], r["op"], r["c"]): r for r in rows if not r["client"].startswith("satchel")}
     size = ours[0]["bytes"] if ours else "?"
     w("## Stores")
@@ -80,6 +80,24 @@ def store_section(w, rows):
     for (backend, client, op, c), ref in sorted(refs.items()):
         w(f"| {backend} | {op} | {c} | | {ref['p50_us']:.0f} | {ref['p99_us']:.0f} | {client} (itself) | {ref['ops_per_sec']:.0f} | | |")
     w("")
+    sessions = [r for r in rows if r["client"] == "satchel session"]
+    if sessions:
+        w("### Sessions")
+        w("")
+        w("A session round trip (`connect` + read a counter + `insert` + `save`, a compare-and-set")
+        w("write) per second, one session per task, next to the bare `CodecStore` `get` + `set` of the")
+        w("same record on the same store in the same run. Target: ≥ 0.8×.")
+        w("")
+        w("| backend | c | session ops/s | p50 µs | p99 µs | get+set ops/s | ratio | target |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+        for r in sessions:
+            base = next((b for b in rows if b["backend"] == r["backend"] and b["op"] == "get+set" and b["c"] == r["c"]), None)
+            if base is None:
+                continue
+            ratio = r["ops_per_sec"] / base["ops_per_sec"]
+            mark = "✓" if ratio >= 0.8 else "✗"
+            w(f"| {r['backend']} | {r['c']} | {r['ops_per_sec']:.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {base['ops_per_sec']:.0f} | {ratio:.2f}× | ≥ 0.8 {mark} |")
+        w("")
 
 
 def sh(*cmd):

@@ -63,7 +63,11 @@ fn pipelines(c: &mut Criterion) {
                 let mut group = c.benchmark_group(format!("decode/{size}"));
                 group.throughput(Throughput::Bytes(json_len));
                 group.bench_function(BenchmarkId::new(&spec, "satchel"), |b| {
-                    b.iter(|| codec.decode::<Session>(black_box(&encoded)).expect("decodes"))
+                    b.iter(|| {
+                        codec
+                            .decode::<Session>(black_box(&encoded))
+                            .expect("decodes")
+                    })
                 });
                 group.bench_function(BenchmarkId::new(&spec, "raw"), |b| {
                     b.iter(|| {
@@ -78,7 +82,10 @@ fn pipelines(c: &mut Criterion) {
         }
     }
     // Encoded sizes, for scripts/bench_report.py.
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/satchel-bench-sizes.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/satchel-bench-sizes.json"
+    );
     std::fs::write(path, serde_json::Value::Object(sizes).to_string()).expect("sizes written");
 }
 
@@ -94,19 +101,36 @@ fn decode_with<T: serde::de::DeserializeOwned>(
     let mut group = c.benchmark_group(format!("json_decoders/{name}"));
     group.throughput(Throughput::Bytes(bytes.len() as u64));
     group.bench_function("serde_json", |b| {
-        b.iter(|| serde.deserialize::<T>(black_box(bytes), &limits).expect("decodes"))
+        b.iter(|| {
+            serde
+                .deserialize::<T>(black_box(bytes), &limits)
+                .expect("decodes")
+        })
     });
     group.bench_function("simd-json", |b| {
-        b.iter(|| simd.deserialize::<T>(black_box(bytes), &limits).expect("decodes"))
+        b.iter(|| {
+            simd.deserialize::<T>(black_box(bytes), &limits)
+                .expect("decodes")
+        })
     });
     group.finish();
 }
 
 fn json_decoders(c: &mut Criterion) {
     use std::marker::PhantomData;
-    decode_with(c, "4KB", &payloads::json_bytes(&payloads::session_4kb()), PhantomData::<Session>);
+    decode_with(
+        c,
+        "4KB",
+        &payloads::json_bytes(&payloads::session_4kb()),
+        PhantomData::<Session>,
+    );
     for (size, value) in payload_set() {
-        decode_with(c, size, &payloads::json_bytes(&value), PhantomData::<Session>);
+        decode_with(
+            c,
+            size,
+            &payloads::json_bytes(&value),
+            PhantomData::<Session>,
+        );
     }
     decode_with(
         c,
@@ -128,7 +152,15 @@ fn checksum(c: &mut Criterion) {
         let plain = Codec::json();
         bench_checksum(c, size, "json", json_len, &value, plain, plain.checksum());
         let plain = Codec::json().compress(satchel::Lz4);
-        bench_checksum(c, size, "json+lz4", json_len, &value, plain, plain.checksum());
+        bench_checksum(
+            c,
+            size,
+            "json+lz4",
+            json_len,
+            &value,
+            plain,
+            plain.checksum(),
+        );
     }
 }
 
@@ -151,12 +183,15 @@ fn bench_checksum<F: Format, C: satchel::Compression>(
             plain.decode::<Session>(&bytes).expect("decodes")
         })
     });
-    group.bench_function(BenchmarkId::new(format!("{name}.checksum"), "round-trip"), |b| {
-        b.iter(|| {
-            let bytes = summed.encode(black_box(value)).expect("encodes");
-            summed.decode::<Session>(&bytes).expect("decodes")
-        })
-    });
+    group.bench_function(
+        BenchmarkId::new(format!("{name}.checksum"), "round-trip"),
+        |b| {
+            b.iter(|| {
+                let bytes = summed.encode(black_box(value)).expect("encodes");
+                summed.decode::<Session>(&bytes).expect("decodes")
+            })
+        },
+    );
     assert!(summed_bytes.len() == bytes.len() + 7);
     group.finish();
 }

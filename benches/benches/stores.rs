@@ -44,7 +44,7 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
 /// Runs `op` from `concurrency` tasks for `duration`; returns ops/s and latencies.
 async fn measure<F, Fut>(concurrency: usize, duration: Duration, op: F) -> Stats
 where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    F: Fn(usize, usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let op = Arc::new(op);
@@ -58,7 +58,7 @@ where
             let mut i = t * 7919;
             while Instant::now() < deadline {
                 let t0 = Instant::now();
-                op(i % KEYS).await;
+                op(t, i % KEYS).await;
                 lat.push(t0.elapsed().as_nanos() as u64);
                 i += 1;
             }
@@ -80,7 +80,7 @@ where
 
 async fn median_of<F, Fut>(settings: &Settings, concurrency: usize, op: F) -> Stats
 where
-    F: Fn(usize) -> Fut + Send + Sync + Clone + 'static,
+    F: Fn(usize, usize) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let mut runs = Vec::new();
@@ -117,7 +117,11 @@ async fn bench_store(
         }
     };
     let prefix = format!("satchel-bench:{}:", std::process::id());
-    let typed: Arc<Typed> = Arc::new(Codec::json().compress(Zstd).wrap(Prefixed::new(store, prefix)));
+    let typed: Arc<Typed> = Arc::new(
+        Codec::json()
+            .compress(Zstd)
+            .wrap(Prefixed::new(store, prefix)),
+    );
     let encoded = typed.codec().encode(&**value).expect("encodes").len();
     let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("k{i}")).collect());
     for k in keys.iter() {
@@ -125,7 +129,7 @@ async fn bench_store(
     }
     for concurrency in [1, 50] {
         let (t, k, v) = (typed.clone(), keys.clone(), value.clone());
-        let set = median_of(settings, concurrency, move |i| {
+        let set = median_of(settings, concurrency, move |_, i| {
             let (t, k, v) = (t.clone(), k.clone(), v.clone());
             async move {
                 t.set(&k[i], &*v, None).await.expect("set");
@@ -138,7 +142,7 @@ async fn bench_store(
             &set,
         );
         let (t, k) = (typed.clone(), keys.clone());
-        let get = median_of(settings, concurrency, move |i| {
+        let get = median_of(settings, concurrency, move |_, i| {
             let (t, k) = (t.clone(), k.clone());
             async move {
                 let v: Option<Session> = t.get(&k[i]).await.expect("get");
@@ -151,6 +155,59 @@ async fn bench_store(
             serde_json::json!({"backend": backend, "client": "satchel json+zstd", "op": "get", "c": concurrency, "bytes": encoded}),
             &get,
         );
+    }
+    // Sessions: load + modify + save, one session per task, next to the bare CodecStore
+    // get + set of the same record on the same store.
+    let sessions = satchel_session::Sessions::new(
+        typed.store().inner().clone(),
+        Codec::json().compress(Zstd),
+        satchel_session::SessionConfig::default()
+            .key_prefix(format!("satchel-bench-session:{}:", std::process::id())),
+    );
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let mut s = sessions.create();
+        s.insert("record", &**value).expect("encodes");
+        s.insert("n", &0u64).expect("encodes");
+        s.save().await.expect("session saved");
+        ids.push(s.id().expect("saved").to_string());
+    }
+    let ids = Arc::new(ids);
+    for concurrency in [1, 50] {
+        let (ss, ids2) = (sessions.clone(), ids.clone());
+        let rt = median_of(settings, concurrency, move |t, _| {
+            let (ss, ids) = (ss.clone(), ids2.clone());
+            async move {
+                let mut s = ss.connect(&ids[t]).await.expect("connect");
+                let n: u64 = s.get("n").expect("decodes").unwrap_or(0);
+                s.insert("n", &(n + 1)).expect("encodes");
+                s.save().await.expect("save");
+            }
+        })
+        .await;
+        emit(
+            out,
+            serde_json::json!({"backend": backend, "client": "satchel session", "op": "load+modify+save", "c": concurrency, "bytes": encoded}),
+            &rt,
+        );
+        let (t, k, v) = (typed.clone(), keys.clone(), value.clone());
+        let getset = median_of(settings, concurrency, move |task, _| {
+            let (t, k, v) = (t.clone(), k.clone(), v.clone());
+            async move {
+                let got: Option<Session> = t.get(&k[task]).await.expect("get");
+                assert!(got.is_some());
+                t.set(&k[task], &*v, None).await.expect("set");
+            }
+        })
+        .await;
+        emit(
+            out,
+            serde_json::json!({"backend": backend, "client": "satchel json+zstd", "op": "get+set", "c": concurrency, "bytes": encoded}),
+            &getset,
+        );
+    }
+    for id in ids.iter() {
+        let _ = sessions.delete(id).await;
     }
     for k in keys.iter() {
         let _ = typed.delete(k).await;
@@ -171,7 +228,7 @@ async fn bench_raw_redis(settings: &Settings, out: &mut Vec<String>, url: &str, 
     let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("{prefix}{i}")).collect());
     for concurrency in [1, 50] {
         let (c, k, v) = (conn.clone(), keys.clone(), value.clone());
-        let set = median_of(settings, concurrency, move |i| {
+        let set = median_of(settings, concurrency, move |_, i| {
             let (mut c, k, v) = (c.clone(), k.clone(), v.clone());
             async move {
                 let () = redis::cmd("SET")
@@ -189,7 +246,7 @@ async fn bench_raw_redis(settings: &Settings, out: &mut Vec<String>, url: &str, 
             &set,
         );
         let (c, k) = (conn.clone(), keys.clone());
-        let get = median_of(settings, concurrency, move |i| {
+        let get = median_of(settings, concurrency, move |_, i| {
             let (mut c, k) = (c.clone(), k.clone());
             async move {
                 let v: Option<Vec<u8>> = redis::cmd("GET")
@@ -229,22 +286,49 @@ async fn main() {
         .position(|a| a == "--out")
         .and_then(|i| args.get(i + 1).cloned())
         .unwrap_or_else(|| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/satchel-store-bench.json").to_string()
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../target/satchel-store-bench.json"
+            )
+            .to_string()
         });
     let settings = Settings {
-        duration: if smoke { Duration::from_millis(100) } else { Duration::from_secs(3) },
+        duration: if smoke {
+            Duration::from_millis(100)
+        } else {
+            Duration::from_secs(3)
+        },
         runs: if smoke { 1 } else { 3 },
         out: out_path,
     };
     let value = Arc::new(payloads::session_750());
-    let encoded = Codec::json().compress(Zstd).encode(&*value).expect("encodes").len();
+    let encoded = Codec::json()
+        .compress(Zstd)
+        .encode(&*value)
+        .expect("encodes")
+        .len();
     let sqlite = std::env::temp_dir().join(format!("satchel-bench-{}.db", std::process::id()));
     let backends = [
         ("memory", Some("memory://".to_string())),
         ("sqlite", Some(format!("sqlite://{}", sqlite.display()))),
-        ("postgres", url("SATCHEL_BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")),
-        ("mysql", url("SATCHEL_BENCH_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")),
-        ("redis", url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379")),
+        (
+            "postgres",
+            url(
+                "SATCHEL_BENCH_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/test",
+            ),
+        ),
+        (
+            "mysql",
+            url(
+                "SATCHEL_BENCH_MYSQL_URL",
+                "mysql://root@127.0.0.1:3306/test",
+            ),
+        ),
+        (
+            "redis",
+            url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379"),
+        ),
     ];
     let mut out = Vec::new();
     for (backend, url) in backends {

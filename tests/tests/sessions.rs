@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use satchel::{Codec, DynCodec};
-use satchel_session::{KeepAliveStatus, SessionConfig, SessionId, SessionManager, SessionOptions, Sessions};
+use satchel_session::{
+    KeepAliveStatus, SessionConfig, SessionId, SessionManager, SessionOptions, Sessions,
+};
 use satchel_store::{Condition, MemoryStore, Store, StoreErrorKind, StoreObject};
 use satchel_testkit::store::{service_url, unique_prefix};
 
@@ -29,7 +31,10 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
         // Dict-like typed access; the id comes with the first save.
         let mut s = sessions.create();
         assert!(s.id().is_none());
-        let cart = Cart { items: vec![("lamp".into(), 2)], note: None };
+        let cart = Cart {
+            items: vec![("lamp".into(), 2)],
+            note: None,
+        };
         s.insert("cart", &cart).unwrap();
         s.insert("visits", &3u64).unwrap();
         s.insert("name", "ann").unwrap();
@@ -42,7 +47,11 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
         assert!(SessionId::parse(&id).is_some());
 
         let mut again = sessions.connect(&id).await.unwrap();
-        assert_eq!(again.get::<Cart>("cart").unwrap(), Some(cart.clone()), "{name} {spec}");
+        assert_eq!(
+            again.get::<Cart>("cart").unwrap(),
+            Some(cart.clone()),
+            "{name} {spec}"
+        );
         assert_eq!(again.get::<u64>("visits").unwrap(), Some(3));
         assert_eq!(again.get::<String>("name").unwrap().as_deref(), Some("ann"));
         assert_eq!(again.get::<u64>("missing").unwrap(), None);
@@ -74,8 +83,14 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
         c.save().await.unwrap();
         d.save_merging().await.unwrap();
         let merged = sessions.connect(&id).await.unwrap();
-        assert_eq!(merged.get::<String>("theme").unwrap().as_deref(), Some("dark"));
-        assert!(!merged.contains("name"), "{name} {spec}: merge lost a removal");
+        assert_eq!(
+            merged.get::<String>("theme").unwrap().as_deref(),
+            Some("dark")
+        );
+        assert!(
+            !merged.contains("name"),
+            "{name} {spec}: merge lost a removal"
+        );
 
         // cycle_id: new id, same data, old id gone.
         let mut m = merged;
@@ -84,16 +99,29 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
         assert_ne!(new_id, id);
         assert!(sessions.connect(&id).await.unwrap_err().is_not_found());
         let cycled = sessions.connect(&new_id).await.unwrap();
-        assert_eq!(cycled.get::<String>("theme").unwrap().as_deref(), Some("dark"));
+        assert_eq!(
+            cycled.get::<String>("theme").unwrap().as_deref(),
+            Some("dark")
+        );
 
         // Unknown, malformed and deleted ids: never adopted.
         let unknown = SessionId::generate().unwrap().to_string();
         assert!(sessions.connect(&unknown).await.unwrap_err().is_not_found());
-        assert!(sessions.connect("../../etc/passwd").await.unwrap_err().is_not_found());
+        assert!(
+            sessions
+                .connect("../../etc/passwd")
+                .await
+                .unwrap_err()
+                .is_not_found()
+        );
         let mut fresh = sessions.connect_or_create(Some(&unknown)).await.unwrap();
         fresh.insert("x", &1).unwrap();
         fresh.save().await.unwrap();
-        assert_ne!(fresh.id().unwrap().as_str(), unknown, "{name}: session fixation");
+        assert_ne!(
+            fresh.id().unwrap().as_str(),
+            unknown,
+            "{name}: session fixation"
+        );
         assert!(sessions.connect(&unknown).await.unwrap_err().is_not_found());
         assert!(fresh.delete().await.unwrap());
         assert!(cycled.delete().await.unwrap());
@@ -101,15 +129,25 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
 
     // Idle and absolute expiry.
     let codec = Codec::json();
-    let idle = Sessions::new(store.clone(), codec, config(&format!("{name}-idle")).idle_timeout(Duration::from_millis(300)));
+    let idle = Sessions::new(
+        store.clone(),
+        codec,
+        config(&format!("{name}-idle")).idle_timeout(Duration::from_millis(300)),
+    );
     let mut s = idle.create();
     s.insert("k", &1).unwrap();
     s.save().await.unwrap();
     let id = s.id().unwrap().to_string();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(idle.connect(&id).await.unwrap_err().is_not_found(), "{name}: idle expiry");
+    assert!(
+        idle.connect(&id).await.unwrap_err().is_not_found(),
+        "{name}: idle expiry"
+    );
     let err = s.save().await.unwrap_err();
-    assert!(err.is_not_found(), "{name}: saving an expired session must not revive it: {err}");
+    assert!(
+        err.is_not_found(),
+        "{name}: saving an expired session must not revive it: {err}"
+    );
 
     let absolute = Sessions::new(
         store.clone(),
@@ -124,21 +162,49 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
     let id = s.id().unwrap().to_string();
     assert!(absolute.connect(&id).await.is_ok());
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(absolute.connect(&id).await.unwrap_err().is_not_found(), "{name}: absolute expiry");
+    assert!(
+        absolute.connect(&id).await.unwrap_err().is_not_found(),
+        "{name}: absolute expiry"
+    );
 
     // A record that does not decode: an error naming the session, bytes left in place.
     let prefix = unique_prefix(&format!("{name}-corrupt"));
-    let corrupt = Sessions::new(store.clone(), codec, SessionConfig::default().key_prefix(prefix.clone()));
+    let corrupt = Sessions::new(
+        store.clone(),
+        codec,
+        SessionConfig::default().key_prefix(prefix.clone()),
+    );
     let bad_id = SessionId::generate().unwrap();
     let key = format!("{prefix}{bad_id}");
-    store.set(&key, b"\xC1\x10{not json", None, Condition::Always).await.unwrap();
+    store
+        .set(&key, b"\xC1\x10{not json", None, Condition::Always)
+        .await
+        .unwrap();
     let err = corrupt.connect(bad_id.as_str()).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{name}: {err}");
     assert!(err.to_string().contains(&bad_id.as_str()[..4]), "{err}");
-    assert_eq!(store.get(&key).await.unwrap().unwrap().value, b"\xC1\x10{not json");
-    let purging = Sessions::new(store.clone(), codec, SessionConfig::default().key_prefix(prefix).purge_corrupt(true));
-    assert!(purging.connect(bad_id.as_str()).await.unwrap_err().is_not_found());
-    assert!(store.get(&key).await.unwrap().is_none(), "{name}: opt-in purge");
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().value,
+        b"\xC1\x10{not json"
+    );
+    let purging = Sessions::new(
+        store.clone(),
+        codec,
+        SessionConfig::default()
+            .key_prefix(prefix)
+            .purge_corrupt(true),
+    );
+    assert!(
+        purging
+            .connect(bad_id.as_str())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        store.get(&key).await.unwrap().is_none(),
+        "{name}: opt-in purge"
+    );
 
     // Owners: list and delete every session of a user, consistent through cycle and delete.
     let owned = Sessions::new(store.clone(), codec, config(&format!("{name}-owner")));
@@ -165,8 +231,18 @@ async fn session_suite(store: Arc<dyn StoreObject>) {
     assert_eq!(owned.sessions_of("u1").await.unwrap().len(), 2, "{name}");
     assert_eq!(owned.delete_owner("u1").await.unwrap(), 2, "{name}");
     assert!(owned.sessions_of("u1").await.unwrap().is_empty());
-    assert!(owned.connect(first.id().unwrap().as_str()).await.unwrap_err().is_not_found());
-    assert_eq!(owned.sessions_of("u2").await.unwrap().len(), 1, "{name}: other owners kept");
+    assert!(
+        owned
+            .connect(first.id().unwrap().as_str())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert_eq!(
+        owned.sessions_of("u2").await.unwrap().len(),
+        1,
+        "{name}: other owners kept"
+    );
     other.delete().await.unwrap();
 }
 
@@ -187,11 +263,17 @@ async fn keep_alive_suite(store: Arc<dyn StoreObject>) {
         let open = s.scope().unwrap();
         assert_eq!(open.keep_alive_status(), Some(KeepAliveStatus::Running));
         tokio::time::sleep(Duration::from_secs(5)).await;
-        assert!(sessions.connect(&id).await.is_ok(), "{name}: open session expired");
+        assert!(
+            sessions.connect(&id).await.is_ok(),
+            "{name}: open session expired"
+        );
     }
     assert_eq!(s.keep_alive_status(), None, "scope closed it");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(sessions.connect(&id).await.unwrap_err().is_not_found(), "{name}: closed session lived on");
+    assert!(
+        sessions.connect(&id).await.unwrap_err().is_not_found(),
+        "{name}: closed session lived on"
+    );
 
     let mut s = sessions.create();
     s.insert("k", &1).unwrap();
@@ -200,8 +282,15 @@ async fn keep_alive_suite(store: Arc<dyn StoreObject>) {
     let id = s.id().unwrap().to_string();
     assert!(sessions.delete(&id).await.unwrap());
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert_eq!(s.keep_alive_status(), Some(KeepAliveStatus::Expired), "{name}");
-    assert!(sessions.connect(&id).await.unwrap_err().is_not_found(), "{name}: revived");
+    assert_eq!(
+        s.keep_alive_status(),
+        Some(KeepAliveStatus::Expired),
+        "{name}"
+    );
+    assert!(
+        sessions.connect(&id).await.unwrap_err().is_not_found(),
+        "{name}: revived"
+    );
 }
 
 async fn backend(url: &str) -> Arc<dyn StoreObject> {
@@ -260,9 +349,18 @@ service_tests! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_sessions_share_one_store_per_url() {
     let manager = SessionManager::new();
-    let a = manager.get_session("web", &SessionOptions::new("memory://")).await.unwrap();
-    let b = manager.get_session("api", &SessionOptions::new("memory://")).await.unwrap();
-    let again = manager.get_session("web", &SessionOptions::new("memory://")).await.unwrap();
+    let a = manager
+        .get_session("web", &SessionOptions::new("memory://"))
+        .await
+        .unwrap();
+    let b = manager
+        .get_session("api", &SessionOptions::new("memory://"))
+        .await
+        .unwrap();
+    let again = manager
+        .get_session("web", &SessionOptions::new("memory://"))
+        .await
+        .unwrap();
     assert!(Arc::ptr_eq(a.store(), b.store()), "same URL, one pool");
     assert!(Arc::ptr_eq(a.store(), again.store()));
     assert_eq!(a.config().key_prefix, "session:web:");
@@ -274,16 +372,29 @@ async fn named_sessions_share_one_store_per_url() {
     let found = again.connect(s.id().unwrap().as_str()).await.unwrap();
     assert_eq!(found.get::<i32>("k").unwrap(), Some(1));
     // …but not under another name's prefix.
-    assert!(b.connect(s.id().unwrap().as_str()).await.unwrap_err().is_not_found());
+    assert!(
+        b.connect(s.id().unwrap().as_str())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 
-    let o = SessionOptions::from_url("sqlite://x.db?mode=rwc&codec=bincode+lz4&idle_timeout=60&absolute_timeout=3600&prefix=s:").unwrap();
+    let o = SessionOptions::from_url(
+        "sqlite://x.db?mode=rwc&codec=bincode+lz4&idle_timeout=60&absolute_timeout=3600&prefix=s:",
+    )
+    .unwrap();
     assert_eq!(o.url, "sqlite://x.db?mode=rwc");
     assert_eq!(o.codec.to_string(), "bincode+lz4");
-    assert_eq!((o.idle_timeout_secs, o.absolute_timeout_secs), (60, Some(3600)));
+    assert_eq!(
+        (o.idle_timeout_secs, o.absolute_timeout_secs),
+        (60, Some(3600))
+    );
     assert_eq!(o.prefix.as_deref(), Some("s:"));
     let err = SessionOptions::from_url("memory://?codec=xml").unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
     assert!(err.to_string().contains("valid formats"), "{err}");
-    let o: SessionOptions = serde_json::from_str(r#"{"url":"redis://h","codec":"json+zstd","idle_timeout_secs":5}"#).unwrap();
+    let o: SessionOptions =
+        serde_json::from_str(r#"{"url":"redis://h","codec":"json+zstd","idle_timeout_secs":5}"#)
+            .unwrap();
     assert_eq!(o.codec.to_string(), "json+zstd");
 }

@@ -41,10 +41,18 @@ async fn writes_survive_dropped_connections(url: &str, kill: fn()) {
             }
         }
     }
-    assert_eq!(acknowledged.len() as u32, WRITES, "{url}: every write eventually acknowledged");
+    assert_eq!(
+        acknowledged.len() as u32,
+        WRITES,
+        "{url}: every write eventually acknowledged"
+    );
     for i in &acknowledged {
         let key = format!("k{i}");
-        let entry = s.get(&key).await.expect("read back").expect("acknowledged write lost");
+        let entry = s
+            .get(&key)
+            .await
+            .expect("read back")
+            .expect("acknowledged write lost");
         assert_eq!(entry.value, i.to_le_bytes(), "{url}: {key}");
         s.delete(&key).await.expect("cleanup");
     }
@@ -66,7 +74,18 @@ async fn redis_client_kill() {
         return;
     };
     writes_survive_dropped_connections(&url, || {
-        run(Command::new("redis-cli").args(["-h", "127.0.0.1", "-p", "6379", "CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]));
+        run(Command::new("redis-cli").args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "6379",
+            "CLIENT",
+            "KILL",
+            "TYPE",
+            "normal",
+            "SKIPME",
+            "yes",
+        ]));
     })
     .await;
 }

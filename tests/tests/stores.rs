@@ -22,7 +22,9 @@ async fn memory_no_lost_update() {
 async fn open_memory_and_unknown_schemes() {
     let store = satchel_store::open("memory://").await.unwrap();
     store_conformance(store).await;
-    let err = satchel_store::open("ftp://user:pw@host/x").await.unwrap_err();
+    let err = satchel_store::open("ftp://user:pw@host/x")
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
     let text = format!("{err} {err:?}");
     assert!(text.contains("known: memory://"), "{text}");
@@ -31,7 +33,10 @@ async fn open_memory_and_unknown_schemes() {
 
 fn sqlite_file(tag: &str) -> String {
     let name = satchel_testkit::store::unique_prefix(tag).replace(':', "-");
-    format!("sqlite://{}", std::env::temp_dir().join(format!("{name}.db")).display())
+    format!(
+        "sqlite://{}",
+        std::env::temp_dir().join(format!("{name}.db")).display()
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -5,8 +5,24 @@
 //! 100,000 times and overflows the stack. Wrapping the deserializer counts nesting and
 //! fails cleanly instead.
 //!
-//! One level is counted each time the data hands a compound to a visitor: a sequence, a
-//! map, an enum, a `Some` or a newtype struct.
+//! # What counts as a level
+//!
+//! One level is counted each time the data hands a compound to a visitor: `visit_seq`,
+//! `visit_map`, `visit_enum`, `visit_some` and `visit_newtype_struct`. These five are the
+//! only ways a format can give control back to nested `Deserialize` code, so every
+//! data-driven recursion passes through them; counting there (rather than at
+//! `deserialize_seq`, `deserialize_option`, `deserialize_any`, ...) counts what the data
+//! actually contains, the same way in every format. A scalar, a unit or a `None` costs
+//! nothing, even when read through `deserialize_any`; a struct is one level whether the
+//! format hands it over as a map (JSON) or as a sequence (bincode); an enum is one level
+//! for the variant plus whatever its payload opens (a unit or newtype variant is one, a
+//! tuple or struct variant two), so each `Node(Box<Tree>)` above is one level. The
+//! top-level value starts at depth 0, so a limit of `n` admits exactly `n` nested
+//! compounds and refuses the `n + 1`-th; a limit of 0 admits scalars only.
+//!
+//! The wrappers hold one reference to the [`DepthLimit`] and forward every call, so data
+//! that does not nest pays for nothing but a pointer; a compound pays one compare and two
+//! `Cell` writes.
 
 use std::cell::Cell;
 use std::fmt;
@@ -14,6 +30,11 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, Visitor};
 
 /// Tracks nesting while one value is deserialized and refuses to go deeper than a maximum.
+///
+/// The counters live in `Cell`s, so one `DepthLimit` serves one
+/// [`deserialize`](DepthLimit::deserialize) call at a time (it is not `Sync`); each call
+/// starts from depth 0, so a limit can be reused. See the [module docs](self) for what
+/// counts as a level.
 ///
 /// ```
 /// use satchel_core::depth::DepthLimit;
@@ -32,7 +53,8 @@ pub struct DepthLimit {
 }
 
 impl DepthLimit {
-    /// A limit of `max_depth` levels.
+    /// A limit of `max_depth` nested compounds (0 admits scalars only).
+    #[must_use]
     pub fn new(max_depth: usize) -> Self {
         Self {
             max: max_depth,
@@ -42,10 +64,12 @@ impl DepthLimit {
     }
 
     /// Deserializes a `T` from `de`, failing with `D::Error::custom("nesting deeper than
-    /// N levels")` if the data nests deeper than the limit.
+    /// N levels")` as soon as the data opens a sequence, map, enum, `Some` or newtype struct
+    /// more than `N` levels deep, before the nested value is read.
     ///
     /// # Errors
-    /// Whatever `de` reports, plus the depth error above.
+    /// Whatever `de` reports, plus the depth error above; [`DepthLimit::exceeded`] tells
+    /// the two apart.
     pub fn deserialize<'de, T, D>(&self, de: D) -> Result<T, D::Error>
     where
         T: de::Deserialize<'de>,
@@ -53,13 +77,18 @@ impl DepthLimit {
     {
         self.depth.set(0);
         self.exceeded.set(false);
-        T::deserialize(Wrap {
-            inner: de,
-            limit: self,
-        })
+        let result = T::deserialize(Wrap::new(de, self));
+        if result.is_ok() {
+            // A visitor may have caught the depth error and recovered.
+            self.exceeded.set(false);
+        }
+        result
     }
 
-    /// True if the last [`DepthLimit::deserialize`] failed because of the depth limit.
+    /// True if the last [`DepthLimit::deserialize`] failed because of the depth limit (so a
+    /// caller can report "limit exceeded" rather than a generic decode error); false after a
+    /// success or any other failure.
+    #[must_use]
     pub fn exceeded(&self) -> bool {
         self.exceeded.get()
     }
@@ -68,14 +97,17 @@ impl DepthLimit {
     fn enter<E: de::Error>(&self) -> Result<(), E> {
         let depth = self.depth.get() + 1;
         if depth > self.max {
-            self.exceeded.set(true);
-            return Err(E::custom(format_args!(
-                "nesting deeper than {} levels",
-                self.max
-            )));
+            return Err(self.too_deep());
         }
         self.depth.set(depth);
         Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_deep<E: de::Error>(&self) -> E {
+        self.exceeded.set(true);
+        E::custom(format_args!("nesting deeper than {} levels", self.max))
     }
 
     #[inline]
@@ -145,6 +177,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Wrap<'_, D> {
         deserialize_ignored_any();
     }
 
+    #[inline]
     fn is_human_readable(&self) -> bool {
         self.inner.is_human_readable()
     }
@@ -262,6 +295,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Wrap<'_, A> {
         self.inner.next_element_seed(Wrap::new(seed, self.limit))
     }
 
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -283,6 +317,17 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Wrap<'_, A> {
         self.inner.next_value_seed(Wrap::new(seed, self.limit))
     }
 
+    #[inline]
+    fn next_entry_seed<K: DeserializeSeed<'de>, V: DeserializeSeed<'de>>(
+        &mut self,
+        kseed: K,
+        vseed: V,
+    ) -> Result<Option<(K::Value, V::Value)>, A::Error> {
+        self.inner
+            .next_entry_seed(Wrap::new(kseed, self.limit), Wrap::new(vseed, self.limit))
+    }
+
+    #[inline]
     fn size_hint(&self) -> Option<usize> {
         self.inner.size_hint()
     }
@@ -337,7 +382,7 @@ impl<'de, A: de::VariantAccess<'de>> de::VariantAccess<'de> for Wrap<'_, A> {
 mod tests {
     use super::*;
     use serde::Deserialize;
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
     #[derive(Deserialize, Debug, PartialEq)]
     enum Tree {
@@ -346,55 +391,158 @@ mod tests {
     }
 
     #[derive(Deserialize, Debug, PartialEq)]
+    struct Newtype(Vec<u8>);
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Unit;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    enum Kinds {
+        Unit,
+        Newtype(u32),
+        Tuple(u8, String),
+        Struct { x: i64, y: Option<bool> },
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
     struct Record {
         a: Option<Vec<(u8, String)>>,
         b: BTreeMap<String, Tree>,
+        c: HashMap<String, Vec<Kinds>>,
+        d: (Newtype, Unit, Option<Option<u8>>),
+        e: char,
+        f: f64,
     }
 
     fn nested(levels: usize) -> String {
         format!("{}1{}", "[".repeat(levels), "]".repeat(levels))
     }
 
+    fn run<T: for<'de> Deserialize<'de>>(
+        max: usize,
+        json: &str,
+    ) -> (Result<T, serde_json::Error>, bool) {
+        let limit = DepthLimit::new(max);
+        let mut de = serde_json::Deserializer::from_str(json);
+        let result = limit.deserialize::<T, _>(&mut de);
+        (result, limit.exceeded())
+    }
+
     #[test]
     fn limits_sequences() {
-        let limit = DepthLimit::new(10);
-        let ok = nested(10);
-        let mut de = serde_json::Deserializer::from_str(&ok);
-        limit.deserialize::<serde_json::Value, _>(&mut de).unwrap();
-        assert!(!limit.exceeded());
-        let deep = nested(11);
-        let mut de = serde_json::Deserializer::from_str(&deep);
-        limit
-            .deserialize::<serde_json::Value, _>(&mut de)
-            .unwrap_err();
-        assert!(limit.exceeded());
+        let (ok, exceeded) = run::<serde_json::Value>(10, &nested(10));
+        assert!(ok.is_ok() && !exceeded);
+        for levels in [11, 20, 100] {
+            let (err, exceeded) = run::<serde_json::Value>(10, &nested(levels));
+            let err = err.unwrap_err();
+            assert!(exceeded, "{levels} levels");
+            assert!(
+                err.to_string().contains("nesting deeper than 10 levels"),
+                "{err}"
+            );
+        }
+        // Typed as well as self-describing.
+        let (err, exceeded) = run::<Vec<Vec<Vec<u8>>>>(2, "[[[1]]]");
+        assert!(err.is_err() && exceeded);
+        let (ok, exceeded) = run::<Vec<Vec<Vec<u8>>>>(3, "[[[1]]]");
+        assert_eq!(ok.unwrap(), vec![vec![vec![1]]]);
+        assert!(!exceeded);
+    }
+
+    #[test]
+    fn siblings_do_not_add_up() {
+        let json = format!("[{}]", vec![nested(4); 50].join(","));
+        let (ok, exceeded) = run::<serde_json::Value>(5, &json);
+        assert!(ok.is_ok() && !exceeded);
+        let (err, exceeded) = run::<serde_json::Value>(4, &json);
+        assert!(err.is_err() && exceeded);
+    }
+
+    #[test]
+    fn counts_maps_options_and_newtypes() {
+        // Scalars and `None` cost nothing.
+        assert!(run::<u8>(0, "1").0.is_ok());
+        assert!(run::<serde_json::Value>(0, "\"s\"").0.is_ok());
+        assert!(run::<Option<u8>>(0, "null").0.is_ok());
+        // `Some` is a level.
+        assert_eq!(run::<Option<Option<u8>>>(2, "1").0.unwrap(), Some(Some(1)));
+        assert!(run::<Option<Option<u8>>>(1, "1").1);
+        // A newtype struct and its sequence are two.
+        assert_eq!(run::<Newtype>(2, "[7]").0.unwrap(), Newtype(vec![7]));
+        assert!(run::<Newtype>(1, "[7]").1);
+        // Maps nest like sequences.
+        let json = r#"{"a":{"b":{"c":1}}}"#;
+        assert!(run::<serde_json::Value>(3, json).0.is_ok());
+        assert!(run::<serde_json::Value>(2, json).1);
+        assert!(run::<BTreeMap<String, BTreeMap<String, BTreeMap<String, u8>>>>(2, json).1);
+        // Zero admits no compound at all.
+        assert!(run::<Vec<u8>>(0, "[]").1);
     }
 
     #[test]
     fn limits_recursive_enums() {
         let json = r#"{"Node":{"Node":{"Node":"Leaf"}}}"#;
         // Three `Node`s and the `Leaf`: each enum is one level.
-        let limit = DepthLimit::new(4);
-        let mut de = serde_json::Deserializer::from_str(json);
-        limit.deserialize::<Tree, _>(&mut de).unwrap();
-        let limit = DepthLimit::new(3);
-        let mut de = serde_json::Deserializer::from_str(json);
-        limit.deserialize::<Tree, _>(&mut de).unwrap_err();
-        assert!(limit.exceeded());
+        let (ok, exceeded) = run::<Tree>(4, json);
+        assert_eq!(
+            ok.unwrap(),
+            Tree::Node(Box::new(Tree::Node(Box::new(Tree::Node(Box::new(
+                Tree::Leaf
+            ))))))
+        );
+        assert!(!exceeded);
+        let (err, exceeded) = run::<Tree>(3, json);
+        assert!(err.is_err() && exceeded);
+        // A tuple or struct variant is the enum plus its sequence or map.
+        assert!(run::<Kinds>(2, r#"{"Tuple":[1,"x"]}"#).0.is_ok());
+        assert!(run::<Kinds>(1, r#"{"Tuple":[1,"x"]}"#).1);
+        assert!(run::<Kinds>(2, r#"{"Struct":{"x":1,"y":null}}"#).0.is_ok());
+        assert!(run::<Kinds>(1, r#"{"Struct":{"x":1,"y":null}}"#).1);
+    }
+
+    #[test]
+    fn other_errors_are_not_depth_errors() {
+        let (err, exceeded) = run::<Vec<u8>>(10, "[1, \"x\"]");
+        assert!(err.is_err() && !exceeded);
+        let (err, exceeded) = run::<serde_json::Value>(10, "[[1]");
+        assert!(err.is_err() && !exceeded);
     }
 
     #[test]
     fn values_are_unchanged() {
-        let json = r#"{"a":[[1,"x"],[2,"y"]],"b":{"k":{"Node":"Leaf"}}}"#;
+        let json = r#"{
+            "a": [[1, "x"], [2, "y"]],
+            "b": {"k": {"Node": {"Node": "Leaf"}}, "l": "Leaf"},
+            "c": {"m": ["Unit", {"Newtype": 7}, {"Tuple": [1, "t"]}, {"Struct": {"x": -3, "y": true}}]},
+            "d": [[1, 2, 3], null, 5],
+            "e": "\u00e9",
+            "f": 1.5
+        }"#;
         let direct: Record = serde_json::from_str(json).unwrap();
         let limit = DepthLimit::new(128);
         let mut de = serde_json::Deserializer::from_str(json);
         let wrapped: Record = limit.deserialize(&mut de).unwrap();
         assert_eq!(direct, wrapped);
-        // The counter is back at zero after a success, so it can be reused.
+        // The counter is back at zero after a success.
         assert_eq!(limit.depth.get(), 0);
+
+        let direct: serde_json::Value = serde_json::from_str(json).unwrap();
         let mut de = serde_json::Deserializer::from_str(json);
-        let again: Record = limit.deserialize(&mut de).unwrap();
-        assert_eq!(direct, again);
+        let wrapped: serde_json::Value = limit.deserialize(&mut de).unwrap();
+        assert_eq!(direct, wrapped);
+    }
+
+    #[test]
+    fn reusable_after_a_failure() {
+        let limit = DepthLimit::new(3);
+        let mut de = serde_json::Deserializer::from_str("[[[[[1]]]]]");
+        limit
+            .deserialize::<serde_json::Value, _>(&mut de)
+            .unwrap_err();
+        assert!(limit.exceeded());
+        let mut de = serde_json::Deserializer::from_str("[[[1]]]");
+        limit.deserialize::<serde_json::Value, _>(&mut de).unwrap();
+        assert!(!limit.exceeded());
+        assert_eq!(limit.depth.get(), 0);
     }
 }

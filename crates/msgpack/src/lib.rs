@@ -19,8 +19,8 @@
 //! # Ok::<(), satchel_core::Error>(())
 //! ```
 
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
 

@@ -60,7 +60,8 @@ const MYSQL_TX_ATTEMPTS: u32 = 16;
 /// connection was lost. Other failures are returned: a conditional write or a delete whose
 /// connection dropped may or may not have been applied.
 ///
-/// Cloning is cheap: clones share the connection pool.
+/// Cloning is cheap: clones share the connection pool. The store runs on Tokio: connect
+/// and use it inside a Tokio runtime.
 #[derive(Clone)]
 pub struct SqlStore {
     inner: Arc<Inner>,
@@ -240,13 +241,15 @@ async fn open_pool(config: &SqlConfig, redacted: &str) -> Result<(Pool, Dialect)
 
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(config: &SqlConfig, redacted: &str) -> Result<(Pool, Dialect)> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
 
     let dialect = Dialect::Sqlite;
     let url = config.url.as_str();
     let path = url.get("sqlite:".len()..).unwrap_or("");
-    let in_memory = path.trim_start_matches("//").starts_with(":memory:")
-        || path.contains("mode=memory");
+    let in_memory =
+        path.trim_start_matches("//").starts_with(":memory:") || path.contains("mode=memory");
     let options = SqliteConnectOptions::from_str(url)
         .map_err(|e| error::connect_failed(e, dialect, redacted))?
         .busy_timeout(SQLITE_BUSY_TIMEOUT);
@@ -322,9 +325,24 @@ fn next_stamp() -> i64 {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
     let next = |last: i64| now.max(last.saturating_add(1));
-    match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(next(last))) {
+    match LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| {
+        Some(next(last))
+    }) {
         Ok(last) | Err(last) => next(last),
     }
+}
+
+/// What a `set` writes, worked out once before any attempt.
+#[derive(Clone, Copy)]
+struct Write<'a> {
+    key: &'a str,
+    value: &'a [u8],
+    /// Unix ms, `None`: never.
+    expires_at: Option<i64>,
+    /// The lowest version this write may take ([`next_stamp`]).
+    stamp: i64,
+    /// Unix ms: rows expiring at or before this are gone.
+    now: i64,
 }
 
 impl Inner {
@@ -357,7 +375,9 @@ impl Inner {
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
                 Err(e)
-                    if idempotent && !reconnected && error::is_connection_lost(&e, self.dialect) =>
+                    if idempotent
+                        && !reconnected
+                        && error::is_connection_lost(&e, self.dialect) =>
                 {
                     tracing::debug!(
                         backend = self.dialect.name(),
@@ -435,14 +455,15 @@ impl Inner {
             ));
         }
         let now = now_millis();
-        let expires_at = ttl.map(|ttl| expiry(now, ttl));
-        let stamp = next_stamp();
+        let write = Write {
+            key,
+            value,
+            expires_at: ttl.map(|ttl| expiry(now, ttl)),
+            stamp: next_stamp(),
+            now,
+        };
         let if_absent = match condition {
-            Condition::IfVersion(expected) => {
-                return self
-                    .set_if_version(key, value, expires_at, stamp, now, expected)
-                    .await;
-            }
+            Condition::IfVersion(expected) => return self.set_if_version(write, expected).await,
             Condition::IfAbsent => true,
             _ => false,
         };
@@ -467,11 +488,15 @@ impl Inner {
                 };
                 self.retry(!if_absent, || async move {
                     let query = sqlx::query_scalar::<_, i64>(sql)
-                        .bind(key)
-                        .bind(value)
-                        .bind(stamp)
-                        .bind(expires_at);
-                    let query = if if_absent { query.bind(now) } else { query };
+                        .bind(write.key)
+                        .bind(write.value)
+                        .bind(write.stamp)
+                        .bind(write.expires_at);
+                    let query = if if_absent {
+                        query.bind(write.now)
+                    } else {
+                        query
+                    };
                     query.fetch_optional($p).await
                 })
                 .await
@@ -483,7 +508,7 @@ impl Inner {
             #[cfg(feature = "postgres")]
             Pool::Postgres(p) => upsert!(p),
             #[cfg(feature = "mysql")]
-            Pool::MySql(p) => self.mysql_set(p, key, value, expires_at, stamp, now, if_absent).await,
+            Pool::MySql(p) => self.mysql_set(p, write, if_absent).await,
         }
         .map_err(fail)?;
         match version {
@@ -493,15 +518,14 @@ impl Inner {
     }
 
     /// Compare-and-set: one `UPDATE` of the live row at `expected`, on every database.
-    async fn set_if_version(
-        &self,
-        key: &str,
-        value: &[u8],
-        expires_at: Option<i64>,
-        stamp: i64,
-        now: i64,
-        expected: Version,
-    ) -> Result<Version> {
+    async fn set_if_version(&self, write: Write<'_>, expected: Version) -> Result<Version> {
+        let Write {
+            key,
+            value,
+            expires_at,
+            stamp,
+            now,
+        } = write;
         let condition = Condition::IfVersion(expected);
         // A version above i64::MAX was never handed out: nothing can match it.
         let Ok(expected) = i64::try_from(expected.0) else {
@@ -535,17 +559,19 @@ impl Inner {
     /// MySQL has no `RETURNING`: lock the row, decide, write, commit; rerun on deadlock.
     /// `Ok(None)` is a lost if-absent.
     #[cfg(feature = "mysql")]
-    #[allow(clippy::too_many_arguments)]
     async fn mysql_set(
         &self,
         pool: &sqlx::MySqlPool,
-        key: &str,
-        value: &[u8],
-        expires_at: Option<i64>,
-        stamp: i64,
-        now: i64,
+        write: Write<'_>,
         if_absent: bool,
     ) -> Result<Option<i64>, sqlx::Error> {
+        let Write {
+            key,
+            value,
+            expires_at,
+            stamp,
+            now,
+        } = write;
         let mut attempts = 0;
         let mut reconnected = false;
         loop {
@@ -594,7 +620,10 @@ impl Inner {
                     if attempts < MYSQL_TX_ATTEMPTS
                         && (error::is_deadlock(&e) || error::is_unique_violation(&e)) =>
                 {
-                    tracing::debug!(backend = "mysql", "write transaction lost a race; rerunning");
+                    tracing::debug!(
+                        backend = "mysql",
+                        "write transaction lost a race; rerunning"
+                    );
                 }
                 Err(e)
                     if !if_absent
@@ -611,7 +640,10 @@ impl Inner {
     async fn delete(&self, key: &str) -> Result<bool> {
         check_key(key)?;
         let now = now_millis();
-        let (live, expired) = (self.sql.delete_live.as_str(), self.sql.delete_expired_key.as_str());
+        let (live, expired) = (
+            self.sql.delete_live.as_str(),
+            self.sql.delete_expired_key.as_str(),
+        );
         let deleted = with_pool!(&self.pool, p => {
             async {
                 let deleted = self
@@ -671,10 +703,12 @@ impl Inner {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = self.sql.scan.as_str();
         // Where LIKE ignores case, the prefix is also compared exactly.
-        let exact = self
-            .dialect
-            .like_ignores_case()
-            .then(|| (i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX), prefix));
+        let exact = self.dialect.like_ignores_case().then(|| {
+            (
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+                prefix,
+            )
+        });
         let keys = with_pool!(&self.pool, p => {
             self.retry(true, || async move {
                 let query = sqlx::query_scalar::<_, String>(sql).bind(pattern).bind(now);

@@ -138,8 +138,10 @@ impl Statements {
         let (create_table, create_index) = match dialect {
             #[cfg(feature = "sqlite")]
             Dialect::Sqlite => (
-                r("CREATE TABLE IF NOT EXISTS {t} ({k} TEXT NOT NULL PRIMARY KEY, \
-                   value BLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)"),
+                r(
+                    "CREATE TABLE IF NOT EXISTS {t} ({k} TEXT NOT NULL PRIMARY KEY, \
+                   value BLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)",
+                ),
                 Some(r(&format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {{t}} (expires_at)",
                     dialect.quote(&index_name(table))
@@ -148,8 +150,10 @@ impl Statements {
             #[cfg(feature = "postgres")]
             Dialect::Postgres => (
                 // Byte order and byte equality for keys, whatever the database's locale.
-                r("CREATE TABLE IF NOT EXISTS {t} ({k} TEXT COLLATE \"C\" PRIMARY KEY, \
-                   value BYTEA NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)"),
+                r(
+                    "CREATE TABLE IF NOT EXISTS {t} ({k} TEXT COLLATE \"C\" PRIMARY KEY, \
+                   value BYTEA NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)",
+                ),
                 Some(r(&format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {{t}} (expires_at)",
                     dialect.quote(&index_name(table))
@@ -159,23 +163,29 @@ impl Statements {
             Dialect::MySql => (
                 // VARBINARY, not VARCHAR: keys compare byte for byte (no case folding, no
                 // trailing-space padding), as on every other backend.
-                r("CREATE TABLE IF NOT EXISTS {t} ({k} VARBINARY(1020) NOT NULL PRIMARY KEY, \
+                r(
+                    "CREATE TABLE IF NOT EXISTS {t} ({k} VARBINARY(1020) NOT NULL PRIMARY KEY, \
                    value LONGBLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT NULL, \
-                   INDEX expires_at_idx (expires_at)) ENGINE=InnoDB"),
+                   INDEX expires_at_idx (expires_at)) ENGINE=InnoDB",
+                ),
                 None,
             ),
         };
         // SQLite's LIKE ignores ASCII case, so the prefix is also compared exactly there.
         let scan = match dialect {
             #[cfg(feature = "sqlite")]
-            Dialect::Sqlite => r("SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
-                                  AND substr({k}, 1, ?) = ? ORDER BY {k} LIMIT ?"),
+            Dialect::Sqlite => r(
+                "SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
+                                  AND substr({k}, 1, ?) = ? ORDER BY {k} LIMIT ?",
+            ),
             #[cfg(feature = "mysql")]
             Dialect::MySql => r("SELECT CONVERT({k} USING utf8mb4) FROM {t} \
                                  WHERE {k} LIKE ? ESCAPE '!' AND {live} ORDER BY {k} LIMIT ?"),
             #[allow(unreachable_patterns)]
-            _ => r("SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
-                    ORDER BY {k} LIMIT ?"),
+            _ => r(
+                "SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
+                    ORDER BY {k} LIMIT ?",
+            ),
         };
         Self {
             create_table,
@@ -277,7 +287,10 @@ mod tests {
             "SELECT value, version, expires_at FROM \"kv\" WHERE \"key\" = $1 \
              AND (expires_at IS NULL OR expires_at > $2)"
         );
-        assert!(s.insert_if_absent.contains("\"kv\".expires_at <= $5 RETURNING version"));
+        assert!(
+            s.insert_if_absent
+                .contains("\"kv\".expires_at <= $5 RETURNING version")
+        );
     }
 
     #[cfg(feature = "mysql")]

@@ -81,12 +81,9 @@ pub(crate) fn connect_failed(err: sqlx::Error, dialect: Dialect, redacted_url: &
         StoreErrorKind::InvalidInput => "the URL or the settings were refused",
         _ => "the server refused the connection",
     };
-    StoreError::new(
-        kind,
-        format!("could not connect to {redacted_url}: {what}"),
-    )
-    .with_backend(dialect.name())
-    .with_source(err)
+    StoreError::new(kind, format!("could not connect to {redacted_url}: {what}"))
+        .with_backend(dialect.name())
+        .with_source(err)
 }
 
 /// A URL this build cannot open.
@@ -158,8 +155,7 @@ pub(crate) fn kind_of(err: &sqlx::Error, dialect: Dialect) -> StoreErrorKind {
 /// True for errors after which an idempotent operation is retried once on a fresh
 /// connection: the connection was lost (the pool drops a broken connection).
 pub(crate) fn is_connection_lost(err: &sqlx::Error, dialect: Dialect) -> bool {
-    !matches!(err, sqlx::Error::PoolClosed)
-        && kind_of(err, dialect) == StoreErrorKind::Unavailable
+    !matches!(err, sqlx::Error::PoolClosed) && kind_of(err, dialect) == StoreErrorKind::Unavailable
 }
 
 /// True for an error that says the statement was not run because the database was busy

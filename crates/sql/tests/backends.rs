@@ -150,7 +150,10 @@ mod checks {
             *b = x as u8;
         }
         for (key, value) in [("bytes", &all_bytes), ("empty", &Vec::new()), ("big", &big)] {
-            let v = store.set(key, value, None, Condition::Always).await.unwrap();
+            let v = store
+                .set(key, value, None, Condition::Always)
+                .await
+                .unwrap();
             let entry = store.get(key).await.unwrap().expect(key);
             assert_eq!(&entry.value, value, "{key}");
             assert_eq!(entry.version, v);
@@ -169,7 +172,10 @@ mod checks {
         }
         // An expiry comes back (to the millisecond).
         let before = SystemTime::now();
-        store.set("ttl", b"x", ttl(60_000), Condition::Always).await.unwrap();
+        store
+            .set("ttl", b"x", ttl(60_000), Condition::Always)
+            .await
+            .unwrap();
         let expires = store.get("ttl").await.unwrap().unwrap().expires_at.unwrap();
         let lower = before + Duration::from_millis(59_000);
         let upper = SystemTime::now() + Duration::from_millis(60_001);
@@ -184,23 +190,37 @@ mod checks {
             seen.push(v);
         }
         let v = store
-            .set("k", b"cas", None, Condition::IfVersion(*seen.last().unwrap()))
+            .set(
+                "k",
+                b"cas",
+                None,
+                Condition::IfVersion(*seen.last().unwrap()),
+            )
             .await
             .unwrap();
         seen.push(v);
         assert!(store.delete("k").await.unwrap());
         assert!(!store.delete("k").await.unwrap());
         assert_eq!(store.get("k").await.unwrap(), None);
-        let v = store.set("k", b"again", None, Condition::IfAbsent).await.unwrap();
+        let v = store
+            .set("k", b"again", None, Condition::IfAbsent)
+            .await
+            .unwrap();
         seen.push(v);
         assert!(store.delete("k").await.unwrap());
-        let v = store.set("k", b"again", None, Condition::Always).await.unwrap();
+        let v = store
+            .set("k", b"again", None, Condition::Always)
+            .await
+            .unwrap();
         seen.push(v);
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
     }
 
     pub(super) async fn conditional_conflicts(store: &SqlStore) {
-        let v1 = store.set("k", b"one", None, Condition::IfAbsent).await.unwrap();
+        let v1 = store
+            .set("k", b"one", None, Condition::IfAbsent)
+            .await
+            .unwrap();
         let e = store
             .set("k", b"two", None, Condition::IfAbsent)
             .await
@@ -208,7 +228,12 @@ mod checks {
         assert!(e.is_conflict(), "{e:?}");
         assert_eq!(e.key(), Some("k"));
         assert_eq!(e.backend(), Some(store.backend()));
-        for wrong in [Version(v1.0 - 1), Version(v1.0 + 1), Version(u64::MAX), Version(0)] {
+        for wrong in [
+            Version(v1.0 - 1),
+            Version(v1.0 + 1),
+            Version(u64::MAX),
+            Version(0),
+        ] {
             let e = store
                 .set("k", b"two", None, Condition::IfVersion(wrong))
                 .await
@@ -235,12 +260,24 @@ mod checks {
     }
 
     pub(super) async fn expiry(store: &SqlStore) {
-        let v = store.set("short", b"x", ttl(300), Condition::Always).await.unwrap();
+        let v = store
+            .set("short", b"x", ttl(300), Condition::Always)
+            .await
+            .unwrap();
         for key in ["purge1", "purge2"] {
-            store.set(key, b"x", ttl(300), Condition::Always).await.unwrap();
+            store
+                .set(key, b"x", ttl(300), Condition::Always)
+                .await
+                .unwrap();
         }
-        store.set("forever", b"x", None, Condition::Always).await.unwrap();
-        store.set("long", b"x", ttl(60_000), Condition::Always).await.unwrap();
+        store
+            .set("forever", b"x", None, Condition::Always)
+            .await
+            .unwrap();
+        store
+            .set("long", b"x", ttl(60_000), Condition::Always)
+            .await
+            .unwrap();
         assert!(store.get("short").await.unwrap().is_some());
         tokio::time::sleep(Duration::from_millis(500)).await;
 
@@ -256,14 +293,23 @@ mod checks {
         keys.sort();
         assert_eq!(keys, ["forever", "long"]);
 
-        let v2 = store.set("short", b"new", None, Condition::IfAbsent).await.unwrap();
+        let v2 = store
+            .set("short", b"new", None, Condition::IfAbsent)
+            .await
+            .unwrap();
         assert!(v2 > v, "{v2} after {v}");
         let entry = store.get("short").await.unwrap().unwrap();
-        assert_eq!((entry.value.as_slice(), entry.expires_at), (&b"new"[..], None));
+        assert_eq!(
+            (entry.value.as_slice(), entry.expires_at),
+            (&b"new"[..], None)
+        );
 
         // Deleting an expired key reports nothing live (and removes it).
         assert!(!store.delete("purge2").await.unwrap());
-        store.set("purge3", b"x", ttl(300), Condition::Always).await.unwrap();
+        store
+            .set("purge3", b"x", ttl(300), Condition::Always)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(store.purge_expired().await.unwrap(), 2); // purge1, purge3
         assert_eq!(store.purge_expired().await.unwrap(), 0);
@@ -273,7 +319,10 @@ mod checks {
     }
 
     pub(super) async fn touch_extends(store: &SqlStore) {
-        let v = store.set("k", b"x", ttl(300), Condition::Always).await.unwrap();
+        let v = store
+            .set("k", b"x", ttl(300), Condition::Always)
+            .await
+            .unwrap();
         let before = store.get("k").await.unwrap().unwrap().expires_at.unwrap();
         assert!(store.touch("k", Duration::from_secs(60)).await.unwrap());
         let entry = store.get("k").await.unwrap().unwrap();
@@ -287,7 +336,12 @@ mod checks {
             .set("k", b"y", None, Condition::IfVersion(v))
             .await
             .unwrap();
-        assert!(!store.touch("missing", Duration::from_secs(1)).await.unwrap());
+        assert!(
+            !store
+                .touch("missing", Duration::from_secs(1))
+                .await
+                .unwrap()
+        );
         let e = store.touch("k", Duration::ZERO).await.unwrap_err();
         assert_eq!(e.kind(), StoreErrorKind::InvalidInput);
     }
@@ -299,7 +353,10 @@ mod checks {
         for key in keys {
             store.set(key, b"", None, Condition::Always).await.unwrap();
         }
-        store.set("a%b:gone", b"", ttl(1), Condition::Always).await.unwrap();
+        store
+            .set("a%b:gone", b"", ttl(1), Condition::Always)
+            .await
+            .unwrap();
         tokio::time::sleep(Duration::from_millis(20)).await;
         let scan = |prefix: &'static str| async move {
             let mut found = store.scan(prefix, 100).await.unwrap();
@@ -331,10 +388,8 @@ mod checks {
                             let current = store.get("counter").await.unwrap();
                             let (next, condition) = match &current {
                                 Some(entry) => {
-                                    let n: u64 = std::str::from_utf8(&entry.value)
-                                        .unwrap()
-                                        .parse()
-                                        .unwrap();
+                                    let n: u64 =
+                                        std::str::from_utf8(&entry.value).unwrap().parse().unwrap();
                                     (n + 1, Condition::IfVersion(entry.version))
                                 }
                                 None => (1, Condition::IfAbsent),
@@ -367,7 +422,12 @@ mod checks {
             assert_eq!(e.kind(), StoreErrorKind::InvalidInput, "{e:?}");
         };
         invalid(store.get("").await.unwrap_err());
-        invalid(store.set("", b"", None, Condition::Always).await.unwrap_err());
+        invalid(
+            store
+                .set("", b"", None, Condition::Always)
+                .await
+                .unwrap_err(),
+        );
         invalid(store.delete("").await.unwrap_err());
         invalid(store.touch("", Duration::from_secs(1)).await.unwrap_err());
         invalid(
@@ -378,14 +438,25 @@ mod checks {
         );
         if store.backend() == "mysql" {
             let longest = "\u{10FFFF}".repeat(255);
-            store.set(&longest, b"x", None, Condition::Always).await.unwrap();
+            store
+                .set(&longest, b"x", None, Condition::Always)
+                .await
+                .unwrap();
             assert!(store.get(&longest).await.unwrap().is_some());
             let too_long = "k".repeat(256);
-            invalid(store.set(&too_long, b"x", None, Condition::Always).await.unwrap_err());
+            invalid(
+                store
+                    .set(&too_long, b"x", None, Condition::Always)
+                    .await
+                    .unwrap_err(),
+            );
             assert_eq!(store.get(&too_long).await.unwrap(), None);
         } else {
             let long = "k".repeat(10_000);
-            store.set(&long, b"x", None, Condition::Always).await.unwrap();
+            store
+                .set(&long, b"x", None, Condition::Always)
+                .await
+                .unwrap();
             assert!(store.get(&long).await.unwrap().is_some());
         }
     }
@@ -489,7 +560,12 @@ async fn background_purge_runs_and_stops_with_the_store() {
     let purging = SqlStore::with_config(config).await.unwrap();
     let clone = purging.clone();
     purging
-        .set("k", b"x", Some(Duration::from_millis(50)), Condition::Always)
+        .set(
+            "k",
+            b"x",
+            Some(Duration::from_millis(50)),
+            Condition::Always,
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -498,7 +574,12 @@ async fn background_purge_runs_and_stops_with_the_store() {
     drop(purging);
     // One clone left: still purging.
     clone
-        .set("k", b"x", Some(Duration::from_millis(50)), Condition::Always)
+        .set(
+            "k",
+            b"x",
+            Some(Duration::from_millis(50)),
+            Condition::Always,
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -506,7 +587,12 @@ async fn background_purge_runs_and_stops_with_the_store() {
     drop(clone);
     // No clone left: the task stopped, expired rows stay until purged.
     fx.store
-        .set("k", b"x", Some(Duration::from_millis(50)), Condition::Always)
+        .set(
+            "k",
+            b"x",
+            Some(Duration::from_millis(50)),
+            Condition::Always,
+        )
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -552,7 +638,10 @@ async fn unreachable_postgres_hides_the_password() {
 #[cfg(feature = "mysql")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_mysql_hides_the_password() {
-    for url in ["mysql://u:secretpw@127.0.0.1:1/x", "mariadb://u:secretpw@127.0.0.1:1/x"] {
+    for url in [
+        "mysql://u:secretpw@127.0.0.1:1/x",
+        "mariadb://u:secretpw@127.0.0.1:1/x",
+    ] {
         let config = SqlConfig::new(url).with_acquire_timeout(Duration::from_secs(2));
         let e = SqlStore::with_config(config).await.unwrap_err();
         assert!(
@@ -572,8 +661,24 @@ async fn unreachable_mysql_hides_the_password() {
 async fn postgres_survives_terminated_connections() {
     use sqlx::Connection;
 
-    let Some(fx) = Fixture::open(Target::Postgres).await else {
+    let Some(url) = service_url("SATCHEL_TEST_POSTGRES_URL") else {
         return;
+    };
+    // Only this store's connections are terminated, so the tests running beside this one
+    // (and other processes on the same database) keep theirs.
+    let app = unique("satchel_terminate");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let store = SqlStore::with_config(
+        SqlConfig::new(format!("{url}{separator}application_name={app}"))
+            .with_table(unique("satchel_test")),
+    )
+    .await
+    .unwrap();
+    let fx = Fixture {
+        store,
+        target: Target::Postgres,
+        url,
+        file: None,
     };
     let store = &fx.store;
     // Fill the pool with several connections.
@@ -582,31 +687,48 @@ async fn postgres_survives_terminated_connections() {
             let store = store.clone();
             tokio::spawn(async move {
                 let key = format!("k{i}");
-                store.set(&key, b"before", None, Condition::Always).await.unwrap()
+                store
+                    .set(&key, b"before", None, Condition::Always)
+                    .await
+                    .unwrap()
             })
         })
         .collect();
     for w in writes {
         w.await.unwrap();
     }
-    let v = store.set("acked", b"one", None, Condition::Always).await.unwrap();
+    let v = store
+        .set("acked", b"one", None, Condition::Always)
+        .await
+        .unwrap();
 
     for round in 0..3 {
         let mut admin = sqlx::PgConnection::connect(&fx.url).await.unwrap();
         let killed: Vec<bool> = sqlx::query_scalar(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND application_name = $1",
         )
+        .bind(&app)
         .fetch_all(&mut admin)
         .await
         .unwrap();
         assert!(!killed.is_empty());
         admin.close().await.unwrap();
 
-        let entry = store.get("acked").await.unwrap().expect("acknowledged write");
+        let entry = store
+            .get("acked")
+            .await
+            .unwrap()
+            .expect("acknowledged write");
         assert!(entry.version >= v);
         let v2 = store
-            .set("acked", format!("round {round}").as_bytes(), None, Condition::IfVersion(entry.version))
+            .set(
+                "acked",
+                format!("round {round}").as_bytes(),
+                None,
+                Condition::IfVersion(entry.version),
+            )
             .await
             .unwrap();
         assert_eq!(

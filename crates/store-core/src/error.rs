@@ -189,7 +189,12 @@ mod tests {
             .with_backend("redis")
             .with_source(std::io::Error::other("bad header"));
         assert_eq!(e.to_string(), "redis: key `user:1`: value is not readable");
-        assert!(e.source().unwrap().downcast_ref::<std::io::Error>().is_some());
+        assert!(
+            e.source()
+                .unwrap()
+                .downcast_ref::<std::io::Error>()
+                .is_some()
+        );
         assert_eq!(size_of::<StoreError>(), size_of::<usize>());
     }
 }

@@ -2,9 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, Version,
-};
+use crate::{BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, Version};
 
 /// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
 ///
@@ -85,7 +83,10 @@ impl<S: Store> Store for Prefixed<S> {
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let full = self.full(key)?;
-            self.inner.touch(&full, ttl).await.map_err(|e| self.strip(e))
+            self.inner
+                .touch(&full, ttl)
+                .await
+                .map_err(|e| self.strip(e))
         })
     }
 

@@ -79,9 +79,15 @@ impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
             let (kind, what) = if e.is_corrupt() || e.is_limit() {
                 (StoreErrorKind::Corrupt, "stored value is not readable")
             } else if e.kind() == ErrorKind::Mismatch {
-                (StoreErrorKind::Codec, "stored value was written by another pipeline")
+                (
+                    StoreErrorKind::Codec,
+                    "stored value was written by another pipeline",
+                )
             } else {
-                (StoreErrorKind::Codec, "stored value does not decode as the requested type")
+                (
+                    StoreErrorKind::Codec,
+                    "stored value does not decode as the requested type",
+                )
             };
             StoreError::new(
                 kind,

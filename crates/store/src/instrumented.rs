@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use satchel_store_core::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, Version,
-};
+use satchel_store_core::{BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, Version};
 use tracing::Instrument;
 
 /// Wraps a store so every operation runs in a `tracing` span named `satchel.store` with

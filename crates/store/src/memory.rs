@@ -68,9 +68,10 @@ impl Store for MemoryStore {
         let result = check_key(key).and_then(|()| {
             let map = self.map.lock().map_err(|_| poisoned())?;
             let now = SystemTime::now();
-            Ok(map.get(key).filter(|s| s.live(now)).map(|s| {
-                Entry::new(s.value.clone(), Version(s.version), s.expires_at)
-            }))
+            Ok(map
+                .get(key)
+                .filter(|s| s.live(now))
+                .map(|s| Entry::new(s.value.clone(), Version(s.version), s.expires_at)))
         });
         Box::pin(std::future::ready(result))
     }
@@ -111,9 +112,7 @@ impl Store for MemoryStore {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         let result = check_key(key).and_then(|()| {
             let mut map = self.map.lock().map_err(|_| poisoned())?;
-            Ok(map
-                .remove(key)
-                .is_some_and(|s| s.live(SystemTime::now())))
+            Ok(map.remove(key).is_some_and(|s| s.live(SystemTime::now())))
         });
         Box::pin(std::future::ready(result))
     }

@@ -4,9 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use satchel::Codec;
-use satchel_store::{
-    CodecExt, Condition, Prefixed, PurgeExpired, Scan, Store, StoreErrorKind,
-};
+use satchel_store::{CodecExt, Condition, Prefixed, PurgeExpired, Scan, Store, StoreErrorKind};
 
 /// A prefix no other run uses, so suites can share a live server and leave no traces.
 pub fn unique_prefix(tag: &str) -> String {
@@ -49,14 +47,22 @@ where
     // Missing keys.
     assert!(s.get("missing").await.unwrap().is_none(), "{name}");
     assert!(!s.delete("missing").await.unwrap(), "{name}");
-    assert!(!s.touch("missing", Duration::from_secs(5)).await.unwrap(), "{name}");
+    assert!(
+        !s.touch("missing", Duration::from_secs(5)).await.unwrap(),
+        "{name}"
+    );
 
     // Round trips of awkward bytes, and versions that only grow.
     let all_bytes: Vec<u8> = (0..=255).collect();
-    let big: Vec<u8> = (0..(1 << 20)).map(|i: u32| (i.wrapping_mul(31) >> 3) as u8).collect();
+    let big: Vec<u8> = (0..(1 << 20))
+        .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8)
+        .collect();
     let mut last = 0;
     for value in [&all_bytes[..], &[][..], &big[..], b"\x00\xC1\xFF"] {
-        let v = s.set("bytes", value, None, Condition::Always).await.unwrap();
+        let v = s
+            .set("bytes", value, None, Condition::Always)
+            .await
+            .unwrap();
         assert!(v.0 > last, "{name}: version {v} after v{last}");
         last = v.0;
         let e = s.get("bytes").await.unwrap().expect("just written");
@@ -66,24 +72,56 @@ where
     }
 
     // Conditions.
-    let v1 = s.set("cas", b"one", None, Condition::IfAbsent).await.unwrap();
-    let err = s.set("cas", b"two", None, Condition::IfAbsent).await.unwrap_err();
+    let v1 = s
+        .set("cas", b"one", None, Condition::IfAbsent)
+        .await
+        .unwrap();
+    let err = s
+        .set("cas", b"two", None, Condition::IfAbsent)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict, "{name}: {err}");
     assert_eq!(err.key(), Some("cas"), "{name}: the error names the key");
-    let v2 = s.set("cas", b"two", None, Condition::IfVersion(v1)).await.unwrap();
+    let v2 = s
+        .set("cas", b"two", None, Condition::IfVersion(v1))
+        .await
+        .unwrap();
     assert!(v2 > v1, "{name}");
-    let err = s.set("cas", b"three", None, Condition::IfVersion(v1)).await.unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Conflict, "{name}: stale version");
+    let err = s
+        .set("cas", b"three", None, Condition::IfVersion(v1))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        StoreErrorKind::Conflict,
+        "{name}: stale version"
+    );
     assert_eq!(s.get("cas").await.unwrap().unwrap().value, b"two", "{name}");
     // Delete then recreate: the old version is never valid again.
     assert!(s.delete("cas").await.unwrap(), "{name}");
     assert!(s.get("cas").await.unwrap().is_none(), "{name}");
-    let err = s.set("cas", b"x", None, Condition::IfVersion(v2)).await.unwrap_err();
+    let err = s
+        .set("cas", b"x", None, Condition::IfVersion(v2))
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict, "{name}: deleted key");
-    let v3 = s.set("cas", b"again", None, Condition::IfAbsent).await.unwrap();
-    assert!(v3 > v2, "{name}: version reused after delete ({v3} <= {v2})");
-    let err = s.set("cas", b"x", None, Condition::IfVersion(v2)).await.unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Conflict, "{name}: ABA after recreate");
+    let v3 = s
+        .set("cas", b"again", None, Condition::IfAbsent)
+        .await
+        .unwrap();
+    assert!(
+        v3 > v2,
+        "{name}: version reused after delete ({v3} <= {v2})"
+    );
+    let err = s
+        .set("cas", b"x", None, Condition::IfVersion(v2))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind(),
+        StoreErrorKind::Conflict,
+        "{name}: ABA after recreate"
+    );
 
     // Bad input.
     let err = s.set("", b"x", None, Condition::Always).await.unwrap_err();
@@ -96,45 +134,90 @@ where
 
     // Expiry: never returned once expired, never revived by touch, absent for IfAbsent.
     let before = SystemTime::now();
-    s.set("ttl", b"short", Some(Duration::from_millis(300)), Condition::Always)
-        .await
-        .unwrap();
+    s.set(
+        "ttl",
+        b"short",
+        Some(Duration::from_millis(300)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
     let e = s.get("ttl").await.unwrap().expect("live");
     let expires = e.expires_at.expect("has an expiry");
     assert!(
         expires > before && expires < before + Duration::from_secs(5),
         "{name}: expiry {expires:?}"
     );
-    s.set("extended", b"kept", Some(Duration::from_millis(300)), Condition::Always)
+    s.set(
+        "extended",
+        b"kept",
+        Some(Duration::from_millis(300)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    let kept = s.get("extended").await.unwrap().unwrap().version;
+    assert!(
+        s.touch("extended", Duration::from_secs(30)).await.unwrap(),
+        "{name}"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        s.get("ttl").await.unwrap().is_none(),
+        "{name}: expired value returned"
+    );
+    assert!(
+        !s.touch("ttl", Duration::from_secs(30)).await.unwrap(),
+        "{name}: revived"
+    );
+    assert!(
+        s.get("ttl").await.unwrap().is_none(),
+        "{name}: touch revived it"
+    );
+    assert!(
+        !s.delete("ttl").await.unwrap(),
+        "{name}: expired counted as live"
+    );
+    s.set("ttl", b"new", None, Condition::IfAbsent)
         .await
         .unwrap();
-    let kept = s.get("extended").await.unwrap().unwrap().version;
-    assert!(s.touch("extended", Duration::from_secs(30)).await.unwrap(), "{name}");
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert!(s.get("ttl").await.unwrap().is_none(), "{name}: expired value returned");
-    assert!(!s.touch("ttl", Duration::from_secs(30)).await.unwrap(), "{name}: revived");
-    assert!(s.get("ttl").await.unwrap().is_none(), "{name}: touch revived it");
-    assert!(!s.delete("ttl").await.unwrap(), "{name}: expired counted as live");
-    s.set("ttl", b"new", None, Condition::IfAbsent).await.unwrap();
     let e = s.get("extended").await.unwrap().expect("touch extended it");
     assert_eq!(e.version, kept, "{name}: touch must not change the version");
     assert_eq!(e.value, b"kept", "{name}");
 
     // Purge: expired values go, live ones stay.
-    s.set("gone", b"x", Some(Duration::from_millis(50)), Condition::Always)
-        .await
-        .unwrap();
+    s.set(
+        "gone",
+        b"x",
+        Some(Duration::from_millis(50)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
     s.purge_expired().await.unwrap();
-    assert!(s.get("extended").await.unwrap().is_some(), "{name}: purge took a live value");
+    assert!(
+        s.get("extended").await.unwrap().is_some(),
+        "{name}: purge took a live value"
+    );
 
     // Scan by prefix: literal, no wildcards.
-    for key in ["scan/a%_*?[1]", "scan/a%_*?[2]", "scan/ab", "scan/aXY", "other"] {
+    for key in [
+        "scan/a%_*?[1]",
+        "scan/a%_*?[2]",
+        "scan/ab",
+        "scan/aXY",
+        "other",
+    ] {
         s.set(key, b"x", None, Condition::Always).await.unwrap();
     }
     let mut keys = s.scan("scan/a%_*?[", 100).await.unwrap();
     keys.sort();
-    assert_eq!(keys, ["scan/a%_*?[1]", "scan/a%_*?[2]"], "{name}: scan is literal");
+    assert_eq!(
+        keys,
+        ["scan/a%_*?[1]", "scan/a%_*?[2]"],
+        "{name}: scan is literal"
+    );
     let keys = s.scan("scan/", 2).await.unwrap();
     assert_eq!(keys.len(), 2, "{name}: scan honours its limit");
 
@@ -142,13 +225,22 @@ where
     // its bytes stay, other keys are unaffected.
     let typed = Codec::json().compress(satchel::Zstd).wrap(s.clone());
     typed.set("good", &vec![1, 2, 3], None).await.unwrap();
-    s.set("bad", b"\xC1\x11garbage", None, Condition::Always).await.unwrap();
+    s.set("bad", b"\xC1\x11garbage", None, Condition::Always)
+        .await
+        .unwrap();
     let err = typed.get::<Vec<u32>>("bad").await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{name}: {err}");
     assert_eq!(err.key(), Some("bad"), "{name}: {err}");
     assert!(err.to_string().contains("`bad`"), "{name}: {err}");
-    assert_eq!(s.get("bad").await.unwrap().unwrap().value, b"\xC1\x11garbage", "{name}");
-    assert_eq!(typed.get::<Vec<u32>>("good").await.unwrap().unwrap(), [1, 2, 3]);
+    assert_eq!(
+        s.get("bad").await.unwrap().unwrap().value,
+        b"\xC1\x11garbage",
+        "{name}"
+    );
+    assert_eq!(
+        typed.get::<Vec<u32>>("good").await.unwrap().unwrap(),
+        [1, 2, 3]
+    );
     // Another pipeline's value is a codec error, not corruption.
     let other = Codec::msgpack().wrap(s.clone());
     other.set("msgpack", &1u8, None).await.unwrap();
