@@ -398,3 +398,78 @@ async fn named_sessions_share_one_store_per_url() {
             .unwrap();
     assert_eq!(o.codec.to_string(), "json+zstd");
 }
+
+/// A store whose `touch` fails with `Unavailable` while a switch is on, to drive the
+/// keep-alive through transient and persistent failures.
+#[derive(Debug)]
+struct Flaky {
+    inner: MemoryStore,
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl Store for Flaky {
+    fn get<'a>(&'a self, key: &'a str) -> satchel_store::BoxFuture<'a, satchel_store::Result<Option<satchel_store::Entry>>> {
+        self.inner.get(key)
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<satchel_store::Version>> {
+        self.inner.set(key, value, ttl, condition)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        self.inner.delete(key)
+    }
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Box::pin(std::future::ready(Err(satchel_store::StoreError::new(
+                StoreErrorKind::Unavailable,
+                "connection refused (test)",
+            ))));
+        }
+        self.inner.touch(key, ttl)
+    }
+    fn backend(&self) -> &'static str {
+        "flaky"
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_survives_a_transient_error_and_reports_a_persistent_one() {
+    use std::sync::atomic::Ordering;
+    let store = Arc::new(Flaky { inner: MemoryStore::new(), failing: Default::default() });
+    let sessions = Sessions::new(
+        store.clone(),
+        Codec::json(),
+        SessionConfig::default()
+            .idle_timeout(Duration::from_millis(900))
+            .extend_interval(Some(Duration::from_millis(100))),
+    );
+    let mut s = sessions.create();
+    s.insert("k", &1).unwrap();
+    s.save().await.unwrap();
+    s.open().unwrap();
+    let id = s.id().unwrap().to_string();
+
+    // One failed extension (shorter than three intervals) is ridden out.
+    store.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    store.failing.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(s.keep_alive_status(), Some(KeepAliveStatus::Running));
+    assert!(sessions.connect(&id).await.is_ok(), "extension resumed after the blip");
+
+    // Failures that persist stop the extension and are reported.
+    store.failing.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    match s.keep_alive_status() {
+        Some(KeepAliveStatus::Failed { kind, message }) => {
+            assert_eq!(kind, StoreErrorKind::Unavailable);
+            assert!(message.contains("connection refused"), "{message}");
+        }
+        other => panic!("expected a reported failure, got {other:?}"),
+    }
+}

@@ -7,7 +7,9 @@
 //! [`ErrorKind::Unsupported`] error suggesting a self-describing format, never garbage.
 //!
 //! Hostile input is bounded: bincode's byte limit is set from
-//! [`Limits::max_decoded_len`], so a length prefix cannot make it allocate more, and
+//! [`Limits::max_decoded_len`], so a length prefix cannot make it allocate more (without a
+//! limit, bincode allocates whatever a string's length prefix claims before reading it;
+//! the limit's accounting costs about 10% of decoding time, see `BENCHMARKS.md`), and
 //! nesting is bounded by [`Limits::max_depth`] (bincode itself has no depth limit, so a
 //! recursive type would otherwise overflow the stack).
 //!
@@ -24,11 +26,11 @@
 //! ```
 
 use bincode::config::{self, Config};
-use bincode::de::read::{Reader, SliceReader};
+use std::marker::PhantomData;
+
 use bincode::error::DecodeError;
-use bincode::serde::OwnedSerdeDecoder;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::{Deserialize, Serialize};
 
 use satchel_core::depth::DepthLimit;
 use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
@@ -49,18 +51,29 @@ impl bincode::enc::write::Writer for VecWriter<'_> {
     }
 }
 
+/// Hands the deserializer to the depth limit (bincode's seed entry point is the one that
+/// both borrows from the input and reports how much of it was read).
+struct Limited<'a, T>(&'a DepthLimit, PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Limited<'_, T> {
+    type Value = T;
+
+    #[inline]
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        self.0.deserialize(d)
+    }
+}
+
 fn decode_with<T: DeserializeOwned, C: Config>(
     bytes: &[u8],
     config: C,
     limits: &Limits,
 ) -> Result<T, Error> {
-    let mut reader = SliceReader::new(bytes);
-    let mut decoder = OwnedSerdeDecoder::from_reader(&mut reader, config);
     let depth = DepthLimit::new(limits.max_depth);
-    let value = depth
-        .deserialize(decoder.as_deserializer())
-        .map_err(|e| decode_error(e, depth.exceeded(), limits))?;
-    if reader.peek_read(1).is_some() {
+    let (value, read) =
+        bincode::serde::seed_decode_from_slice(Limited(&depth, PhantomData), bytes, config)
+            .map_err(|e| decode_error(e, depth.exceeded(), limits))?;
+    if read != bytes.len() {
         return Err(Error::new(
             ErrorKind::Decode,
             "unexpected bytes after the bincode value (was it written as another type?)",
