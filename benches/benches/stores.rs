@@ -109,7 +109,17 @@ async fn bench_store(
     url: &str,
     value: &Arc<Session>,
 ) {
-    let store = match satchel_store::open(url).await {
+    // The SQL pools get one connection per task at c = 50, as pgbench gets with -c 50.
+    let opened = if backend == "postgres" || backend == "mysql" {
+        satchel_sql::SqlStore::with_config(
+            satchel_sql::SqlConfig::new(url).with_max_connections(50),
+        )
+        .await
+        .map(|s| Arc::new(satchel_store::Instrumented::new(s)) as DynStore)
+    } else {
+        satchel_store::open(url).await
+    };
+    let store = match opened {
         Ok(s) => s,
         Err(e) => {
             println!("skipped {backend}: {}", satchel::Report(&e));

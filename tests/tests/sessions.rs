@@ -408,7 +408,10 @@ struct Flaky {
 }
 
 impl Store for Flaky {
-    fn get<'a>(&'a self, key: &'a str) -> satchel_store::BoxFuture<'a, satchel_store::Result<Option<satchel_store::Entry>>> {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<Option<satchel_store::Entry>>> {
         self.inner.get(key)
     }
     fn set<'a>(
@@ -420,10 +423,17 @@ impl Store for Flaky {
     ) -> satchel_store::BoxFuture<'a, satchel_store::Result<satchel_store::Version>> {
         self.inner.set(key, value, ttl, condition)
     }
-    fn delete<'a>(&'a self, key: &'a str) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
         self.inner.delete(key)
     }
-    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+    fn touch<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
         if self.failing.load(std::sync::atomic::Ordering::SeqCst) {
             return Box::pin(std::future::ready(Err(satchel_store::StoreError::new(
                 StoreErrorKind::Unavailable,
@@ -440,7 +450,10 @@ impl Store for Flaky {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_survives_a_transient_error_and_reports_a_persistent_one() {
     use std::sync::atomic::Ordering;
-    let store = Arc::new(Flaky { inner: MemoryStore::new(), failing: Default::default() });
+    let store = Arc::new(Flaky {
+        inner: MemoryStore::new(),
+        failing: Default::default(),
+    });
     let sessions = Sessions::new(
         store.clone(),
         Codec::json(),
@@ -460,7 +473,10 @@ async fn keep_alive_survives_a_transient_error_and_reports_a_persistent_one() {
     store.failing.store(false, Ordering::SeqCst);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(s.keep_alive_status(), Some(KeepAliveStatus::Running));
-    assert!(sessions.connect(&id).await.is_ok(), "extension resumed after the blip");
+    assert!(
+        sessions.connect(&id).await.is_ok(),
+        "extension resumed after the blip"
+    );
 
     // Failures that persist stop the extension and are reported.
     store.failing.store(true, Ordering::SeqCst);
