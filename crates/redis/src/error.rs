@@ -7,7 +7,7 @@
 use std::fmt;
 
 use redis::{ErrorKind, RedisError, ServerErrorKind};
-use satchel_store_core::{Condition, StoreError, StoreErrorKind};
+use satchel_store_core::{Condition, StoreError, StoreErrorKind, Version};
 
 /// The backend name in every error.
 pub(crate) const BACKEND: &str = "redis";
@@ -104,21 +104,9 @@ pub(crate) fn bad_reply(op: Op, what: &'static str) -> StoreError {
     .with_backend(BACKEND)
 }
 
-/// A conditional write that lost, worded like the memory store's.
+/// A conditional write that lost, worded like every other backend's.
 pub(crate) fn conflict(key: &str, condition: Condition, current: Option<u64>) -> StoreError {
-    let message = match (condition, current) {
-        (Condition::IfAbsent, _) => "the key already has a value (set if absent)".to_string(),
-        (Condition::IfVersion(v), Some(now)) => format!(
-            "the value changed since it was read ({v} expected, v{now} stored): re-read and retry"
-        ),
-        (Condition::IfVersion(v), None) => {
-            format!("the value was deleted or expired since it was read ({v} expected)")
-        }
-        _ => "conditional write failed".to_string(),
-    };
-    StoreError::new(StoreErrorKind::Conflict, message)
-        .with_key(key)
-        .with_backend(BACKEND)
+    StoreError::conflict(key, condition, current.map(Version), BACKEND)
 }
 
 /// A key that holds something satchel did not write (`redis_type` is what `TYPE` said).

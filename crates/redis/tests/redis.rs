@@ -185,7 +185,10 @@ async fn conditional_writes_conflict() {
     assert!(err.is_conflict());
     assert_eq!(
         err.message(),
-        format!("the value was deleted or expired since it was read ({v2} expected)")
+        format!(
+            "the value changed, was deleted or expired since it was read ({v2} expected): \
+             re-read and retry"
+        )
     );
     assert_eq!(s.get("gone").await.unwrap(), None);
 

@@ -96,17 +96,7 @@ pub(crate) fn bad_url(redacted_url: &str, why: &str) -> StoreError {
 
 /// A conditional write that lost, worded like the memory store's.
 pub(crate) fn conflict(key: &str, condition: Condition, dialect: Dialect) -> StoreError {
-    let message = match condition {
-        Condition::IfAbsent => "the key already has a value (set if absent)".to_string(),
-        Condition::IfVersion(v) => format!(
-            "the value changed, was deleted or expired since it was read ({v} expected): \
-             re-read and retry"
-        ),
-        _ => "conditional write failed".to_string(),
-    };
-    StoreError::new(StoreErrorKind::Conflict, message)
-        .with_key(key)
-        .with_backend(dialect.name())
+    StoreError::conflict(key, condition, None, dialect.name())
 }
 
 /// A key the table cannot hold (MySQL's key column is limited).

@@ -78,6 +78,31 @@ impl StoreError {
         }
     }
 
+    /// The error for a conditional write that lost, worded the same on every backend.
+    /// `current` is the live version found, if the backend knows it.
+    pub fn conflict(
+        key: &str,
+        condition: crate::Condition,
+        current: Option<crate::Version>,
+        backend: &'static str,
+    ) -> Self {
+        use crate::Condition;
+        let message = match (condition, current) {
+            (Condition::IfAbsent, _) => "the key already has a value (set if absent)".to_string(),
+            (Condition::IfVersion(v), Some(now)) => format!(
+                "the value changed since it was read ({v} expected, {now} stored): re-read and retry"
+            ),
+            (Condition::IfVersion(v), None) => format!(
+                "the value changed, was deleted or expired since it was read ({v} expected): \
+                 re-read and retry"
+            ),
+            _ => "conditional write failed".to_string(),
+        };
+        Self::new(StoreErrorKind::Conflict, message)
+            .with_key(key)
+            .with_backend(backend)
+    }
+
     /// Names the key the operation was about.
     #[must_use]
     pub fn with_key(mut self, key: impl Into<String>) -> Self {

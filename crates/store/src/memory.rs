@@ -93,7 +93,12 @@ impl Store for MemoryStore {
                 _ => true,
             };
             if !allowed {
-                return Err(conflict(key, condition, current));
+                return Err(StoreError::conflict(
+                    key,
+                    condition,
+                    current.map(Version),
+                    "memory",
+                ));
             }
             let version = self.version();
             map.insert(
@@ -135,23 +140,6 @@ impl Store for MemoryStore {
     fn backend(&self) -> &'static str {
         "memory"
     }
-}
-
-/// The error for a conditional write that lost, shared by the adapters' wording.
-fn conflict(key: &str, condition: Condition, current: Option<u64>) -> StoreError {
-    let message = match (condition, current) {
-        (Condition::IfAbsent, _) => "the key already has a value (set if absent)".to_string(),
-        (Condition::IfVersion(v), Some(now)) => format!(
-            "the value changed since it was read ({v} expected, v{now} stored): re-read and retry"
-        ),
-        (Condition::IfVersion(v), None) => {
-            format!("the value was deleted or expired since it was read ({v} expected)")
-        }
-        _ => "conditional write failed".to_string(),
-    };
-    StoreError::new(StoreErrorKind::Conflict, message)
-        .with_key(key)
-        .with_backend("memory")
 }
 
 impl Scan for MemoryStore {
