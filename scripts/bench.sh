@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 # so redis-benchmark and pgbench move the same number of bytes.
 store_bytes() {
   python3 -c 'import json,sys; rows=[json.loads(l) for l in open(sys.argv[1]) if l.strip()]; print(next(r["bytes"] for r in rows if r["client"].startswith("satchel")))' \
-    target/satchel-store-bench.json
+    "$SATCHEL_STORE_BENCH_JSON"
 }
 
 if [ "${1:-}" = "--smoke" ]; then
+  # Smoke figures go to their own file, so they never replace a real run's.
+  export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench-smoke.json"
+  rm -f "$SATCHEL_STORE_BENCH_JSON"
   cargo bench -p satchel-benches --bench codec --locked -- --test
   python3 scripts/bench_report.py --check
   timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
@@ -23,7 +26,8 @@ if [ "${1:-}" = "--smoke" ]; then
   exit 0
 fi
 
-rm -rf target/criterion target/satchel-store-bench.json
+export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench.json"
+rm -rf target/criterion "$SATCHEL_STORE_BENCH_JSON"
 # Bounded: each codec benchmark samples for about 1.2 s; each store figure is 3 runs of
 # 3 s; the whole run stays under 30 minutes.
 timeout 1800 cargo bench -p satchel-benches --bench codec --locked

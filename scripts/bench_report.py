@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
 SIZES = ROOT / "target" / "satchel-bench-sizes.json"
-STORES = ROOT / "target" / "satchel-store-bench.json"
+STORES = Path(os.environ.get("SATCHEL_STORE_BENCH_JSON", ROOT / "target" / "satchel-store-bench.json"))
 PAYLOADS = ["300B", "16KB", "1MB"]
 FORMATS = ["json", "msgpack", "bincode"]
 COMPRESSIONS = ["none", "zstd", "lz4", "gzip", "zlib"]

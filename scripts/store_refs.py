@@ -6,6 +6,7 @@ select satchel-sql issues). Appends JSON lines to target/satchel-store-bench.jso
 Usage: scripts/store_refs.py [--smoke] BYTES
 """
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "target" / "satchel-store-bench.json"
+OUT = Path(os.environ.get("SATCHEL_STORE_BENCH_JSON", ROOT / "target" / "satchel-store-bench.json"))
 SMOKE = "--smoke" in sys.argv
 BYTES = int([a for a in sys.argv[1:] if not a.startswith("--")][0])
 PG = ["-h", "127.0.0.1", "-p", "5432", "-U", "postgres"]

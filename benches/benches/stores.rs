@@ -7,7 +7,7 @@
 //! fixed time, three times; the median run is reported with its p50 and p99 latency.
 //!
 //! Arguments: `--smoke` (tiny durations, for CI), `--out FILE` (JSON lines; default
-//! `target/satchel-store-bench.json`). Backends come from `SATCHEL_BENCH_*_URL` (defaults:
+//! `$SATCHEL_STORE_BENCH_JSON`, else `target/satchel-store-bench.json`). Backends come from `SATCHEL_BENCH_*_URL` (defaults:
 //! the local services; set one to `off` to skip it).
 #![allow(clippy::print_stdout)]
 
