@@ -24,7 +24,11 @@ fn test_url() -> Option<String> {
                 std::env::var("SATCHEL_REQUIRE_SERVICES").as_deref() != Ok("1"),
                 "SATCHEL_TEST_REDIS_URL not set and SATCHEL_REQUIRE_SERVICES=1"
             );
-            eprintln!("skipped: SATCHEL_TEST_REDIS_URL not set");
+            // Written past the test harness's output capture, so a plain `cargo test` shows it.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"skipped: a Redis test (SATCHEL_TEST_REDIS_URL not set)\n",
+            );
             None
         }
     }

@@ -28,7 +28,11 @@ pub fn service_url(var: &str, test: &str) -> Option<String> {
                 std::env::var("SATCHEL_REQUIRE_SERVICES").as_deref() != Ok("1"),
                 "{test}: {var} is not set, and SATCHEL_REQUIRE_SERVICES=1 requires it"
             );
-            eprintln!("skipped: {test} ({var} not set)");
+            // Written past the test harness's output capture, so a plain `cargo test` shows it.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("skipped: {test} ({var} not set)\n").as_bytes(),
+            );
             None
         }
     }
