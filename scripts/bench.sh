@@ -19,7 +19,6 @@ if [ "${1:-}" = "--smoke" ]; then
   export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench-smoke.json"
   rm -f "$SATCHEL_STORE_BENCH_JSON"
   cargo bench -p satchel-benches --bench codec --locked -- --test
-  python3 scripts/bench_report.py --check
   timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
   python3 scripts/store_refs.py --smoke "$(store_bytes)"
   python3 scripts/bench_report.py --check
