@@ -7,8 +7,8 @@
 //! fixed time, three times; the median run is reported with its p50 and p99 latency.
 //!
 //! Arguments: `--smoke` (tiny durations, for CI), `--out FILE` (JSON lines; default
-//! `$SATCHEL_STORE_BENCH_JSON`, else `target/satchel-store-bench.json`). Backends come from `SATCHEL_BENCH_*_URL` (defaults:
-//! the local services; set one to `off` to skip it).
+//! `$SATCHEL_STORE_BENCH_JSON`, else `target/satchel-store-bench.json`). Backends come
+//! from `SATCHEL_BENCH_*_URL` (defaults: the local services; `off` skips one).
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -295,6 +295,7 @@ async fn main() {
         .iter()
         .position(|a| a == "--out")
         .and_then(|i| args.get(i + 1).cloned())
+        .or_else(|| std::env::var("SATCHEL_STORE_BENCH_JSON").ok())
         .unwrap_or_else(|| {
             concat!(
                 env!("CARGO_MANIFEST_DIR"),

@@ -619,14 +619,19 @@ where
             let key = self.sessions.key(&id);
             match shared.store.set(&key, &bytes, Some(ttl), condition).await {
                 Ok(version) => {
-                    if self.saved.owner != self.record.owner && self.id.is_some() {
+                    // The owner index changes only when the owner does, or when the
+                    // session is first written under this id (new, or after cycle_id).
+                    let owner_changed = self.saved.owner != self.record.owner;
+                    if owner_changed && self.id.is_some() {
                         self.sessions
                             .unindex(self.saved.owner.as_deref(), &id)
                             .await?;
                     }
-                    self.sessions
-                        .index(self.record.owner.as_deref(), &id)
-                        .await?;
+                    if owner_changed || condition == Condition::IfAbsent {
+                        self.sessions
+                            .index(self.record.owner.as_deref(), &id)
+                            .await?;
+                    }
                     self.id = Some(id);
                     self.version = Some(version);
                     self.saved = self.record.clone();
