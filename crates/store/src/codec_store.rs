@@ -7,8 +7,6 @@ use satchel_store_core::{Condition, Result, Store, StoreError, StoreErrorKind, V
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::Instrumented;
-
 /// Typed access to a byte store: values go through `codec` on the way in and out.
 ///
 /// ```
@@ -29,7 +27,7 @@ use crate::Instrumented;
 /// ```
 #[derive(Debug, Clone)]
 pub struct CodecStore<S, F, C> {
-    store: Instrumented<S>,
+    store: S,
     codec: Codec<F, C>,
     max_retries: u32,
 }
@@ -47,11 +45,12 @@ impl<F: Format, C: Compression> CodecExt<F, C> for Codec<F, C> {
 }
 
 impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
-    /// Typed access to `store` through `codec`. Operations are traced (see
-    /// [`Instrumented`]).
+    /// Typed access to `store` through `codec`. Operations are traced if the store is
+    /// (stores from [`open`](crate::open) are; wrap others in
+    /// [`Instrumented`](crate::Instrumented)).
     pub fn new(store: S, codec: Codec<F, C>) -> Self {
         Self {
-            store: Instrumented::new(store),
+            store,
             codec,
             max_retries: 1000,
         }
@@ -66,7 +65,7 @@ impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
 
     /// The byte store underneath.
     pub fn store(&self) -> &S {
-        self.store.inner()
+        &self.store
     }
 
     /// The codec.

@@ -9,7 +9,7 @@ use tracing::Instrument;
 /// the backend, the operation, the key, value sizes, the outcome and the latency in
 /// microseconds. Values and credentials are never recorded.
 ///
-/// [`open`](crate::open) and [`CodecStore`](crate::CodecStore) apply it for you.
+/// [`open`](crate::open) applies it; wrap an adapter built directly yourself.
 #[derive(Debug, Clone)]
 pub struct Instrumented<S> {
     inner: S,
