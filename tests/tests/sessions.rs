@@ -322,6 +322,33 @@ async fn keep_alive_sqlite() {
     keep_alive_suite(backend(&sqlite_url("alive")).await).await;
 }
 
+// Over gRPC: the same suites through `GrpcStore` (`grpc://`), talking to an in-process
+// server on an ephemeral loopback port, backed by SQLite and by Redis.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_grpc_sqlite() {
+    let server = satchel_testkit::grpc::serve(backend(&sqlite_url("g-sessions")).await).await;
+    session_suite(backend(&server.url).await).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_grpc_sqlite() {
+    let server = satchel_testkit::grpc::serve(backend(&sqlite_url("g-alive")).await).await;
+    keep_alive_suite(backend(&server.url).await).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_grpc_redis() {
+    if let Some(url) = service_url("SATCHEL_TEST_REDIS_URL", "sessions_grpc_redis") {
+        let server = satchel_testkit::grpc::serve(backend(&url).await).await;
+        session_suite(backend(&server.url).await).await;
+        keep_alive_suite(backend(&server.url).await).await;
+        server.stop().await;
+    }
+}
+
 macro_rules! service_tests {
     ($($test:ident, $alive:ident, $var:literal;)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,38 @@ async fn sqlite_no_lost_update() {
     no_lost_update(store, 16, 200).await;
 }
 
+// Over gRPC: `GrpcStore` (`grpc://`) against an in-process server on an ephemeral
+// loopback port, backed by SQLite and by Redis.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_sqlite_conformance() {
+    let backing = satchel_store::open(&sqlite_file("g-conf")).await.unwrap();
+    let server = satchel_testkit::grpc::serve(backing).await;
+    store_conformance(satchel_store::open(&server.url).await.unwrap()).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_sqlite_no_lost_update() {
+    let backing = satchel_store::open(&sqlite_file("g-race")).await.unwrap();
+    let server = satchel_testkit::grpc::serve(backing).await;
+    no_lost_update(satchel_store::open(&server.url).await.unwrap(), 16, 200).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grpc_redis_conformance() {
+    if let Some(url) =
+        satchel_testkit::store::service_url("SATCHEL_TEST_REDIS_URL", "grpc_redis_conformance")
+    {
+        let server = satchel_testkit::grpc::serve(satchel_store::open(&url).await.unwrap()).await;
+        let client = satchel_store::open(&server.url).await.unwrap();
+        store_conformance(client.clone()).await;
+        no_lost_update(client, 16, 200).await;
+        server.stop().await;
+    }
+}
+
 macro_rules! service_tests {
     ($($conformance:ident, $race:ident, $var:literal;)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

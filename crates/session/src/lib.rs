@@ -42,11 +42,10 @@
 //! # Ok(()) }
 //! ```
 
-mod id;
 mod manager;
 mod record;
 mod session;
 
-pub use id::SessionId;
 pub use manager::{SessionManager, SessionOptions};
+pub use satchel_store::SessionId;
 pub use session::{KeepAliveStatus, OpenSession, Session, SessionConfig, Sessions};

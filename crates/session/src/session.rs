@@ -11,7 +11,7 @@ use satchel_store::{Condition, Store, StoreError, StoreErrorKind, StoreObject, V
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::id::SessionId;
+use crate::SessionId;
 use crate::record::{Blob, Record};
 
 /// How sessions of one kind live and expire.

@@ -16,9 +16,11 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 mod error;
+mod id;
 mod prefixed;
 
 pub use error::{StoreError, StoreErrorKind};
+pub use id::SessionId;
 pub use prefixed::Prefixed;
 
 /// The future returned by store methods: boxed, `Send`, borrowing the store and arguments.

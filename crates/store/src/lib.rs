@@ -41,7 +41,7 @@ pub use instrumented::Instrumented;
 pub use memory::MemoryStore;
 pub use open::{DynStore, SCHEMES, open};
 pub use satchel_store_core::{
-    BoxFuture, Condition, Entry, Prefixed, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, StoreObject, Version, check_key, check_write, from_unix_millis, redact_url,
-    unix_millis,
+    BoxFuture, Condition, Entry, Prefixed, PurgeExpired, Result, Scan, SessionId, Store,
+    StoreError, StoreErrorKind, StoreObject, Version, check_key, check_write, from_unix_millis,
+    redact_url, unix_millis,
 };

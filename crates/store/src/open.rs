@@ -20,6 +20,8 @@ pub const SCHEMES: &[&str] = &[
     "mariadb://",
     "redis://",
     "rediss://",
+    "grpc://",
+    "grpcs://",
 ];
 
 /// Opens the store a URL names, traced (see [`Instrumented`]):
@@ -31,6 +33,7 @@ pub const SCHEMES: &[&str] = &[
 /// | `postgres://…`, `postgresql://…` | PostgreSQL | `postgres` |
 /// | `mysql://…`, `mariadb://…` | MySQL / MariaDB | `mysql` |
 /// | `redis://…`, `rediss://…` | Redis | `redis` |
+/// | `grpc://host:port`, `grpcs://…` | a satchel gRPC server (`satchel serve`) | `grpc` |
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), satchel_store::StoreError> {
@@ -51,6 +54,7 @@ pub async fn open(url: &str) -> Result<DynStore, StoreError> {
         "memory" => Ok(Arc::new(Instrumented::new(MemoryStore::new()))),
         "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => open_sql(url).await,
         "redis" | "rediss" => open_redis(url).await,
+        "grpc" | "grpcs" => open_grpc(url).await,
         _ => Err(StoreError::new(
             StoreErrorKind::InvalidInput,
             format!(
@@ -107,5 +111,18 @@ async fn open_redis(url: &str) -> Result<DynStore, StoreError> {
     {
         std::future::ready(()).await;
         Err(not_compiled(url, "redis"))
+    }
+}
+
+async fn open_grpc(url: &str) -> Result<DynStore, StoreError> {
+    #[cfg(feature = "grpc")]
+    {
+        let store = satchel_grpc::GrpcStore::open(url).await?;
+        Ok(Arc::new(Instrumented::new(store)))
+    }
+    #[cfg(not(feature = "grpc"))]
+    {
+        std::future::ready(()).await;
+        Err(not_compiled(url, "grpc"))
     }
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use satchel_core::{Compression, ErrorKind, Format, FormatId, Limits};
 
+pub mod grpc;
 pub mod payloads;
 pub mod store;
 

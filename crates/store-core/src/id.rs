@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use satchel_store::{StoreError, StoreErrorKind};
+use crate::{StoreError, StoreErrorKind};
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
