@@ -80,6 +80,25 @@ def store_section(w, rows):
     for (backend, client, op, c), ref in sorted(refs.items()):
         w(f"| {backend} | {op} | {c} | | {ref['p50_us']:.0f} | {ref['p99_us']:.0f} | {client} (itself) | {ref['ops_per_sec']:.0f} | | |")
     w("")
+    grpc = [r for r in ours if r["backend"].startswith("grpc/")]
+    if grpc:
+        w("### Through gRPC")
+        w("")
+        w("The same typed get/set through `GrpcStore` (`grpc://`) to an in-process `satchel-grpc`")
+        w("server on loopback (its own tokio runtime, sharing the two cores with the client), next")
+        w("to the same store called in-process in the same run. `grpc/memory` is the protocol's own")
+        w("cost; `grpc/redis` is the chain a deployment runs (client → server → Redis).")
+        w("")
+        w("| through | op | c | gRPC ops/s | p50 µs | p99 µs | in-process ops/s | p50 µs | p99 µs | ratio |")
+        w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for r in grpc:
+            inner = r["backend"].split("/", 1)[1]
+            base = next((b for b in ours if b["backend"] == inner and b["op"] == r["op"] and b["c"] == r["c"]), None)
+            if base is None:
+                continue
+            ratio = r["ops_per_sec"] / base["ops_per_sec"]
+            w(f"| {r['backend']} | {r['op']} | {r['c']} | {r['ops_per_sec']:.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {base['ops_per_sec']:.0f} | {base['p50_us']:.0f} | {base['p99_us']:.0f} | {ratio:.2f}× |")
+        w("")
     sessions = [r for r in rows if r["client"] == "satchel session"]
     if sessions:
         w("### Sessions")

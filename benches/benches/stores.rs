@@ -1,5 +1,5 @@
 //! Store throughput and latency at concurrency 1 and 50, next to the raw redis-rs client
-//! in the same run. `scripts/bench.sh` runs it, then `redis-benchmark` and `pgbench` with
+//! in the same run, and the same stores behind a satchel gRPC server. `scripts/bench.sh` runs it, then `redis-benchmark` and `pgbench` with
 //! the same value size and concurrency, and writes the ratios into `BENCHMARKS.md`.
 //!
 //! Not a criterion benchmark: criterion measures one call at a time, and these figures
@@ -346,6 +346,28 @@ async fn main() {
         if let Some(url) = url {
             bench_store(&settings, &mut out, backend, &url, &value).await;
         }
+    }
+    // Through gRPC: an in-process server (its own runtime, on the same two cores) in front
+    // of the memory store (the protocol's own cost) and of Redis (a real deployment's chain).
+    let grpc_backends = [
+        ("grpc/memory", Some("memory://".to_string())),
+        (
+            "grpc/redis",
+            url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379"),
+        ),
+    ];
+    for (backend, backing) in grpc_backends {
+        let Some(backing) = backing else { continue };
+        let store = match satchel_store::open(&backing).await {
+            Ok(s) => s,
+            Err(e) => {
+                println!("skipped {backend}: {}", satchel::Report(&e));
+                continue;
+            }
+        };
+        let server = satchel_testkit::grpc::serve(store).await;
+        bench_store(&settings, &mut out, backend, &server.url, &value).await;
+        server.stop().await;
     }
     if let Some(redis) = url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379") {
         bench_raw_redis(&settings, &mut out, &redis, encoded).await;
