@@ -31,7 +31,20 @@ pub enum AnyFormat {
     #[cfg(feature = "bincode")]
     #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
     Bincode(crate::Bincode),
+    /// kvdb-py's type-tagged JSON, framed the kvdb way (no header; see
+    /// [`Codec::kvdb_json`]). Spec name `kvdb-json`.
+    #[cfg(feature = "kvdb")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+    KvdbJson(crate::KvdbJson),
+    /// kvdb-py's msgpack, framed the kvdb way. Spec name `kvdb-msgpack`.
+    #[cfg(feature = "kvdb")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+    KvdbMsgPack(crate::KvdbMsgPack),
 }
+
+/// Names of the kvdb-py formats (feature `kvdb`), compiled in or not. They are framed
+/// without a satchel header, so they are not in [`FORMAT_NAMES`].
+pub const KVDB_FORMAT_NAMES: &[&str] = &["kvdb-json", "kvdb-msgpack"];
 
 /// Names of every format satchel knows, compiled in or not.
 pub const FORMAT_NAMES: &[&str] = &["json", "msgpack", "bincode"];
@@ -61,6 +74,10 @@ impl AnyFormat {
             FormatId::MSGPACK => Ok(Self::MsgPack(crate::MsgPack)),
             #[cfg(feature = "bincode")]
             FormatId::BINCODE => Ok(Self::Bincode(crate::Bincode)),
+            #[cfg(feature = "kvdb")]
+            satchel_kvdb::KVDB_JSON => Ok(Self::KvdbJson(crate::KvdbJson::new())),
+            #[cfg(feature = "kvdb")]
+            satchel_kvdb::KVDB_MSGPACK => Ok(Self::KvdbMsgPack(crate::KvdbMsgPack::new())),
             other => match other.name() {
                 Some(name) => Err(not_compiled("format", name)),
                 None => Err(Error::new(
@@ -81,6 +98,23 @@ impl AnyFormat {
     /// [`ErrorKind::Spec`] listing the valid names, or [`ErrorKind::Unsupported`] naming the
     /// feature to enable.
     pub fn from_name(name: &str) -> Result<Self, Error> {
+        match name {
+            #[cfg(feature = "kvdb")]
+            "kvdb-json" => return Ok(Self::KvdbJson(crate::KvdbJson::new())),
+            #[cfg(feature = "kvdb")]
+            "kvdb-msgpack" => return Ok(Self::KvdbMsgPack(crate::KvdbMsgPack::new())),
+            #[cfg(not(feature = "kvdb"))]
+            "kvdb-json" | "kvdb-msgpack" => {
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "format `{name}` is not compiled into this build: enable cargo \
+                         feature `kvdb` of satchel"
+                    ),
+                ));
+            }
+            _ => {}
+        }
         match FORMAT_NAMES.iter().position(|n| *n == name) {
             Some(i) => Self::from_id(FormatId::new(i as u8 + 1)),
             None => Err(Error::new(
@@ -103,6 +137,10 @@ impl Format for AnyFormat {
             Self::MsgPack(f) => f.id(),
             #[cfg(feature = "bincode")]
             Self::Bincode(f) => f.id(),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(f) => f.id(),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbMsgPack(f) => f.id(),
         }
     }
 
@@ -114,6 +152,10 @@ impl Format for AnyFormat {
             Self::MsgPack(f) => f.name(),
             #[cfg(feature = "bincode")]
             Self::Bincode(f) => f.name(),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(f) => f.name(),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbMsgPack(f) => f.name(),
         }
     }
 
@@ -129,6 +171,10 @@ impl Format for AnyFormat {
             Self::MsgPack(f) => f.serialize_into(_value, _out),
             #[cfg(feature = "bincode")]
             Self::Bincode(f) => f.serialize_into(_value, _out),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(f) => f.serialize_into(_value, _out),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbMsgPack(f) => f.serialize_into(_value, _out),
         }
     }
 
@@ -144,6 +190,10 @@ impl Format for AnyFormat {
             Self::MsgPack(f) => f.deserialize(_bytes, _limits),
             #[cfg(feature = "bincode")]
             Self::Bincode(f) => f.deserialize(_bytes, _limits),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(f) => f.deserialize(_bytes, _limits),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbMsgPack(f) => f.deserialize(_bytes, _limits),
         }
     }
 
@@ -159,6 +209,10 @@ impl Format for AnyFormat {
             Self::MsgPack(f) => f.deserialize_mut(_bytes, _limits),
             #[cfg(feature = "bincode")]
             Self::Bincode(f) => f.deserialize_mut(_bytes, _limits),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(f) => f.deserialize_mut(_bytes, _limits),
+            #[cfg(feature = "kvdb")]
+            Self::KvdbMsgPack(f) => f.deserialize_mut(_bytes, _limits),
         }
     }
 }
@@ -420,7 +474,20 @@ impl<'de> serde::Deserialize<'de> for Codec<AnyFormat, AnyCompression> {
     }
 }
 
+/// No classes: `decode_any` refuses every Python class name it meets in a kvdb value.
+#[cfg(feature = "kvdb")]
+static KVDB_CLASSES: std::sync::LazyLock<satchel_kvdb::Classes> =
+    std::sync::LazyLock::new(satchel_kvdb::Classes::new);
+
 /// Decodes a value written by any pipeline compiled into this build, following its header.
+///
+/// With feature `kvdb`, values kvdb-py serialized (they start with `_kvdbenc_`) are read
+/// too, whatever their serializer and compression; a Python class named in one is refused
+/// (read it with a kvdb codec that registers the class, or with
+/// [`kvdb::decode_any_with`](crate::kvdb::decode_any_with) and
+/// [`Classes::keep_unregistered`](crate::kvdb::Classes::keep_unregistered) to migrate it
+/// as data). The strings and numbers kvdb-py stores raw carry no mark, so only a kvdb
+/// codec reads those.
 ///
 /// Uses the default [`Limits`]; see [`decode_any_with`] to change them.
 ///
@@ -445,6 +512,10 @@ pub fn decode_any<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// # Errors
 /// As [`decode_any`].
 pub fn decode_any_with<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+    #[cfg(feature = "kvdb")]
+    if bytes.starts_with(satchel_kvdb::PREFIX) {
+        return satchel_kvdb::decode_any_with(bytes, limits, &KVDB_CLASSES);
+    }
     let header = sniff(bytes)?;
     DynCodec::for_pipeline(header.pipeline)?
         .limits(*limits)

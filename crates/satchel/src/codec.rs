@@ -82,6 +82,71 @@ impl Codec<crate::Bincode> {
     }
 }
 
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+impl Codec<crate::KvdbJson> {
+    /// kvdb-py's type-tagged JSON (`serializer="json"`), uncompressed, framed as kvdb-py
+    /// frames it: no satchel header; see [`crate::kvdb`].
+    ///
+    /// Its values carry kvdb-py's `_kvdbenc_` prefix instead of a header, and plain
+    /// strings, bytes and numbers are stored raw, so a kvdb codec is a `Codec` whose
+    /// *format* says "kvdb": [`Codec::encode`] and [`Codec::decode`] apply kvdb's framing
+    /// for it, the compression is applied after the prefix (`lz4` meaning the LZ4 frame
+    /// format, as kvdb-py's), and the header-only settings (`compress_above`, `checksum`,
+    /// `accept_unheadered`) do not apply. Reading accepts any compression, as kvdb-py
+    /// falls back between them too.
+    ///
+    /// ```
+    /// # #[cfg(feature = "zstd")] {
+    /// use satchel::{Codec, Zstd};
+    ///
+    /// let codec = Codec::kvdb_json().compress(Zstd);
+    /// let bytes = codec.encode(&vec![1, 2])?;
+    /// assert!(bytes.starts_with(b"_kvdbenc_\x28\xB5\x2F\xFD"));
+    /// assert_eq!(codec.decode::<Vec<u8>>(&bytes)?, [1, 2]);
+    /// assert_eq!(codec.encode("plain")?, b"plain"); // strings are stored raw
+    /// # }
+    /// # Ok::<(), satchel::Error>(())
+    /// ```
+    pub const fn kvdb_json() -> Self {
+        Self::new(crate::KvdbJson::new())
+    }
+}
+
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+impl Codec<crate::KvdbMsgPack> {
+    /// kvdb-py's msgpack serializer (`serializer="msgpack"`), uncompressed, framed as
+    /// kvdb-py frames it (see [`Codec::kvdb_json`]).
+    pub const fn kvdb_msgpack() -> Self {
+        Self::new(crate::KvdbMsgPack::new())
+    }
+}
+
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+impl<C> Codec<crate::KvdbJson, C> {
+    /// Maps the Python classes in `classes` onto Rust types, for reading and writing
+    /// (see [`crate::kvdb::Classes`]).
+    #[must_use]
+    pub const fn classes(mut self, classes: &'static crate::kvdb::Classes) -> Self {
+        self.format = self.format.classes(classes);
+        self
+    }
+}
+
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+impl<C> Codec<crate::KvdbMsgPack, C> {
+    /// Maps the Python classes in `classes` onto Rust types, for reading and writing
+    /// (see [`crate::kvdb::Classes`]).
+    #[must_use]
+    pub const fn classes(mut self, classes: &'static crate::kvdb::Classes) -> Self {
+        self.format = self.format.classes(classes);
+        self
+    }
+}
+
 impl<F, C> Codec<F, C> {
     /// The same codec with `compression` in place of the current one.
     pub fn compress<C2: Compression>(self, compression: C2) -> Codec<F, C2> {
@@ -257,6 +322,10 @@ impl<F: Format, C: Compression> Codec<F, C> {
         value: &T,
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
+        #[cfg(feature = "kvdb")]
+        if satchel_kvdb::is_kvdb_format(self.format.id()) {
+            return satchel_kvdb::encode_into(&self.format, &self.compression, value, out);
+        }
         let start = out.len();
         let result = self.encode_unchecked(value, out, start);
         if result.is_err() {
@@ -313,6 +382,10 @@ impl<F: Format, C: Compression> Codec<F, C> {
     ///   [`Codec::max_depth`];
     /// - [`ErrorKind::Decode`]: the payload is not a `T`.
     pub fn decode<T: DeserializeOwned>(&self, bytes: &[u8]) -> Result<T, Error> {
+        #[cfg(feature = "kvdb")]
+        if satchel_kvdb::is_kvdb_format(self.format.id()) {
+            return satchel_kvdb::decode(&self.format, bytes, &self.limits);
+        }
         let (header, payload) = match Header::parse(bytes) {
             Ok(parsed) => parsed,
             Err(_) if self.accept_unheadered && bytes.first() != Some(&MAGIC) => {

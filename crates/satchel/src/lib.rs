@@ -35,6 +35,7 @@
 //! | `zstd` | `Zstd` | `satchel-zstd` |
 //! | `lz4` | `Lz4` | `satchel-lz4` (lz4_flex) |
 //! | `gzip`, `zlib` | `Gzip`, `Zlib` | `satchel-flate` (flate2) |
+//! | `kvdb` | [`Codec::kvdb_json`], `Codec::kvdb_msgpack`: the values kvdb-py keeps in Redis | `satchel-kvdb` |
 //! | `typetag` | re-exports `typetag`, for `Box<dyn Trait>` values | |
 //! | `full` | all of the above | |
 //!
@@ -61,8 +62,8 @@ mod any;
 mod codec;
 
 pub use any::{
-    AnyCompression, AnyFormat, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES, decode_any,
-    decode_any_with,
+    AnyCompression, AnyFormat, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES, KVDB_FORMAT_NAMES,
+    decode_any, decode_any_with,
 };
 pub use codec::Codec;
 pub use satchel_core::{
@@ -101,6 +102,16 @@ pub use satchel_flate::Zlib;
 #[cfg(feature = "typetag")]
 #[cfg_attr(docsrs, doc(cfg(feature = "typetag")))]
 pub use typetag;
+
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+pub use satchel_kvdb::{KvdbJson, KvdbMsgPack};
+
+/// kvdb-py interop: [`Classes`](satchel_kvdb::Classes), the tagged Python types, sniffing
+/// and the framing (crate `satchel-kvdb`).
+#[cfg(feature = "kvdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
+pub use satchel_kvdb as kvdb;
 
 /// The core crate, for writing backends of your own.
 pub use satchel_core as core;
