@@ -20,6 +20,13 @@
 //! assert_eq!(back, [1, 2, 3]);
 //! # Ok::<(), satchel_core::Error>(())
 //! ```
+//!
+//! [`coherence`] holds [`CoherenceJson`], the `0x15`-prefixed JSON that Oracle Coherence's
+//! gRPC clients keep in their caches.
+
+pub mod coherence;
+
+pub use coherence::{CoherenceJson, is_coherence_json};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
