@@ -330,3 +330,22 @@ fn json_decoders_agree_on_the_corpus() {
         &limits,
     );
 }
+
+/// `decode_any` reads what Coherence clients write (no satchel header: a 0x15 byte, then
+/// JSON), using bytes captured from the Python client.
+#[test]
+fn decode_any_reads_coherence_client_values() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/json/tests/data/coherence");
+    let read = |name: &str| std::fs::read(dir.join(name)).expect("golden file");
+    let v: serde_json::Value = satchel::decode_any(&read("dict.bin")).unwrap();
+    assert!(v.is_object(), "{v}");
+    let s: String = satchel::decode_any(&read("str.bin")).unwrap();
+    assert_eq!(s, "hello");
+    let class: serde_json::Value = satchel::decode_any(&read("class.bin")).unwrap();
+    assert!(class.get("@class").is_some(), "{class}");
+    // A truncated value is an error, not a panic.
+    let mut cut = read("nested.bin");
+    cut.truncate(cut.len() / 2);
+    assert!(satchel::decode_any::<serde_json::Value>(&cut).is_err());
+}

@@ -489,6 +489,9 @@ static KVDB_CLASSES: std::sync::LazyLock<satchel_kvdb::Classes> =
 /// as data). The strings and numbers kvdb-py stores raw carry no mark, so only a kvdb
 /// codec reads those.
 ///
+/// With feature `json`, values Coherence clients write (a `0x15` byte, then JSON; see
+/// [`CoherenceJson`](crate::CoherenceJson)) are read too.
+///
 /// Uses the default [`Limits`]; see [`decode_any_with`] to change them.
 ///
 /// ```
@@ -515,6 +518,15 @@ pub fn decode_any_with<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Re
     #[cfg(feature = "kvdb")]
     if bytes.starts_with(satchel_kvdb::PREFIX) {
         return satchel_kvdb::decode_any_with(bytes, limits, &KVDB_CLASSES);
+    }
+    // 0x15 is never the first byte of a satchel header (0xC1) or of a kvdb value.
+    #[cfg(feature = "json")]
+    if satchel_json::coherence::is_coherence_json(bytes) {
+        return satchel_core::Format::deserialize(
+            &satchel_json::CoherenceJson::new(),
+            bytes,
+            limits,
+        );
     }
     let header = sniff(bytes)?;
     DynCodec::for_pipeline(header.pipeline)?

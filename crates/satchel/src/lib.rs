@@ -73,7 +73,7 @@ pub use satchel_core::{
 
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use satchel_json::Json;
+pub use satchel_json::{CoherenceJson, Json};
 
 #[cfg(feature = "msgpack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
