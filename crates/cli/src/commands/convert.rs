@@ -1,0 +1,232 @@
+//! `satchel convert`: re-encode every value of a store to a new pipeline.
+//!
+//! Each value is read, decoded (into the JSON data model, as every command does),
+//! encoded with the target pipeline and written back only if it has not changed since it
+//! was read (`Condition::IfVersion`), keeping its remaining time to live. Values already
+//! in the target pipeline are skipped, so an interrupted run is finished by running the
+//! same command again. A value that cannot be decoded is left untouched and listed.
+//! Ctrl-C stops after the key in progress and prints the counts (a second Ctrl-C quits at
+//! once).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use satchel::{DynCodec, sniff};
+use satchel_store::{Condition, DynStore, StoreError};
+use serde_json::json;
+
+use crate::Global;
+use crate::error::{CliError, CliResult, chain, code};
+use crate::store::{StoreArg, remaining};
+use crate::util::{Progress, print_json, println};
+use crate::value;
+
+/// Arguments of `satchel convert`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    store: StoreArg,
+    #[arg(
+        long,
+        value_name = "SPEC",
+        help = "Target pipeline: format[+compression[:level]], e.g. msgpack+zstd"
+    )]
+    to: String,
+    /// Only keys starting with this.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// At most this many keys per second, to spare a busy database (0: no limit).
+    #[arg(long, default_value_t = 0, value_name = "KEYS")]
+    rate: u32,
+}
+
+/// What happened to one key.
+enum Outcome {
+    Converted,
+    Skipped,
+    Failed(String),
+}
+
+/// How many times a key changed by someone else is read again before it is listed as failed.
+const ATTEMPTS: usize = 5;
+
+/// Converts the store.
+pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
+    let target: DynCodec = args.to.parse().map_err(|e| CliError::spec(&e))?;
+    let interrupted = watch_interrupt();
+    let store = args.store.open().await?;
+    let mut keys = store
+        .scan(&args.prefix, usize::MAX)
+        .await
+        .map_err(|e| args.store.error(&e))?;
+    keys.sort();
+
+    let mut progress = Progress::new("convert", keys.len() as u64, global.json);
+    let mut ticker = (args.rate > 0).then(|| {
+        let mut t = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(args.rate)));
+        t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        t
+    });
+    let (mut converted, mut skipped) = (0u64, 0u64);
+    let mut failed: Vec<(String, String)> = Vec::new();
+    let mut stopped = None;
+    for key in &keys {
+        if interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(t) = ticker.as_mut() {
+            t.tick().await;
+        }
+        progress.message(key);
+        match convert_one(&store, key, &target).await {
+            Ok(Outcome::Converted) => converted += 1,
+            Ok(Outcome::Skipped) => skipped += 1,
+            Ok(Outcome::Failed(why)) => failed.push((key.clone(), why)),
+            Err(e) => {
+                stopped = Some(args.store.error(&e));
+                break;
+            }
+        }
+        progress.inc();
+    }
+    progress.finish();
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let done = converted + skipped + failed.len() as u64;
+    report(
+        global,
+        &target,
+        keys.len(),
+        converted,
+        skipped,
+        &failed,
+        was_interrupted,
+    )?;
+    if let Some(err) = stopped {
+        return Err(CliError::new(
+            err.code(),
+            format!("{err}; stopped after {done} of {} keys", keys.len()),
+        ));
+    }
+    if was_interrupted {
+        return Err(CliError::new(
+            code::INTERRUPTED,
+            format!(
+                "interrupted after {done} of {} keys; run the same command again to finish",
+                keys.len()
+            ),
+        ));
+    }
+    if !failed.is_empty() {
+        return Err(CliError::new(
+            code::PARTIAL,
+            format!(
+                "{} value(s) could not be converted and were left as they were",
+                failed.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Converts one key, retrying when someone else wrote it in between.
+async fn convert_one(
+    store: &DynStore,
+    key: &str,
+    target: &DynCodec,
+) -> Result<Outcome, StoreError> {
+    for _ in 0..ATTEMPTS {
+        let Some(entry) = store.get(key).await? else {
+            return Ok(Outcome::Skipped); // deleted or expired since the scan
+        };
+        if sniff(&entry.value).is_ok_and(|h| h.pipeline == target.pipeline()) {
+            return Ok(Outcome::Skipped);
+        }
+        let decoded = match value::decode(&entry.value, "") {
+            Ok(d) => d,
+            Err(e) => return Ok(Outcome::Failed(e.to_string())),
+        };
+        let bytes = match value::encode(target, &decoded.value) {
+            Ok(b) => b,
+            Err(e) => return Ok(Outcome::Failed(format!("cannot encode: {}", chain(&e)))),
+        };
+        let ttl = remaining(entry.expires_at);
+        if ttl == Some(Duration::ZERO) {
+            return Ok(Outcome::Skipped); // expired while we worked
+        }
+        match store
+            .set(key, &bytes, ttl, Condition::IfVersion(entry.version))
+            .await
+        {
+            Ok(_) => return Ok(Outcome::Converted),
+            Err(e) if e.is_conflict() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Outcome::Failed(format!(
+        "changed by another writer {ATTEMPTS} times while converting; run again"
+    )))
+}
+
+fn report(
+    global: &Global,
+    target: &DynCodec,
+    total: usize,
+    converted: u64,
+    skipped: u64,
+    failed: &[(String, String)],
+    interrupted: bool,
+) -> CliResult {
+    if global.json {
+        return print_json(&json!({
+            "to": target.to_string(),
+            "keys": total,
+            "converted": converted,
+            "skipped": skipped,
+            "failed": failed
+                .iter()
+                .map(|(k, why)| json!({ "key": k, "error": why }))
+                .collect::<Vec<_>>(),
+            "interrupted": interrupted,
+        }));
+    }
+    println(format_args!(
+        "{total} keys: {converted} converted to {target}, {skipped} skipped (already {target} \
+         or gone), {} failed",
+        failed.len()
+    ))?;
+    for (key, why) in failed {
+        println(format_args!("failed: {key}: {why}"))?;
+    }
+    Ok(())
+}
+
+/// A flag set by the first Ctrl-C; a second one quits at once.
+fn watch_interrupt() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let set = Arc::clone(&flag);
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Registered here, before any work, so an early Ctrl-C is never lost.
+        if let Ok(mut sigint) = signal(SignalKind::interrupt()) {
+            tokio::spawn(async move {
+                sigint.recv().await;
+                set.store(true, Ordering::SeqCst);
+                let _ = std::io::Write::write_all(
+                    &mut std::io::stderr(),
+                    b"\ninterrupted: stopping after the current key (Ctrl-C again to quit now)\n",
+                );
+                sigint.recv().await;
+                std::process::exit(i32::from(code::INTERRUPTED));
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            set.store(true, Ordering::SeqCst);
+        }
+    });
+    flag
+}

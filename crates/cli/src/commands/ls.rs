@@ -1,0 +1,74 @@
+//! `satchel ls`: keys with their pipeline, size and time to live.
+
+use satchel::sniff;
+use serde_json::{Value, json};
+
+use crate::Global;
+use crate::error::CliResult;
+use crate::store::{StoreArg, remaining};
+use crate::util::{Table, human_duration, print_json, println};
+
+/// Arguments of `satchel ls`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    store: StoreArg,
+    /// Only keys starting with this.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// At most this many keys.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    /// Keys only, one a line (no pipeline, size or TTL: one request instead of one per key).
+    #[arg(long)]
+    keys_only: bool,
+}
+
+/// Lists the keys, sorted.
+pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
+    let store = args.store.open().await?;
+    let mut keys = store
+        .scan(&args.prefix, args.limit)
+        .await
+        .map_err(|e| args.store.error(&e))?;
+    keys.sort();
+    if args.keys_only {
+        return if global.json {
+            print_json(&json!(keys))
+        } else {
+            keys.iter().try_for_each(println)
+        };
+    }
+    let mut table = Table::new(&["key", "pipeline", "bytes", "ttl"], &["bytes"]);
+    let mut rows = Vec::new();
+    for key in &keys {
+        // A key that expired or was deleted since the scan is left out.
+        let Some(entry) = store.get(key).await.map_err(|e| args.store.error(&e))? else {
+            continue;
+        };
+        let pipeline = match sniff(&entry.value) {
+            Ok(h) => h.pipeline.to_string(),
+            Err(_) => "(no satchel header)".to_string(),
+        };
+        let ttl = remaining(entry.expires_at);
+        table.row(vec![
+            key.clone(),
+            pipeline.clone(),
+            entry.value.len().to_string(),
+            ttl.map_or("-".to_string(), human_duration),
+        ]);
+        rows.push(json!({
+            "key": key,
+            "pipeline": pipeline,
+            "stored_bytes": entry.value.len(),
+            "ttl_ms": ttl.map(|d| d.as_millis() as u64),
+        }));
+    }
+    if global.json {
+        print_json(&Value::Array(rows))
+    } else {
+        let text = table.render();
+        std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,118 @@
+//! `satchel serve`: the gRPC server over any store.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use satchel_grpc::{Server, ServerConfig, ServerTls, shutdown_signal};
+use serde_json::json;
+
+use crate::Global;
+use crate::error::{CliError, CliResult, chain, code};
+use crate::util::println;
+
+/// The store `satchel serve` uses when none is named: an SQLite file in the working
+/// directory, created if missing (no server to install).
+pub(crate) const DEFAULT_STORE: &str = "sqlite://satchel.db";
+
+/// Arguments of `satchel serve`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The store to serve: sqlite://FILE, postgres://…, mysql://…, redis://…, memory://.
+    #[arg(long, env = "SATCHEL_STORE", value_name = "URL", default_value = DEFAULT_STORE)]
+    store: String,
+    /// Address to listen on (port 0: any free port; the one chosen is printed).
+    #[arg(
+        long,
+        env = "SATCHEL_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:1408"
+    )]
+    listen: SocketAddr,
+    /// Require `authorization: Bearer TOKEN` on every store call.
+    #[arg(
+        long,
+        env = "SATCHEL_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
+    /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Require client certificates signed by this CA (mutual TLS); needs --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
+    /// Refuse values that do not start with a satchel header.
+    #[arg(long)]
+    check_header: bool,
+    /// The largest request or response in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_MAX_MESSAGE_SIZE)]
+    max_message_size: usize,
+}
+
+/// Serves until SIGINT or SIGTERM, then lets requests in flight finish.
+pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
+    let store = satchel_store::open(&args.store)
+        .await
+        .map_err(|e| CliError::open_store(&args.store, &e))?;
+    let mut config = ServerConfig::new(args.listen)
+        .with_header_check(args.check_header)
+        .with_max_message_size(args.max_message_size);
+    if let Some(token) = args.token {
+        config = config.with_token(token);
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let mut tls = ServerTls::from_files(cert, key).map_err(serve_error)?;
+            if let Some(ca) = &args.tls_client_ca {
+                tls = tls.with_client_ca_file(ca).map_err(serve_error)?;
+            }
+            config = config.with_tls(tls);
+            if args.tls_client_ca.is_some() {
+                "mutual TLS"
+            } else {
+                "TLS"
+            }
+        }
+        _ => "plaintext",
+    };
+    let bound = Server::new(store, config)
+        .bind()
+        .await
+        .map_err(serve_error)?;
+    let addr = bound.local_addr();
+    let shown = satchel_store::redact_url(&args.store);
+    if global.json {
+        // One line, so a supervising script can read it as soon as it is printed.
+        println(json!({ "listening": addr.to_string(), "store": shown, "transport": tls }))?;
+    } else {
+        println(format_args!(
+            "satchel serve: listening on {addr} ({tls} gRPC: satchel.store.v1.Store, \
+             grpc.health.v1.Health), storing into {shown}"
+        ))?;
+        println(format_args!(
+            "  try: satchel set --store grpc://{addr} greeting '\"hello\"' && satchel get \
+             --store grpc://{addr} greeting"
+        ))?;
+        println("  stop with Ctrl-C")?;
+    }
+    bound
+        .serve_with_shutdown(shutdown_signal())
+        .await
+        .map_err(serve_error)?;
+    if !global.json {
+        println("satchel serve: stopped")?;
+    }
+    Ok(())
+}
+
+fn serve_error(e: satchel_grpc::ServeError) -> CliError {
+    let code = match e.kind() {
+        satchel_grpc::ServeErrorKind::Bind | satchel_grpc::ServeErrorKind::Tls => code::USAGE,
+        _ => code::FAILURE,
+    };
+    CliError::new(code, chain(&e))
+}

@@ -1,0 +1,231 @@
+//! JSON values to pipeline bytes and back, with errors that name the failing stage.
+//!
+//! The command line works on JSON. Self-describing formats (json, msgpack) carry any JSON
+//! value directly. bincode is not self-describing: it cannot be read back into a
+//! `serde_json::Value` (that needs `deserialize_any`). So for bincode the tool writes the
+//! value through [`Dyn`], a private enum that says each value's kind, and reads bincode
+//! back the same way. bincode values written by other programs (with their own Rust
+//! types) cannot be shown without those types; reading them fails at the decoding stage
+//! with a message that says so.
+
+use std::borrow::Cow;
+
+use satchel::{
+    AnyCompression, AnyFormat, Compression, CompressionId, DynCodec, Format, FormatId, Header,
+    Limits,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+use crate::error::{CliError, chain, code};
+
+/// A JSON value in a form bincode can write and read back: every value tagged with its kind.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+enum Dyn {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(String),
+    Seq(Vec<Dyn>),
+    Map(Vec<(String, Dyn)>),
+}
+
+impl From<&Value> for Dyn {
+    fn from(value: &Value) -> Self {
+        match value {
+            Value::Null => Dyn::Null,
+            Value::Bool(b) => Dyn::Bool(*b),
+            Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Dyn::I64(i),
+                (None, Some(u)) => Dyn::U64(u),
+                _ => Dyn::F64(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Value::String(s) => Dyn::Str(s.clone()),
+            Value::Array(items) => Dyn::Seq(items.iter().map(Dyn::from).collect()),
+            Value::Object(map) => {
+                Dyn::Map(map.iter().map(|(k, v)| (k.clone(), Dyn::from(v))).collect())
+            }
+        }
+    }
+}
+
+impl From<Dyn> for Value {
+    fn from(value: Dyn) -> Self {
+        match value {
+            Dyn::Null => Value::Null,
+            Dyn::Bool(b) => Value::Bool(b),
+            Dyn::I64(i) => Value::Number(i.into()),
+            Dyn::U64(u) => Value::Number(u.into()),
+            Dyn::F64(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
+            Dyn::Str(s) => Value::String(s),
+            Dyn::Seq(items) => Value::Array(items.into_iter().map(Value::from).collect()),
+            Dyn::Map(entries) => Value::Object(
+                entries
+                    .into_iter()
+                    .map(|(k, v)| (k, Value::from(v)))
+                    .collect::<Map<_, _>>(),
+            ),
+        }
+    }
+}
+
+/// Encodes a JSON value with `codec` (through [`Dyn`] for bincode).
+pub(crate) fn encode(codec: &DynCodec, value: &Value) -> Result<Vec<u8>, satchel::Error> {
+    if codec.format().id() == FormatId::BINCODE {
+        codec.encode(&Dyn::from(value))
+    } else {
+        codec.encode(value)
+    }
+}
+
+/// Decodes bytes written by `codec` into JSON (through [`Dyn`] for bincode): the fast
+/// path, with the codec's own errors and no stage-by-stage report.
+pub(crate) fn decode_with(codec: &DynCodec, bytes: &[u8]) -> Result<Value, satchel::Error> {
+    if codec.format().id() == FormatId::BINCODE {
+        codec.decode::<Dyn>(bytes).map(Value::from)
+    } else {
+        codec.decode(bytes)
+    }
+}
+
+/// A value read back, with what its bytes say about it.
+pub(crate) struct Decoded {
+    /// The parsed header.
+    pub(crate) header: Header,
+    /// Bytes of the header.
+    pub(crate) header_len: usize,
+    /// Bytes in all, header included.
+    pub(crate) stored_len: usize,
+    /// Bytes of the serialized value after decompression.
+    pub(crate) decoded_len: usize,
+    /// The compression level, when the compressed stream says it.
+    pub(crate) level: Option<&'static str>,
+    /// The value.
+    pub(crate) value: Value,
+}
+
+/// Decodes any satchel value into JSON, step by step so a failure names its stage:
+/// header, checksum, decompression or decoding. `what` names the value in messages
+/// (a file, a key; empty: not named).
+pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
+    let corrupt = |stage: &str, err: &satchel::Error| {
+        // The codec's advice about `accept_unheadered` is for programs, not this tool.
+        let cause = chain(err).replace(
+            " (if these are plain bytes from another program, use accept_unheadered)",
+            "",
+        );
+        let prefix = if what.is_empty() {
+            String::new()
+        } else {
+            format!("{what}: ")
+        };
+        CliError::new(
+            code::CORRUPT,
+            format!("{prefix}cannot read the value at the {stage} stage: {cause}"),
+        )
+    };
+    let (header, payload) = Header::parse(bytes).map_err(|e| {
+        let hint = if bytes.first().is_some_and(|b| *b == b'{' || *b == b'[') {
+            " (this looks like plain JSON, not a satchel value: `satchel encode` makes one)"
+        } else {
+            ""
+        };
+        let mut err = corrupt("header", &e);
+        err = CliError::new(err.code(), format!("{err}{hint}"));
+        err
+    })?;
+    header
+        .verify(payload)
+        .map_err(|e| corrupt("checksum", &e))?;
+    let compression =
+        AnyCompression::from_id(header.compression()).map_err(|e| corrupt("header", &e))?;
+    let format = AnyFormat::from_id(header.format()).map_err(|e| corrupt("header", &e))?;
+    let limits = Limits::default();
+    let raw: Cow<'_, [u8]> = if header.compression() == CompressionId::NONE {
+        Cow::Borrowed(payload)
+    } else {
+        let mut out = Vec::new();
+        compression
+            .decompress(payload, &mut out, limits.max_decoded_len)
+            .map_err(|e| corrupt("decompression", &e))?;
+        Cow::Owned(out)
+    };
+    let value = if format.id() == FormatId::BINCODE {
+        format
+            .deserialize::<Dyn>(&raw, &limits)
+            .map(Value::from)
+            .map_err(|e| {
+                let err = corrupt("decoding", &e);
+                CliError::new(
+                    err.code(),
+                    format!(
+                        "{err} (bincode is not self-describing: satchel can show the bincode \
+                         values it wrote itself, but values other programs wrote need their \
+                         Rust type to be read)"
+                    ),
+                )
+            })?
+    } else {
+        format
+            .deserialize::<Value>(&raw, &limits)
+            .map_err(|e| corrupt("decoding", &e))?
+    };
+    Ok(Decoded {
+        header,
+        header_len: bytes.len() - payload.len(),
+        stored_len: bytes.len(),
+        decoded_len: raw.len(),
+        level: level_hint(header.compression(), payload),
+        value,
+    })
+}
+
+/// The compression level, where the stream records it (gzip's XFL, zlib's FLEVEL);
+/// zstd and lz4 frames do not.
+fn level_hint(compression: CompressionId, payload: &[u8]) -> Option<&'static str> {
+    match compression {
+        CompressionId::GZIP => match payload.get(8) {
+            Some(2) => Some("best (9)"),
+            Some(4) => Some("fastest (1)"),
+            _ => None,
+        },
+        CompressionId::ZLIB => match payload.get(1).map(|b| b >> 6) {
+            Some(0) => Some("fastest (0-1)"),
+            Some(1) => Some("fast (2-5)"),
+            Some(2) => Some("default (6)"),
+            Some(3) => Some("best (7-9)"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bincode_round_trips_any_json() {
+        let value = serde_json::json!({
+            "a": [1, -2, 18446744073709551615u64, 1.5, null, true, "x"],
+            "b": {"c": {}}
+        });
+        let codec: DynCodec = "bincode+zstd".parse().expect("spec");
+        let bytes = encode(&codec, &value).expect("encode");
+        assert_eq!(decode(&bytes, "test").expect("decode").value, value);
+    }
+
+    #[test]
+    fn stages_are_named() {
+        let err = decode(b"{}", "f").err().expect("plain JSON has no header");
+        assert!(err.to_string().contains("header stage"), "{err}");
+        let codec: DynCodec = "json+zstd".parse().expect("spec");
+        let mut bytes = encode(&codec, &serde_json::json!([1, 2, 3])).expect("encode");
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0xFF;
+        let err = decode(&bytes, "f").err().expect("corrupt");
+        assert!(err.to_string().contains("decompression stage"), "{err}");
+    }
+}
