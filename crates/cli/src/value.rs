@@ -7,6 +7,10 @@
 //! back the same way. bincode values written by other programs (with their own Rust
 //! types) cannot be shown without those types; reading them fails at the decoding stage
 //! with a message that says so.
+//!
+//! Two foreign kinds of value, which carry no satchel header, are read too: what kvdb-py
+//! stores (`_kvdbenc_` + its serializer's output, compressed or not; Python class tags are
+//! kept as data, never mapped onto types) and what Coherence clients store (`0x15` + JSON).
 
 use std::borrow::Cow;
 
@@ -92,8 +96,14 @@ pub(crate) fn decode_with(codec: &DynCodec, bytes: &[u8]) -> Result<Value, satch
 
 /// A value read back, with what its bytes say about it.
 pub(crate) struct Decoded {
-    /// The parsed header.
-    pub(crate) header: Header,
+    /// The parsed header; `None` for a foreign value (kvdb-py, Coherence).
+    pub(crate) header: Option<Header>,
+    /// The pipeline's spec (`msgpack+zstd`, `kvdb-json+zstd`, `coherence-json`).
+    pub(crate) pipeline: String,
+    /// The format's name.
+    pub(crate) format: String,
+    /// The compression's name (`none` without one).
+    pub(crate) compression: String,
     /// Bytes of the header.
     pub(crate) header_len: usize,
     /// Bytes in all, header included.
@@ -126,6 +136,9 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
             format!("{prefix}cannot read the value at the {stage} stage: {cause}"),
         )
     };
+    if let Some(decoded) = decode_foreign(bytes, &corrupt)? {
+        return Ok(decoded);
+    }
     let (header, payload) = Header::parse(bytes).map_err(|e| {
         let hint = if bytes.first().is_some_and(|b| *b == b'{' || *b == b'[') {
             " (this looks like plain JSON, not a satchel value: `satchel encode` makes one)"
@@ -173,13 +186,87 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
             .map_err(|e| corrupt("decoding", &e))?
     };
     Ok(Decoded {
-        header,
+        header: Some(header),
+        pipeline: header.pipeline.to_string(),
+        format: header.format().to_string(),
+        compression: header.compression().to_string(),
         header_len: bytes.len() - payload.len(),
         stored_len: bytes.len(),
         decoded_len: raw.len(),
         level: level_hint(header.compression(), payload),
         value,
     })
+}
+
+/// Class names in kvdb values are kept as data (a `"__class__"` field): the tool maps no
+/// Python class onto a type, and migrating must not lose them.
+static KVDB_KEEP: std::sync::LazyLock<satchel::kvdb::Classes> =
+    std::sync::LazyLock::new(|| satchel::kvdb::Classes::new().keep_unregistered());
+
+/// Reads kvdb-py and Coherence values; `None` for anything else.
+fn decode_foreign(
+    bytes: &[u8],
+    corrupt: &dyn Fn(&str, &satchel::Error) -> CliError,
+) -> Result<Option<Decoded>, CliError> {
+    let limits = Limits::default();
+    let (pipeline, format, compression, value) = if let Some(sniffed) = satchel::kvdb::sniff(bytes)
+    {
+        let detected = satchel::kvdb::inspect(bytes, &limits)
+            .map_err(|e| corrupt("decompression", &e))?
+            .unwrap_or(sniffed);
+        let value: Value = satchel::kvdb::decode_any_with(bytes, &limits, &KVDB_KEEP)
+            .map_err(|e| corrupt("decoding", &e))?;
+        let format = detected
+            .serializer
+            .map_or("kvdb-?", satchel::kvdb::Serializer::name);
+        (
+            detected.to_string(),
+            format.to_string(),
+            detected.compression.name().to_string(),
+            value,
+        )
+    } else if satchel::coherence::is_coherence_json(bytes) {
+        let value: Value = satchel::CoherenceJson::new()
+            .deserialize(bytes, &limits)
+            .map_err(|e| corrupt("decoding", &e))?;
+        let name = satchel::CoherenceJson::NAME.to_string();
+        (name.clone(), name, "none".to_string(), value)
+    } else {
+        return Ok(None);
+    };
+    let decoded_len = serde_json::to_vec(&value).map_or(0, |v| v.len());
+    Ok(Some(Decoded {
+        header: None,
+        pipeline,
+        format,
+        compression,
+        header_len: 0,
+        stored_len: bytes.len(),
+        decoded_len,
+        level: None,
+        value,
+    }))
+}
+
+/// The pipeline a stored value names, for listings: its header's, a foreign kind's, or
+/// `(no satchel header)`.
+pub(crate) fn pipeline_name(bytes: &[u8]) -> String {
+    if let Ok(header) = satchel::sniff(bytes) {
+        header.pipeline.to_string()
+    } else if let Some(kvdb) = satchel::kvdb::sniff(bytes) {
+        // The serializer of a compressed value is only known once decompressed: try,
+        // within a small limit (a bomb stays `kvdb-?+…`).
+        let limits = Limits::default().max_decoded_len(1 << 20);
+        satchel::kvdb::inspect(bytes, &limits)
+            .ok()
+            .flatten()
+            .unwrap_or(kvdb)
+            .to_string()
+    } else if satchel::coherence::is_coherence_json(bytes) {
+        satchel::CoherenceJson::NAME.to_string()
+    } else {
+        "(no satchel header)".to_string()
+    }
 }
 
 /// The compression level, where the stream records it (gzip's XFL, zlib's FLEVEL);

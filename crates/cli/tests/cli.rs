@@ -836,3 +836,92 @@ fn serve_then_set_get_inspect_ls_del_through_grpc() {
     );
     assert!(err.contains(&port), "{err}");
 }
+
+/// kvdb-py's and Coherence clients' values carry no satchel header: `ls`, `inspect` and
+/// `get` recognise them, and `convert` migrates them to a satchel pipeline (Python class
+/// names kept as data), leaving a hostile one untouched and listed.
+#[test]
+fn foreign_values_are_inspected_and_converted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("foreign.db").display());
+    let kvdb_model: &[u8] = br#"_kvdbenc_{"__type__":"pydantic","__class__":"app.models.User","value":{"name":"ann","visits":3}}"#;
+    let coherence = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../json/tests/data/coherence/dict.bin"),
+    )
+    .expect("golden Coherence value");
+    // 80 MiB of zeros, zstd-compressed under the kvdb prefix: above the 64 MiB limit.
+    let bomb = {
+        let mut b = b"_kvdbenc_".to_vec();
+        satchel::Compression::compress(&satchel::Zstd, &vec![0u8; 80 << 20], &mut b)
+            .expect("compresses");
+        b
+    };
+    block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        let kvdb = Codec::kvdb_json().compress(satchel::Zstd);
+        let put = |key: &'static str, bytes: Vec<u8>| {
+            let store = store.clone();
+            async move {
+                store
+                    .set(key, &bytes, None, Condition::Always)
+                    .await
+                    .expect("set")
+            }
+        };
+        put("kvdb:list", kvdb.encode(&vec![1, 2, 3]).expect("encodes")).await;
+        put("kvdb:model", kvdb_model.to_vec()).await;
+        put("coherence:dict", coherence.clone()).await;
+        put("kvdb:bomb", bomb.clone()).await;
+    });
+
+    let listed = ok(&satchel(&["ls", "--store", &url], b""));
+    assert!(listed.contains("kvdb-json+zstd"), "{listed}");
+    assert!(listed.contains("coherence-json"), "{listed}");
+    let inspected: Value = serde_json::from_str(&ok(&satchel(
+        &["inspect", "--json", "--store", &url, "kvdb:model"],
+        b"",
+    )))
+    .expect("json");
+    assert_eq!(inspected["pipeline"], json!("kvdb-json"), "{inspected}");
+    assert_eq!(inspected["value"]["__class__"], json!("app.models.User"));
+    let got: Value =
+        serde_json::from_str(&ok(&satchel(&["get", "--store", &url, "kvdb:list"], b"")))
+            .expect("json");
+    assert_eq!(got, json!([1, 2, 3]));
+
+    let out = satchel(&["convert", "--store", &url, "--to", "json+zstd"], b"");
+    let err = fails(&out, 7);
+    let listed = format!("{}{err}", stdout(&out));
+    assert!(listed.contains("kvdb:bomb"), "{listed}");
+    assert!(!listed.contains("kvdb:list"), "{listed}");
+    block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        let read = |key: &'static str| {
+            let store = store.clone();
+            async move { store.get(key).await.expect("get").expect("present").value }
+        };
+        let list = read("kvdb:list").await;
+        assert_eq!(
+            sniff(&list)
+                .expect("now a satchel value")
+                .pipeline
+                .to_string(),
+            "json+zstd"
+        );
+        assert_eq!(
+            satchel::decode_any::<Vec<u32>>(&list).expect("reads"),
+            [1, 2, 3]
+        );
+        let model: Value = satchel::decode_any(&read("kvdb:model").await).expect("reads");
+        assert_eq!(model["__class__"], json!("app.models.User"), "{model}");
+        assert_eq!(model["name"], json!("ann"), "{model}");
+        let dict: Value = satchel::decode_any(&read("coherence:dict").await).expect("reads");
+        let original: Value = satchel::decode_any(&coherence).expect("golden reads");
+        assert_eq!(dict, original);
+        assert_eq!(
+            read("kvdb:bomb").await,
+            bomb,
+            "the hostile value was touched"
+        );
+    });
+}

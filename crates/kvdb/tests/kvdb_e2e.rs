@@ -2,8 +2,8 @@
 //! values; Rust writes, Python reads them back equal; hostile values under a key are
 //! errors and their bytes stay as they were.
 //!
-//! Needs the virtual environment `scripts/py-venv.sh kvdb` builds (`target/py/kvdb`, or
-//! the python named by `SATCHEL_KVDB_PYTHON`) and a Redis at `SATCHEL_TEST_REDIS_URL`
+//! Needs the virtual environment `scripts/py-venv.sh kvdb` builds (`target/py/kvdb`, built
+//! by the test itself when missing, or the python named by `SATCHEL_KVDB_PYTHON`) and a Redis at `SATCHEL_TEST_REDIS_URL`
 //! (default `redis://127.0.0.1:6379`). Either missing: the test says `skipped: …` and
 //! passes, unless `SATCHEL_REQUIRE_SERVICES=1`, which makes it fail.
 
@@ -33,18 +33,8 @@ fn skip(reason: &str) {
 }
 
 fn python() -> Result<PathBuf, String> {
-    let path = match std::env::var_os("SATCHEL_KVDB_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py/kvdb/bin/python"),
-    };
-    if path.exists() {
-        Ok(path)
-    } else {
-        Err(format!(
-            "no kvdb-py virtual environment at {}: run scripts/py-venv.sh kvdb",
-            path.display()
-        ))
-    }
+    // Built on first use (scripts/py-venv.sh kvdb), so `cargo test` needs no set-up step.
+    satchel_testkit::python::venv("kvdb", "SATCHEL_KVDB_PYTHON")
 }
 
 fn script() -> PathBuf {

@@ -75,6 +75,12 @@ pub use satchel_core::{
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use satchel_json::{CoherenceJson, Json};
 
+/// The Coherence clients' JSON (`0x15` + JSON with `@class` tags): `is_coherence_json`,
+/// `Classed`, `from_slice`, … (see [`CoherenceJson`]).
+#[cfg(feature = "json")]
+#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+pub use satchel_json::coherence;
+
 #[cfg(feature = "msgpack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]
 pub use satchel_msgpack::MsgPack;

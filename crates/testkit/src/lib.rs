@@ -12,6 +12,7 @@ use satchel_core::{Compression, ErrorKind, Format, FormatId, Limits};
 
 pub mod grpc;
 pub mod payloads;
+pub mod python;
 pub mod store;
 
 /// A value exercising most of serde's data model: nested structs, every enum variant

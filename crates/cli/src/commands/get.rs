@@ -29,7 +29,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     if global.json {
         print_json(&json!({
             "key": args.key,
-            "pipeline": decoded.header.pipeline.to_string(),
+            "pipeline": decoded.pipeline,
             "stored_bytes": decoded.stored_len,
             "version": entry.version.0,
             "expires_at_ms": expires_millis(entry.expires_at),

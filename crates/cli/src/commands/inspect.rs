@@ -66,19 +66,17 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ),
         (
             "format",
-            format!(
-                "{} (id {})",
-                report["format"].as_str().unwrap_or("?"),
-                decoded.header.format().get()
-            ),
+            match &decoded.header {
+                Some(h) => format!("{} (id {})", decoded.format, h.format().get()),
+                None => format!("{} (no satchel header)", decoded.format),
+            },
         ),
         (
             "compression",
-            format!(
-                "{} (id {})",
-                report["compression"].as_str().unwrap_or("?"),
-                decoded.header.compression().get()
-            ),
+            match &decoded.header {
+                Some(h) => format!("{} (id {})", decoded.compression, h.compression().get()),
+                None => decoded.compression.clone(),
+            },
         ),
         (
             "level",
@@ -113,15 +111,18 @@ fn ratio(d: &Decoded) -> f64 {
 }
 
 fn checksum_text(d: &Decoded) -> String {
-    if d.header.flags.contains(Flags::CHECKSUM) {
+    let Some(header) = &d.header else {
+        return "none (not a satchel value)".to_string();
+    };
+    if header.flags.contains(Flags::CHECKSUM) {
         "CRC-32C in the header (verified)".to_string()
     } else if matches!(
-        d.header.compression(),
+        header.compression(),
         CompressionId::ZSTD | CompressionId::GZIP | CompressionId::ZLIB
     ) {
         format!(
             "none in the header ({} checks its own stream)",
-            d.header.compression()
+            header.compression()
         )
     } else {
         "none".to_string()
@@ -132,11 +133,11 @@ fn checksum_text(d: &Decoded) -> String {
 fn report(source: &str, d: &Decoded) -> Value {
     json!({
         "source": source,
-        "pipeline": d.header.pipeline.to_string(),
-        "format": d.header.format().to_string(),
-        "compression": d.header.compression().to_string(),
+        "pipeline": d.pipeline,
+        "format": d.format,
+        "compression": d.compression,
         "level": d.level.unwrap_or("unknown"),
-        "checksum": d.header.flags.contains(Flags::CHECKSUM),
+        "checksum": d.header.is_some_and(|h| h.flags.contains(Flags::CHECKSUM)),
         "header_bytes": d.header_len,
         "stored_bytes": d.stored_len,
         "decoded_bytes": d.decoded_len,

@@ -1,6 +1,5 @@
 //! `satchel ls`: keys with their pipeline, size and time to live.
 
-use satchel::sniff;
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -46,10 +45,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         let Some(entry) = store.get(key).await.map_err(|e| args.store.error(&e))? else {
             continue;
         };
-        let pipeline = match sniff(&entry.value) {
-            Ok(h) => h.pipeline.to_string(),
-            Err(_) => "(no satchel header)".to_string(),
-        };
+        let pipeline = crate::value::pipeline_name(&entry.value);
         let ttl = remaining(entry.expires_at);
         table.row(vec![
             key.clone(),
