@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the criterion benchmarks and regenerates BENCHMARKS.md from their medians.
 #
-#   scripts/bench.sh            full run (about 10 minutes on 2 cores), rewrites BENCHMARKS.md
+#   scripts/bench.sh            full run (about 25 minutes on 2 cores), rewrites BENCHMARKS.md
+#                               and the charts in benchmarks/
 #   scripts/bench.sh --smoke    every benchmark once, checks that the report script runs;
 #                               BENCHMARKS.md is not touched (used by .ci/run)
 set -euo pipefail
@@ -21,6 +22,8 @@ if [ "${1:-}" = "--smoke" ]; then
   cargo bench -p satchel-benches --bench codec --locked -- --test
   timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
   python3 scripts/store_refs.py --smoke "$(store_bytes)"
+  export SATCHEL_KVDB_BENCH_JSON="$PWD/target/satchel-kvdb-bench-smoke.json"
+  "$(scripts/py-venv.sh kvdb)" scripts/kvdb_bench.py "$SATCHEL_KVDB_BENCH_JSON" --seconds 0.2
   python3 scripts/bench_report.py --check
   exit 0
 fi
@@ -32,5 +35,7 @@ rm -rf target/criterion "$SATCHEL_STORE_BENCH_JSON"
 timeout 1800 cargo bench -p satchel-benches --bench codec --locked
 timeout 1200 cargo bench -p satchel-benches --bench stores --locked
 python3 scripts/store_refs.py "$(store_bytes)"
+export SATCHEL_KVDB_BENCH_JSON="$PWD/target/satchel-kvdb-bench.json"
+"$(scripts/py-venv.sh kvdb)" scripts/kvdb_bench.py "$SATCHEL_KVDB_BENCH_JSON" --seconds 3
 python3 scripts/bench_report.py > BENCHMARKS.md
 echo "wrote BENCHMARKS.md"

@@ -15,6 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
 SIZES = ROOT / "target" / "satchel-bench-sizes.json"
 STORES = Path(os.environ.get("SATCHEL_STORE_BENCH_JSON", ROOT / "target" / "satchel-store-bench.json"))
+KVDB = Path(os.environ.get("SATCHEL_KVDB_BENCH_JSON", ROOT / "target" / "satchel-kvdb-bench.json"))
+CHARTS = ROOT / "benchmarks"
 PAYLOADS = ["300B", "16KB", "1MB"]
 FORMATS = ["json", "msgpack", "bincode"]
 COMPRESSIONS = ["none", "zstd", "lz4", "gzip", "zlib"]
@@ -36,6 +38,129 @@ def load_stores():
     if not STORES.exists():
         return []
     return [json.loads(l) for l in STORES.read_text().splitlines() if l.strip()]
+
+
+def bar_chart(path, title, groups, unit, reference=None):
+    """A horizontal bar chart as hand-written SVG.
+
+    groups: [(label, [(series, value)])]; one row of bars per group. `reference`, if given,
+    draws a dashed line at that value (for ratio charts: 1.0).
+    """
+    series = []
+    for _, bars in groups:
+        for name, _ in bars:
+            if name not in series:
+                series.append(name)
+    colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1"]
+    bar_h, gap, left, width = 14, 10, 210, 420
+    rows = sum(len(b) for _, b in groups)
+    height = 50 + rows * bar_h + len(groups) * gap + 20 * len(series) + 20
+    top = max([v for _, b in groups for _, v in b] + [reference or 0]) or 1
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 90}" height="{height}" font-family="sans-serif" font-size="11">',
+           f'<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="10" y="20" font-size="14" font-weight="bold">{esc(title)}</text>']
+    y = 40
+    for label, bars in groups:
+        out.append(f'<text x="{left - 8}" y="{y + bar_h * len(bars) / 2 + 4:.0f}" text-anchor="end">{esc(label)}</text>')
+        for name, v in bars:
+            c = colors[series.index(name) % len(colors)]
+            wpx = max(1, v / top * width)
+            out.append(f'<rect x="{left}" y="{y}" width="{wpx:.1f}" height="{bar_h - 2}" fill="{c}"><title>{esc(name)}: {v:.3g}</title></rect>')
+            out.append(f'<text x="{left + wpx + 4:.1f}" y="{y + bar_h - 4}">{v:.3g}{esc(unit)}</text>')
+            y += bar_h
+        y += gap
+    if reference:
+        x = left + reference / top * width
+        out.append(f'<line x1="{x:.1f}" y1="32" x2="{x:.1f}" y2="{y}" stroke="#333" stroke-dasharray="4 3"/>')
+    for i, name in enumerate(series):
+        yy = y + 10 + i * 20
+        out.append(f'<rect x="{left}" y="{yy}" width="12" height="12" fill="{colors[i % len(colors)]}"/>')
+        out.append(f'<text x="{left + 18}" y="{yy + 10}">{esc(name)}</text>')
+    out.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n")
+
+
+def esc(text):
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def tower_section(w, rows, charts):
+    tower = [r for r in rows if r["op"].startswith("session ") and r["client"] != "satchel session"]
+    if not tower:
+        return
+    theirs = {(r["op"], r["c"]): r for r in tower if r["client"] == "tower-sessions-redis-store"}
+    w("### axum sessions: satchel-tower next to tower-sessions-redis-store")
+    w("")
+    w("The `SessionStore` axum users have today for Redis (`tower-sessions-redis-store` 0.16 on")
+    w("fred: MessagePack, plain `SET … EXAT` / `GET`) next to `satchel-tower` over satchel's Redis")
+    w("store (a versioned HASH written by a Lua script), same Redis, same record (the ~750-byte")
+    w("session record under one key), through each crate's `SessionStore::save` / `load`, 200")
+    w("sessions, 3 s × 3 runs, medians. *bytes* is `MEMORY USAGE` of one session's key. Targets:")
+    w("≥ 1.0× their ops/s, ≤ 0.5× their bytes.")
+    w("")
+    w("| store | op | c | ops/s | p50 µs | p99 µs | ratio | target | bytes in Redis | ratio | target |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | --- |")
+    groups = {}
+    for r in tower:
+        ref = theirs.get((r["op"], r["c"]))
+        ratio = bytes_ratio = ""
+        mark = bmark = ""
+        if ref and r is not ref:
+            q = r["ops_per_sec"] / ref["ops_per_sec"]
+            ratio = f"{q:.2f}×"
+            mark = f"≥ 1.0 {'✓' if q >= 1.0 else '✗'}"
+            bq = r["bytes"] / ref["bytes"]
+            bytes_ratio = f"{bq:.2f}×"
+            bmark = f"≤ 0.5 {'✓' if bq <= 0.5 else '✗'}"
+        w(f"| {r['client']} | {r['op']} | {r['c']} | {r['ops_per_sec']:.0f} | {r['p50_us']:.0f} | {r['p99_us']:.0f} | {ratio} | {mark} | {r['bytes']} | {bytes_ratio} | {bmark} |")
+        groups.setdefault(f"{r['op']} c={r['c']}", []).append((r["client"], r["ops_per_sec"]))
+    w("")
+    if charts:
+        bar_chart(CHARTS / "sessions-tower.svg", "axum session stores on Redis (ops/s, higher is better)",
+                  list(groups.items()), "")
+        w("![session stores](benchmarks/sessions-tower.svg)")
+        w("")
+
+
+def kvdb_section(w, rows, kvdb, charts):
+    if not kvdb:
+        return
+    ours = {(r["op"], r["c"]): r for r in rows if r["backend"] == "redis" and r["client"] == "satchel json+zstd" and r["op"] in ("get", "set")}
+    w("### kvdb-py, the Python library satchel's Redis side is modelled on")
+    w("")
+    w(f"`scripts/kvdb_bench.py` ({kvdb.get('tool')}, Python {kvdb.get('python')}) on the same Redis, right")
+    w("after the Rust figures: `KVDBClient.get_session(serializer='json', compression=…)`, set/get")
+    w("of the same records (a Python port of the payload generator), sync API at c = 1, its async")
+    w("API with 50 tasks at c = 50, medians of 3 rounds. Ratio: satchel's typed `CodecStore`")
+    w("json+zstd over kvdb-py json+zstd on the ~750-byte record; target ≥ 10× at c = 1.")
+    w("")
+    w("| kvdb-py compression | payload | c | set ops/s | get ops/s | satchel set | ratio | satchel get | ratio | target |")
+    w("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    groups = []
+    for case in kvdb.get("cases", []):
+        row = [case["compression"], case["payload"], str(case["concurrency"]),
+               f"{case['set']['ops_per_sec']:.0f}", f"{case['get']['ops_per_sec']:.0f}"]
+        comparable = case["compression"] == "zstd" and case["payload"] == "session_750"
+        if comparable and ("set", case["concurrency"]) in ours:
+            s_set = ours[("set", case["concurrency"])]["ops_per_sec"]
+            s_get = ours[("get", case["concurrency"])]["ops_per_sec"]
+            q1 = s_set / case["set"]["ops_per_sec"]
+            q2 = s_get / case["get"]["ops_per_sec"]
+            target = ""
+            if case["concurrency"] == 1:
+                target = f"≥ 10 {'✓' if min(q1, q2) >= 10 else '✗'}"
+            row += [f"{s_set:.0f}", f"{q1:.1f}×", f"{s_get:.0f}", f"{q2:.1f}×", target]
+            groups.append((f"set c={case['concurrency']}", [("kvdb-py json+zstd", case["set"]["ops_per_sec"]), ("satchel json+zstd", s_set)]))
+            groups.append((f"get c={case['concurrency']}", [("kvdb-py json+zstd", case["get"]["ops_per_sec"]), ("satchel json+zstd", s_get)]))
+        else:
+            row += ["", "", "", "", ""]
+        w("| " + " | ".join(row) + " |")
+    w("")
+    if charts and groups:
+        bar_chart(CHARTS / "kvdb.svg", "Redis set/get, 750-byte record, json+zstd (ops/s)", groups, "")
+        w("![kvdb-py and satchel](benchmarks/kvdb.svg)")
+        w("")
 
 
 def store_section(w, rows):
@@ -152,6 +277,36 @@ def fmt_ns(ns):
     return f"{ns:.0f} ns"
 
 
+def codec_chart(est):
+    """satchel's time over raw's, per pipeline, 16 KB record, encode and decode."""
+    groups = []
+    for f in FORMATS:
+        for c in COMPRESSIONS:
+            sp = spec(f, c)
+            bars = []
+            for op in ["encode", "decode"]:
+                ours = est.get((f"{op}/16KB", sp, "satchel"))
+                raw = est.get((f"{op}/16KB", sp, "raw"))
+                if ours and raw:
+                    bars.append((op, ours / raw))
+            if bars:
+                groups.append((sp, bars))
+    if groups:
+        bar_chart(CHARTS / "codec-ratio.svg", "16 KB record: satchel time / raw crates time (≤ 1.05 is the target)",
+                  groups, "×", reference=1.0)
+
+
+def store_chart(rows):
+    groups = {}
+    for r in rows:
+        if r["op"] not in ("get", "set") or r["backend"].startswith("grpc/"):
+            continue
+        groups.setdefault(f"{r['backend']} {r['op']} c={r['c']}", []).append((r["client"], r["ops_per_sec"]))
+    if groups:
+        bar_chart(CHARTS / "stores.svg", "stores: ops/s of satchel and of the references in the same run",
+                  sorted(groups.items()), "")
+
+
 def main():
     check = "--check" in sys.argv
     est = load()
@@ -245,6 +400,17 @@ def main():
             w(f"| {name} | {size} | {fmt_ns(a)} | {fmt_ns(b)} | {(b / a - 1) * 100:+.1f}% |")
     w("")
     store_section(w, stores)
+    tower_section(w, stores, charts=not check)
+    kvdb_section(w, stores, json.loads(KVDB.read_text()) if KVDB.exists() else None, charts=not check)
+    if not check:
+        codec_chart(est)
+        store_chart(stores)
+        w("## Charts")
+        w("")
+        w("![pipelines next to the raw crates](benchmarks/codec-ratio.svg)")
+        w("")
+        w("![stores next to their references](benchmarks/stores.svg)")
+        w("")
     w("## What limits the misses")
     w("")
     w("Measured by experiment, not guessed; unprofiled ones say so.")
