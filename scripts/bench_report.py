@@ -166,7 +166,7 @@ def kvdb_section(w, rows, kvdb, charts):
 def store_section(w, rows):
     if not rows:
         return
-    ours = [r for r in rows if r["client"] == "satchel json+zstd" and r["op"] in ("get", "set")]
+    ours = [r for r in rows if r["client"] == "satchel json+zstd" and r["op"] in ("get", "set", "update")]
     refs = {(r["backend"], r["client"], r["op"], r["c"]): r for r in rows if not r["client"].startswith("satchel")}
     size = ours[0]["bytes"] if ours else "?"
     w("## Stores")

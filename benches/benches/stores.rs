@@ -165,6 +165,24 @@ async fn bench_store(
             serde_json::json!({"backend": backend, "client": "satchel json+zstd", "op": "get", "c": concurrency, "bytes": encoded}),
             &get,
         );
+        // Read-modify-write with compare-and-set (retried on conflict): each task on keys
+        // of its own stride, so c = 50 measures throughput more than contention.
+        let (t, k) = (typed.clone(), keys.clone());
+        let update = median_of(settings, concurrency, move |_, i| {
+            let (t, k) = (t.clone(), k.clone());
+            async move {
+                let _: Session = t
+                    .update(&k[i], None, |v: Option<Session>| v.expect("prefilled"))
+                    .await
+                    .expect("update");
+            }
+        })
+        .await;
+        emit(
+            out,
+            serde_json::json!({"backend": backend, "client": "satchel json+zstd", "op": "update", "c": concurrency, "bytes": encoded}),
+            &update,
+        );
     }
     // Sessions: load + modify + save, one session per task, next to the bare CodecStore
     // get + set of the same record on the same store.
