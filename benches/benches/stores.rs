@@ -108,6 +108,7 @@ async fn bench_store(
     backend: &str,
     url: &str,
     value: &Arc<Session>,
+    with_sessions: bool,
 ) {
     // The SQL pools get one connection per task at c = 50, as pgbench gets with -c 50.
     let opened = if backend == "postgres" || backend == "mysql" {
@@ -183,6 +184,12 @@ async fn bench_store(
             serde_json::json!({"backend": backend, "client": "satchel json+zstd", "op": "update", "c": concurrency, "bytes": encoded}),
             &update,
         );
+    }
+    if !with_sessions {
+        for k in keys.iter() {
+            let _ = typed.delete(k).await;
+        }
+        return;
     }
     // Sessions: load + modify + save, one session per task, next to the bare CodecStore
     // get + set of the same record on the same store.
@@ -529,7 +536,7 @@ async fn main() {
     let mut out = Vec::new();
     for (backend, url) in backends {
         if let Some(url) = url {
-            bench_store(&settings, &mut out, backend, &url, &value).await;
+            bench_store(&settings, &mut out, backend, &url, &value, true).await;
         }
     }
     // Through gRPC: an in-process server (its own runtime, on the same two cores) in front
@@ -551,10 +558,31 @@ async fn main() {
             }
         };
         let server = satchel_testkit::grpc::serve(store).await;
-        bench_store(&settings, &mut out, backend, &server.url, &value).await;
+        bench_store(&settings, &mut out, backend, &server.url, &value, true).await;
         server.stop().await;
     }
+    // The ~16 KB record on the two stores with server-side references (redis-benchmark,
+    // pgbench) and on the raw client: get/set/update only.
+    let large = Arc::new(payloads::session_medium());
+    let large_encoded = Codec::json()
+        .compress(Zstd)
+        .encode(&*large)
+        .expect("encodes")
+        .len();
+    for (backend, var, default) in [
+        ("redis", "SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379"),
+        (
+            "postgres",
+            "SATCHEL_BENCH_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/test",
+        ),
+    ] {
+        if let Some(url) = url(var, default) {
+            bench_store(&settings, &mut out, backend, &url, &large, false).await;
+        }
+    }
     if let Some(redis) = url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379") {
+        bench_raw_redis(&settings, &mut out, &redis, large_encoded).await;
         bench_raw_redis(&settings, &mut out, &redis, encoded).await;
         bench_tower(&settings, &mut out, &redis, &value).await;
     }
