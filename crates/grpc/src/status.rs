@@ -113,7 +113,8 @@ fn timeout_kind(status: &Status, address: &str) -> (StoreErrorKind, String) {
     (
         StoreErrorKind::Timeout,
         format!(
-            "the server at {address} did not finish in time ({})",
+            "the server at {address} did not finish in time ({}); a write may or may not have \
+             been applied: re-read before retrying",
             status.message()
         ),
     )
@@ -125,7 +126,8 @@ pub(crate) fn timed_out(key: Option<&str>, address: &str, timeout: Duration) -> 
         StoreErrorKind::Timeout,
         format!(
             "no answer from the server at {address} within {timeout:?} (the request timeout; \
-             SATCHEL_REQUEST_TIMEOUT or GrpcConfig::with_request_timeout)"
+             SATCHEL_REQUEST_TIMEOUT or GrpcConfig::with_request_timeout); a write may or may \
+             not have been applied: re-read before retrying"
         ),
     )
     .with_backend(BACKEND);

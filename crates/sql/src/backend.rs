@@ -79,6 +79,8 @@ struct Inner {
     /// Until when (Unix ms) every pooled connection is pinged on checkout: set when a
     /// connection was found dead, since its pool mates likely are too.
     suspect_until: Arc<AtomicI64>,
+    /// See `SqlConfig::with_operation_timeout`.
+    operation_timeout: Option<Duration>,
 }
 
 enum Pool {
@@ -158,6 +160,7 @@ impl SqlStore {
             url,
             _purge_task: purge_task,
             suspect_until: suspect_until.clone(),
+            operation_timeout: config.operation_timeout,
         };
         let inner = match (runtime, config.purge_interval) {
             (Some(runtime), Some(interval)) => Arc::new_cyclic(|weak| {
@@ -764,9 +767,46 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Runs one operation under the operation timeout.
+    async fn timed<T>(
+        &self,
+        key: Option<&str>,
+        write: bool,
+        op: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let Some(limit) = self.operation_timeout else {
+            return op.await;
+        };
+        match tokio::time::timeout(limit, op).await {
+            Ok(result) => result,
+            Err(_) => {
+                let e = StoreError::new(
+                    StoreErrorKind::Timeout,
+                    format!(
+                        "no answer from the database within {limit:?} (SqlConfig::\
+                         with_operation_timeout){}",
+                        if write {
+                            "; the write may or may not have been applied: re-read before \
+                             retrying"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .with_backend(self.dialect.name());
+                Err(match key {
+                    Some(key) => e.with_key(key),
+                    None => e,
+                })
+            }
+        }
+    }
+}
+
 impl Store for SqlStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
-        Box::pin(self.inner.get(key))
+        Box::pin(self.inner.timed(Some(key), false, self.inner.get(key)))
     }
 
     fn set<'a>(
@@ -776,15 +816,21 @@ impl Store for SqlStore {
         ttl: Option<Duration>,
         condition: Condition,
     ) -> BoxFuture<'a, Result<Version>> {
-        Box::pin(self.inner.set(key, value, ttl, condition))
+        Box::pin(
+            self.inner
+                .timed(Some(key), true, self.inner.set(key, value, ttl, condition)),
+        )
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(self.inner.delete(key))
+        Box::pin(self.inner.timed(Some(key), true, self.inner.delete(key)))
     }
 
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(self.inner.touch(key, ttl))
+        Box::pin(
+            self.inner
+                .timed(Some(key), true, self.inner.touch(key, ttl)),
+        )
     }
 
     fn backend(&self) -> &'static str {
@@ -794,13 +840,16 @@ impl Store for SqlStore {
 
 impl Scan for SqlStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(self.inner.scan(prefix, limit))
+        Box::pin(
+            self.inner
+                .timed(None, false, self.inner.scan(prefix, limit)),
+        )
     }
 }
 
 impl PurgeExpired for SqlStore {
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(self.inner.purge())
+        Box::pin(self.inner.timed(None, true, self.inner.purge()))
     }
 }
 

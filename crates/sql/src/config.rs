@@ -30,6 +30,7 @@ pub struct SqlConfig {
     pub(crate) max_connections: u32,
     pub(crate) acquire_timeout: Duration,
     pub(crate) purge_interval: Option<Duration>,
+    pub(crate) operation_timeout: Option<Duration>,
 }
 
 impl SqlConfig {
@@ -40,6 +41,8 @@ impl SqlConfig {
     pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
     /// The default [`SqlConfig::acquire_timeout`]: 10 seconds.
     pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// The default [`SqlConfig::operation_timeout`]: 30 seconds.
+    pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
     /// The database at `url`, table [`SqlConfig::DEFAULT_TABLE`], default pool settings, no
     /// background purge.
@@ -50,7 +53,18 @@ impl SqlConfig {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             purge_interval: None,
+            operation_timeout: Some(Self::DEFAULT_OPERATION_TIMEOUT),
         }
+    }
+
+    /// The longest one store operation may take, waiting for a connection included, before
+    /// it fails with [`StoreErrorKind::Timeout`] (`None`: no limit). Without it, a query
+    /// sent just before the network stalls waits for TCP to give up (minutes). A write that
+    /// times out may or may not have been applied; the error says so.
+    #[must_use]
+    pub fn with_operation_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.operation_timeout = timeout;
+        self
     }
 
     /// Keeps the values in table `name` (created on connect if missing). The name must match
@@ -111,6 +125,11 @@ impl SqlConfig {
         self.acquire_timeout
     }
 
+    /// The operation timeout, if any.
+    pub fn operation_timeout(&self) -> Option<Duration> {
+        self.operation_timeout
+    }
+
     /// The background purge interval, if any.
     pub fn purge_interval(&self) -> Option<Duration> {
         self.purge_interval
@@ -159,6 +178,7 @@ impl fmt::Debug for SqlConfig {
             .field("table", &self.table)
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout", &self.acquire_timeout)
+            .field("operation_timeout", &self.operation_timeout)
             .field("purge_interval", &self.purge_interval)
             .finish()
     }
