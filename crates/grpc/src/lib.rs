@@ -9,6 +9,11 @@
 //!   unchanged. Values cross the wire as opaque bytes: the codec pipeline runs in the
 //!   client.
 //!
+//! - [`coherence`]: the same server also answers Oracle Coherence's gRPC cache protocol
+//!   (`coherence.NamedCacheService`, v0), so Coherence clients (Python, JavaScript, Go) keep
+//!   their caches in any satchel store; on by default, `ServerConfig::with_coherence(false)`
+//!   turns it off.
+//!
 //! Status codes map to store error kinds both ways: `ABORTED` ↔ conflict,
 //! `DEADLINE_EXCEEDED` ↔ timeout, `UNAVAILABLE` ↔ unavailable, `DATA_LOSS` ↔ corrupt,
 //! `INVALID_ARGUMENT` ↔ invalid input, `NOT_FOUND` ↔ not found. A backend's own failure
@@ -17,6 +22,7 @@
 //! The `.proto` files are compiled by `protox` in the build script: no `protoc` needed.
 
 mod client;
+pub mod coherence;
 mod config;
 mod error;
 mod server;

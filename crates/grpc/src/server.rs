@@ -12,9 +12,13 @@ use satchel_store_core::{
 use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
+use crate::coherence::CoherenceService;
+use crate::coherence::proto::named_cache_service_server::NamedCacheServiceServer;
 use crate::proto::{self, store_server};
 use crate::status::to_status;
 use crate::{ServeError, ServeErrorKind};
+
+type CoherenceServer = NamedCacheServiceServer<CoherenceService>;
 
 /// How a [`Server`] listens and what it accepts.
 ///
@@ -36,6 +40,7 @@ pub struct ServerConfig {
     pub(crate) session_prefix: String,
     pub(crate) scan_cap: u32,
     pub(crate) max_request_time: Duration,
+    pub(crate) coherence: bool,
 }
 
 impl ServerConfig {
@@ -60,6 +65,7 @@ impl ServerConfig {
             session_prefix: "session:".into(),
             scan_cap: Self::DEFAULT_SCAN_CAP,
             max_request_time: Self::DEFAULT_MAX_REQUEST_TIME,
+            coherence: true,
         }
     }
 
@@ -123,6 +129,19 @@ impl ServerConfig {
         self
     }
 
+    /// Also serves the Oracle Coherence cache protocol (`coherence.NamedCacheService`, see
+    /// [`CoherenceService`](crate::coherence::CoherenceService)) on the same port: on by
+    /// default. Coherence clients cannot send a bearer token, so that service does **not**
+    /// check [`ServerConfig::with_token`] (TLS and mutual TLS still apply); turn it off
+    /// where the token must guard every call. [`ServerConfig::with_header_check`] does not
+    /// apply to it either (Coherence values have no satchel header). Its entries live under
+    /// keys starting with `coherence:`.
+    #[must_use]
+    pub fn with_coherence(mut self, serve: bool) -> Self {
+        self.coherence = serve;
+        self
+    }
+
     /// Where the server listens.
     pub fn listen(&self) -> SocketAddr {
         self.listen
@@ -140,6 +159,7 @@ impl fmt::Debug for ServerConfig {
             .field("session_prefix", &self.session_prefix)
             .field("scan_cap", &self.scan_cap)
             .field("max_request_time", &self.max_request_time)
+            .field("coherence", &self.coherence)
             .finish()
     }
 }
@@ -318,6 +338,24 @@ impl BoundServer {
         }
 
         let (health, health_service) = tonic_health::server::health_reporter();
+        let coherence = config
+            .coherence
+            .then(|| CoherenceService::new(store.clone()));
+        if coherence.is_some() {
+            if config.token.is_some() {
+                tracing::warn!(
+                    "the Coherence endpoint does not check the bearer token (its clients cannot \
+                     send one); turn it off with ServerConfig::with_coherence(false) if the \
+                     token must guard every call"
+                );
+            }
+            health.set_serving::<CoherenceServer>().await;
+        }
+        let coherence_service = coherence.clone().map(|c| {
+            c.into_server()
+                .max_decoding_message_size(config.max_message_size)
+                .max_encoding_message_size(config.max_message_size)
+        });
         let service = StoreService {
             store,
             check_header: config.check_header,
@@ -341,11 +379,17 @@ impl BoundServer {
         let result = builder
             .add_service(health_service)
             .add_service(store_service)
+            .add_optional_service(coherence_service)
             .serve_with_incoming_shutdown(incoming, async move {
                 signal.await;
                 health
                     .set_not_serving::<store_server::StoreServer<StoreService>>()
                     .await;
+                if let Some(coherence) = coherence {
+                    health.set_not_serving::<CoherenceServer>().await;
+                    // Open `events` streams would otherwise hold the shutdown up.
+                    coherence.close_streams();
+                }
                 tracing::info!("satchel gRPC server shutting down");
             })
             .await;

@@ -48,6 +48,9 @@ pub(crate) struct Args {
     /// Refuse values that do not start with a satchel header.
     #[arg(long)]
     check_header: bool,
+    /// Do not answer the Coherence cache protocol (coherence.NamedCacheService).
+    #[arg(long)]
+    no_coherence: bool,
     /// The largest request or response in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_MAX_MESSAGE_SIZE)]
     max_message_size: usize,
@@ -60,7 +63,8 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .map_err(|e| CliError::open_store(&args.store, &e))?;
     let mut config = ServerConfig::new(args.listen)
         .with_header_check(args.check_header)
-        .with_max_message_size(args.max_message_size);
+        .with_max_message_size(args.max_message_size)
+        .with_coherence(!args.no_coherence);
     if let Some(token) = args.token {
         config = config.with_token(token);
     }
@@ -87,10 +91,20 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     let shown = satchel_store::redact_url(&args.store);
     if global.json {
         // One line, so a supervising script can read it as soon as it is printed.
-        println(json!({ "listening": addr.to_string(), "store": shown, "transport": tls }))?;
+        println(json!({
+            "listening": addr.to_string(),
+            "store": shown,
+            "transport": tls,
+            "coherence": !args.no_coherence,
+        }))?;
     } else {
+        let coherence = if args.no_coherence {
+            ""
+        } else {
+            ", coherence.NamedCacheService"
+        };
         println(format_args!(
-            "satchel serve: listening on {addr} ({tls} gRPC: satchel.store.v1.Store, \
+            "satchel serve: listening on {addr} ({tls} gRPC: satchel.store.v1.Store{coherence}, \
              grpc.health.v1.Health), storing into {shown}"
         ))?;
         println(format_args!(

@@ -1,0 +1,77 @@
+//! The Oracle Coherence gRPC cache protocol, v0 (`coherence.NamedCacheService`), served
+//! over a satchel store, so Coherence clients (Python `coherence-client`, …) can use
+//! `satchel serve` as their cache.
+//!
+//! - [`CoherenceService`] implements the service; [`Server`](crate::Server) mounts it by
+//!   default ([`ServerConfig::with_coherence`](crate::ServerConfig::with_coherence)).
+//! - [`store_key`], [`cache_prefix`] and [`parse_store_key`] say where an entry lives in the
+//!   store (`coherence:<scope>:<cache>:<key JSON>`), so satchel's own tools can read what
+//!   Coherence clients wrote: the values are `0x15` + JSON, `satchel_json::CoherenceJson`.
+//! - [`proto`] holds the generated messages and stubs (a client too, for tests and tools).
+//!
+//! The newer protocol, v1 (`coherence.proxy.v1.ProxyService`), is deliberately not served:
+//! tonic answers `UNIMPLEMENTED` for it, which is what makes the clients fall back to v0.
+//! The repository's `docs/coherence-protocol.md` has the call-by-call mapping.
+//!
+//! # Store keys
+//!
+//! Every entry is one store key, `(scope, cache, key bytes)` encoded reversibly, holding
+//! the value's bytes exactly as the client sent them:
+//!
+//! ```text
+//! coherence:<scope>:<cache>:<key>
+//! ```
+//!
+//! - `scope` and `cache` are written as they are, except `%`, `:` and control characters
+//!   (below U+0020, and U+007F), which become `%XX` (upper-case hex of the byte). So the
+//!   first two unescaped `:` after `coherence:` end them, and the prefix of one cache is
+//!   never the prefix of another (`a:` vs `ab:`).
+//! - `key` is the key's JSON text, the bytes after the `0x15` marker, when the key is `0x15`
+//!   followed by UTF-8 without control characters that does not start with `#` (every key
+//!   the endpoint accepts from the Python client: its JSON is ASCII on one line).
+//!   Otherwise it is `#` followed by the lower-case hex of all the key's bytes, marker
+//!   included (for instance a key whose JSON spans several lines). JSON text never starts
+//!   with `#`, so the two forms cannot be confused.
+//!
+//! Store limits on key length apply to the whole key (MySQL/MariaDB: 255 characters).
+//!
+//! ```
+//! use satchel_grpc::coherence::{cache_prefix, parse_store_key, store_key};
+//! assert_eq!(store_key("", "carts", b"\x15\"ann\""), "coherence::carts:\"ann\"");
+//! assert_eq!(store_key("a:b", "50%", b"\x1542"), "coherence:a%3Ab:50%25:42");
+//! assert_eq!(store_key("", "c", b"\x15[1,\n2]"), "coherence::c:#155b312c0a325d");
+//! assert_eq!(cache_prefix("", "carts"), "coherence::carts:");
+//! assert_eq!(
+//!     parse_store_key("coherence:a%3Ab:50%25:42"),
+//!     Some(("a:b".to_string(), "50%".to_string(), b"\x1542".to_vec()))
+//! );
+//! ```
+
+mod keys;
+mod service;
+
+pub use keys::{KEY_PREFIX, cache_prefix, key_from_suffix, parse_store_key, store_key};
+pub use service::CoherenceService;
+
+/// The messages and service stubs generated from `proto/coherence/messages.proto` and
+/// `services.proto` (package `coherence`, wire-identical to the Coherence clients' own).
+#[allow(
+    missing_docs,
+    unreachable_pub,
+    non_camel_case_types,
+    rustdoc::invalid_html_tags,
+    rustdoc::bare_urls,
+    rustdoc::broken_intra_doc_links,
+    clippy::all,
+    clippy::pedantic
+)]
+pub mod proto {
+    tonic::include_proto!("coherence");
+
+    // tonic-prost-build 0.14 names the `BoolValue` / `Int32Value` replies, which prost maps
+    // to Rust primitives, `super::bool` / `super::i32`: these make those paths resolve.
+    #[doc(hidden)]
+    pub type bool = ::core::primitive::bool;
+    #[doc(hidden)]
+    pub type i32 = ::core::primitive::i32;
+}
