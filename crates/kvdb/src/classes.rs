@@ -129,3 +129,47 @@ pub(crate) fn shorten(text: &str) -> String {
     }
     out
 }
+
+/// The constructor, the class registry and the identity (`PartialEq`, `Hash`: by registry)
+/// of a serializer that maps Python classes (`KvdbJson`, `KvdbMsgPack`).
+macro_rules! class_aware {
+    ($t:ident) => {
+        impl $t {
+            /// The serializer, with no classes registered.
+            pub const fn new() -> Self {
+                Self { classes: None }
+            }
+
+            /// The serializer, mapping the classes of `classes`.
+            #[must_use]
+            pub const fn classes(mut self, classes: &'static Classes) -> Self {
+                self.classes = Some(classes);
+                self
+            }
+
+            /// The classes in use.
+            pub fn registry(&self) -> &'static Classes {
+                match self.classes {
+                    Some(c) => c,
+                    None => &$crate::classes::EMPTY,
+                }
+            }
+        }
+
+        impl PartialEq for $t {
+            fn eq(&self, other: &Self) -> bool {
+                std::ptr::eq(self.registry(), other.registry())
+            }
+        }
+
+        impl Eq for $t {}
+
+        impl std::hash::Hash for $t {
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                std::ptr::hash(self.registry(), state);
+            }
+        }
+    };
+}
+
+pub(crate) use class_aware;

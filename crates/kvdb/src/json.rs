@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
 
-use crate::classes::{Classes, EMPTY, shorten};
+use crate::classes::{Classes, shorten};
 use crate::types::from_hex;
 
 /// The format id a codec uses internally for [`KvdbJson`]. kvdb values carry no satchel
@@ -67,41 +67,7 @@ pub struct KvdbJson {
     classes: Option<&'static Classes>,
 }
 
-impl KvdbJson {
-    /// The serializer, with no classes registered.
-    pub const fn new() -> Self {
-        Self { classes: None }
-    }
-
-    /// The serializer, mapping the classes of `classes`.
-    #[must_use]
-    pub const fn classes(mut self, classes: &'static Classes) -> Self {
-        self.classes = Some(classes);
-        self
-    }
-
-    /// The classes in use.
-    pub fn registry(&self) -> &'static Classes {
-        match self.classes {
-            Some(c) => c,
-            None => &EMPTY,
-        }
-    }
-}
-
-impl PartialEq for KvdbJson {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.registry(), other.registry())
-    }
-}
-
-impl Eq for KvdbJson {}
-
-impl std::hash::Hash for KvdbJson {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(self.registry(), state);
-    }
-}
+crate::classes::class_aware!(KvdbJson);
 
 /// How deeply `value` nests (a scalar is 0).
 pub(crate) fn depth_of(value: &Value) -> usize {

@@ -9,7 +9,7 @@ use serde_json::{Map, Number, Value};
 
 use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
 
-use crate::classes::{Classes, EMPTY, shorten};
+use crate::classes::{Classes, shorten};
 use crate::json::{check_depth, encode_error, plain_value, with_class};
 
 /// The format id a codec uses internally for [`KvdbMsgPack`] (never written anywhere; see
@@ -38,41 +38,7 @@ pub struct KvdbMsgPack {
     classes: Option<&'static Classes>,
 }
 
-impl KvdbMsgPack {
-    /// The serializer, with no classes registered.
-    pub const fn new() -> Self {
-        Self { classes: None }
-    }
-
-    /// The serializer, mapping the classes of `classes`.
-    #[must_use]
-    pub const fn classes(mut self, classes: &'static Classes) -> Self {
-        self.classes = Some(classes);
-        self
-    }
-
-    /// The classes in use.
-    pub fn registry(&self) -> &'static Classes {
-        match self.classes {
-            Some(c) => c,
-            None => &EMPTY,
-        }
-    }
-}
-
-impl PartialEq for KvdbMsgPack {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::eq(self.registry(), other.registry())
-    }
-}
-
-impl Eq for KvdbMsgPack {}
-
-impl std::hash::Hash for KvdbMsgPack {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        std::ptr::hash(self.registry(), state);
-    }
-}
+crate::classes::class_aware!(KvdbMsgPack);
 
 fn write_ext(out: &mut Vec<u8>, kind: i8, data: &[u8]) -> Result<(), Error> {
     let len = data.len();
