@@ -259,8 +259,18 @@ async fn bench_raw_redis(settings: &Settings, out: &mut Vec<String>, url: &str, 
         Err(e) => return println!("skipped raw redis: {e}"),
     };
     let value: Arc<Vec<u8>> = Arc::new(vec![b'x'; bytes]);
-    let prefix = format!("satchel-bench-raw:{}:", std::process::id());
+    let prefix = format!("satchel-bench-raw:{}:{bytes}:", std::process::id());
     let keys: Arc<Vec<String>> = Arc::new((0..KEYS).map(|i| format!("{prefix}{i}")).collect());
+    // Every key exists before anything is measured (a short run sets only a few).
+    let mut c = conn.clone();
+    for k in keys.iter() {
+        let () = redis::cmd("SET")
+            .arg(k)
+            .arg(&value[..])
+            .query_async(&mut c)
+            .await
+            .expect("prefill");
+    }
     for concurrency in [1, 50] {
         let (c, k, v) = (conn.clone(), keys.clone(), value.clone());
         let set = median_of(settings, concurrency, move |_, i| {
