@@ -77,7 +77,7 @@ impl ServerConfig {
     }
 
     /// The largest request or response, in bytes; larger requests are refused with
-    /// `RESOURCE_EXHAUSTED` before they are read whole.
+    /// `OUT_OF_RANGE` (what tonic answers) before they are read whole.
     #[must_use]
     pub fn with_max_message_size(mut self, bytes: usize) -> Self {
         self.max_message_size = bytes;
