@@ -2,34 +2,16 @@
 //! memory and SQLite always; PostgreSQL, MariaDB and Redis from `SATCHEL_TEST_*_URL`
 //! (`.ci/run` sets them and `SATCHEL_REQUIRE_SERVICES=1`, so a service that cannot be
 //! reached fails the run; a plain `cargo test` says which tests it skipped).
+//!
+//! Every behaviour of the suite is its own test per backend (`store_suite!`):
+//! `cargo test --test stores -- --list` shows `sqlite_file::set_if_absent_refuses_live_value`
+//! and its siblings.
 
 use std::sync::Arc;
 
-use satchel_store::{MemoryStore, StoreErrorKind};
-use satchel_testkit::store::{no_lost_update, store_conformance};
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_conformance() {
-    store_conformance(Arc::new(MemoryStore::new())).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn memory_no_lost_update() {
-    no_lost_update(Arc::new(MemoryStore::new()), 16, 200).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn open_memory_and_unknown_schemes() {
-    let store = satchel_store::open("memory://").await.unwrap();
-    store_conformance(store).await;
-    let err = satchel_store::open("ftp://user:pw@host/x")
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
-    let text = format!("{err} {err:?}");
-    assert!(text.contains("known: memory://"), "{text}");
-    assert!(!text.contains(":pw@"), "password leaked: {text}");
-}
+use satchel_store::{DynStore, MemoryStore, StoreErrorKind};
+use satchel_testkit::store_suite;
+use satchel_testkit::suite::Served;
 
 fn sqlite_file(tag: &str) -> String {
     let name = satchel_testkit::store::unique_prefix(tag).replace(':', "-");
@@ -39,78 +21,50 @@ fn sqlite_file(tag: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_file_conformance() {
-    let store = satchel_store::open(&sqlite_file("conf")).await.unwrap();
-    store_conformance(store).await;
+async fn open(url: &str) -> DynStore {
+    satchel_store::open(url).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_memory_conformance() {
-    let store = satchel_store::open("sqlite::memory:").await.unwrap();
-    store_conformance(store).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_no_lost_update() {
-    let store = satchel_store::open(&sqlite_file("race")).await.unwrap();
-    no_lost_update(store, 16, 200).await;
-}
-
-// Over gRPC: `GrpcStore` (`grpc://`) against an in-process server on an ephemeral
-// loopback port, backed by SQLite and by Redis.
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn grpc_sqlite_conformance() {
-    let backing = satchel_store::open(&sqlite_file("g-conf")).await.unwrap();
+/// `GrpcStore` (`grpc://`) against an in-process server on an ephemeral loopback port,
+/// serving `backing`.
+async fn over_grpc(backing: DynStore) -> Served<dyn satchel_store::StoreObject> {
     let server = satchel_testkit::grpc::serve(backing).await;
-    store_conformance(satchel_store::open(&server.url).await.unwrap()).await;
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn grpc_sqlite_no_lost_update() {
-    let backing = satchel_store::open(&sqlite_file("g-race")).await.unwrap();
-    let server = satchel_testkit::grpc::serve(backing).await;
-    no_lost_update(satchel_store::open(&server.url).await.unwrap(), 16, 200).await;
-    server.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn grpc_redis_conformance() {
-    if let Some(url) =
-        satchel_testkit::store::service_url("SATCHEL_TEST_REDIS_URL", "grpc_redis_conformance")
-    {
-        let server = satchel_testkit::grpc::serve(satchel_store::open(&url).await.unwrap()).await;
-        let client = satchel_store::open(&server.url).await.unwrap();
-        store_conformance(client.clone()).await;
-        no_lost_update(client, 16, 200).await;
-        server.stop().await;
+    Served {
+        store: open(&server.url).await,
+        server,
     }
 }
 
-macro_rules! service_tests {
-    ($($conformance:ident, $race:ident, $var:literal;)*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $conformance() {
-            if let Some(url) = satchel_testkit::store::service_url($var, stringify!($conformance)) {
-                store_conformance(satchel_store::open(&url).await.unwrap()).await;
-            }
-        }
+store_suite!(memory, async || Arc::new(MemoryStore::new()));
+store_suite!(open_memory, async || open("memory://").await);
+store_suite!(sqlite_file, async || open(&sqlite_file("conf")).await);
+// `sqlite::memory:` is one connection: 16 tasks racing `update` on it exhaust the 1000
+// compare-and-set retries (the retry loop does not back off). Known; `--ignored` runs it.
+store_suite!(
+    sqlite_memory,
+    async || open("sqlite::memory:").await,
+    ignore_race "sqlite::memory: starves update's un-backed-off retries (issue 14, one retry helper)"
+);
+store_suite!(grpc_sqlite, async || over_grpc(
+    open(&sqlite_file("g-conf")).await
+)
+.await);
+store_suite!(grpc_redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| {
+    over_grpc(open(&url).await).await
+});
+store_suite!(postgres, env "SATCHEL_TEST_POSTGRES_URL", async |url: String| open(&url).await);
+store_suite!(mariadb, env "SATCHEL_TEST_MYSQL_URL", async |url: String| open(&url).await);
+store_suite!(redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| open(&url).await);
 
-        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-        async fn $race() {
-            if let Some(url) = satchel_testkit::store::service_url($var, stringify!($race)) {
-                no_lost_update(satchel_store::open(&url).await.unwrap(), 16, 200).await;
-            }
-        }
-    )*};
-}
-
-service_tests! {
-    postgres_conformance, postgres_no_lost_update, "SATCHEL_TEST_POSTGRES_URL";
-    mariadb_conformance, mariadb_no_lost_update, "SATCHEL_TEST_MYSQL_URL";
-    redis_conformance, redis_no_lost_update, "SATCHEL_TEST_REDIS_URL";
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_schemes_are_invalid_input_and_keep_passwords_out() {
+    let err = satchel_store::open("ftp://user:pw@host/x")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
+    let text = format!("{err} {err:?}");
+    assert!(text.contains("known: memory://"), "{text}");
+    assert!(!text.contains(":pw@"), "password leaked: {text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

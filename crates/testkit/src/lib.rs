@@ -1,8 +1,10 @@
 //! Sample payloads and conformance suites for satchel backends.
 //!
 //! Each suite is written once and run against every backend: the backend crates' tests and
-//! the workspace `tests/` package call [`format_conformance`],
-//! [`compression_conformance`] and [`store::store_conformance`] with their implementation.
+//! the workspace `tests/` package call [`format_conformance`] and
+//! [`compression_conformance`] with their implementation, and instantiate the store and
+//! session suites with [`store_suite!`] and [`session_suite!`], which give every behaviour
+//! its own named test per backend.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +15,9 @@ use satchel_core::{Compression, ErrorKind, Format, FormatId, Limits};
 pub mod grpc;
 pub mod payloads;
 pub mod python;
+pub mod session;
 pub mod store;
+pub mod suite;
 
 /// A value exercising most of serde's data model: nested structs, every enum variant
 /// shape, maps, options, byte strings, unicode, extreme integers, floats (no NaN, which is

@@ -1,4 +1,9 @@
 //! The conformance suite for [`Store`] adapters, written once and run against each.
+//!
+//! Each behaviour of the contract is its own `pub async fn` here, taking the store under
+//! test and working on keys under a fresh prefix of it. [`store_suite!`](crate::store_suite)
+//! turns the list into one named `#[tokio::test]` per behaviour for a backend, so a broken
+//! rule fails its own test and never hides the others.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -38,25 +43,38 @@ pub fn service_url(var: &str, test: &str) -> Option<String> {
     }
 }
 
-/// Every behaviour of the [`Store`] contract, on keys under a fresh prefix of `store`.
-/// Panics naming the backend and the broken rule.
-pub async fn store_conformance<S>(store: Arc<S>)
+/// The store under test seen through a fresh prefix, and the backend's name for messages.
+fn scoped<S>(store: &Arc<S>, behaviour: &str) -> (Prefixed<Arc<S>>, &'static str)
 where
-    S: Scan + PurgeExpired + ?Sized + 'static,
+    S: Store + ?Sized + 'static,
 {
     let name = store.backend();
-    let prefix = unique_prefix(name);
-    let s = Prefixed::new(store.clone(), prefix.clone());
+    let prefix = unique_prefix(&format!("{name}-{behaviour}"));
+    (Prefixed::new(store.clone(), prefix), name)
+}
 
-    // Missing keys.
+/// Missing keys: `get` finds nothing, `delete` and `touch` report that nothing was there.
+pub async fn missing_keys_are_absent<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "missing");
     assert!(s.get("missing").await.unwrap().is_none(), "{name}");
     assert!(!s.delete("missing").await.unwrap(), "{name}");
     assert!(
         !s.touch("missing", Duration::from_secs(5)).await.unwrap(),
         "{name}"
     );
+    cleanup(&s).await;
+}
 
-    // Round trips of awkward bytes, and versions that only grow.
+/// Every byte value, an empty value, 1 MiB and bytes that are not UTF-8 come back exactly,
+/// under versions that only grow and with no expiry.
+pub async fn awkward_bytes_round_trip_with_growing_versions<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "bytes");
     let all_bytes: Vec<u8> = (0..=255).collect();
     let big: Vec<u8> = (0..(1 << 20))
         .map(|i: u32| (i.wrapping_mul(31) >> 3) as u8)
@@ -74,10 +92,16 @@ where
         assert_eq!(e.version, v, "{name}");
         assert_eq!(e.expires_at, None, "{name}");
     }
+    cleanup(&s).await;
+}
 
-    // Conditions.
-    let v1 = s
-        .set("cas", b"one", None, Condition::IfAbsent)
+/// `IfAbsent` on a live key is a `Conflict` naming the key.
+pub async fn set_if_absent_refuses_live_value<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "absent");
+    s.set("cas", b"one", None, Condition::IfAbsent)
         .await
         .unwrap();
     let err = s
@@ -86,6 +110,21 @@ where
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Conflict, "{name}: {err}");
     assert_eq!(err.key(), Some("cas"), "{name}: the error names the key");
+    assert_eq!(s.get("cas").await.unwrap().unwrap().value, b"one", "{name}");
+    cleanup(&s).await;
+}
+
+/// `IfVersion` writes over the version it names, and a stale version is a `Conflict`
+/// that leaves the value alone.
+pub async fn set_if_version_is_compare_and_set<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "cas");
+    let v1 = s
+        .set("cas", b"one", None, Condition::IfAbsent)
+        .await
+        .unwrap();
     let v2 = s
         .set("cas", b"two", None, Condition::IfVersion(v1))
         .await
@@ -101,7 +140,24 @@ where
         "{name}: stale version"
     );
     assert_eq!(s.get("cas").await.unwrap().unwrap().value, b"two", "{name}");
-    // Delete then recreate: the old version is never valid again.
+    cleanup(&s).await;
+}
+
+/// Delete then recreate: the old version is never valid again (no ABA), and the new
+/// version is above every earlier one.
+pub async fn versions_of_deleted_keys_never_match_again<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "aba");
+    let v1 = s
+        .set("cas", b"one", None, Condition::IfAbsent)
+        .await
+        .unwrap();
+    let v2 = s
+        .set("cas", b"two", None, Condition::IfVersion(v1))
+        .await
+        .unwrap();
     assert!(s.delete("cas").await.unwrap(), "{name}");
     assert!(s.get("cas").await.unwrap().is_none(), "{name}");
     let err = s
@@ -126,8 +182,15 @@ where
         StoreErrorKind::Conflict,
         "{name}: ABA after recreate"
     );
+    cleanup(&s).await;
+}
 
-    // Bad input.
+/// An empty key and a zero TTL are `InvalidInput`.
+pub async fn bad_input_is_invalid<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "input");
     let err = s.set("", b"x", None, Condition::Always).await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput, "{name}");
     let err = s
@@ -135,8 +198,16 @@ where
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput, "{name}");
+    cleanup(&s).await;
+}
 
-    // Expiry: never returned once expired, never revived by touch, absent for IfAbsent.
+/// A value with a TTL reports its expiry; once expired it is never returned, never
+/// revived by `touch`, not counted by `delete`, and absent for `IfAbsent`.
+pub async fn expired_values_are_gone<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "ttl");
     let before = SystemTime::now();
     s.set(
         "ttl",
@@ -151,19 +222,6 @@ where
     assert!(
         expires > before && expires < before + Duration::from_secs(5),
         "{name}: expiry {expires:?}"
-    );
-    s.set(
-        "extended",
-        b"kept",
-        Some(Duration::from_millis(300)),
-        Condition::Always,
-    )
-    .await
-    .unwrap();
-    let kept = s.get("extended").await.unwrap().unwrap().version;
-    assert!(
-        s.touch("extended", Duration::from_secs(30)).await.unwrap(),
-        "{name}"
     );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert!(
@@ -185,11 +243,49 @@ where
     s.set("ttl", b"new", None, Condition::IfAbsent)
         .await
         .unwrap();
+    cleanup(&s).await;
+}
+
+/// `touch` on a live key pushes its expiry past the old one and keeps version and value.
+pub async fn touch_extends_without_changing_the_version<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "touch");
+    s.set(
+        "extended",
+        b"kept",
+        Some(Duration::from_millis(300)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    let kept = s.get("extended").await.unwrap().unwrap().version;
+    assert!(
+        s.touch("extended", Duration::from_secs(30)).await.unwrap(),
+        "{name}"
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
     let e = s.get("extended").await.unwrap().expect("touch extended it");
     assert_eq!(e.version, kept, "{name}: touch must not change the version");
     assert_eq!(e.value, b"kept", "{name}");
+    cleanup(&s).await;
+}
 
-    // Purge: expired values go, live ones stay.
+/// `purge_expired` runs, and takes no live value.
+pub async fn purge_keeps_live_values<S>(store: Arc<S>)
+where
+    S: Scan + PurgeExpired + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "purge");
+    s.set(
+        "live",
+        b"kept",
+        Some(Duration::from_secs(30)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
     s.set(
         "gone",
         b"x",
@@ -201,11 +297,19 @@ where
     tokio::time::sleep(Duration::from_millis(150)).await;
     s.purge_expired().await.unwrap();
     assert!(
-        s.get("extended").await.unwrap().is_some(),
+        s.get("live").await.unwrap().is_some(),
         "{name}: purge took a live value"
     );
+    cleanup(&s).await;
+}
 
-    // Scan by prefix: literal, no wildcards.
+/// `scan` matches its prefix literally (`%`, `_`, `*`, `?`, `[` are no wildcards) and
+/// honours its limit.
+pub async fn scan_matches_prefixes_literally<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "scan");
     for key in [
         "scan/a%_*?[1]",
         "scan/a%_*?[2]",
@@ -224,9 +328,16 @@ where
     );
     let keys = s.scan("scan/", 2).await.unwrap();
     assert_eq!(keys.len(), 2, "{name}: scan honours its limit");
+    cleanup(&s).await;
+}
 
-    // Typed access and corrupt data: garbage under a key is a `Corrupt` error naming it,
-    // its bytes stay, other keys are unaffected.
+/// Typed access and corrupt data: garbage under a key is a `Corrupt` error naming it, its
+/// bytes stay, other keys are unaffected.
+pub async fn corrupt_values_are_named_and_left_in_place<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "corrupt");
     let typed = Codec::json().compress(satchel::Zstd).wrap(s.clone());
     typed.set("good", &vec![1, 2, 3], None).await.unwrap();
     s.set("bad", b"\xC1\x11garbage", None, Condition::Always)
@@ -245,18 +356,34 @@ where
         typed.get::<Vec<u32>>("good").await.unwrap().unwrap(),
         [1, 2, 3]
     );
-    // Another pipeline's value is a codec error, not corruption.
+    cleanup(&s).await;
+}
+
+/// A value another pipeline wrote is a `Codec` error, not corruption.
+pub async fn other_pipelines_values_are_codec_errors<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "pipeline");
+    let typed = Codec::json().compress(satchel::Zstd).wrap(s.clone());
     let other = Codec::msgpack().wrap(s.clone());
     other.set("msgpack", &1u8, None).await.unwrap();
     let err = typed.get::<u8>("msgpack").await.unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Codec, "{name}: {err}");
-
     cleanup(&s).await;
+}
+
+/// No lost update: 16 tasks × 200 typed `update`s of one counter end at exactly 3200.
+pub async fn no_lost_update<S>(store: Arc<S>)
+where
+    S: Scan + ?Sized + 'static,
+{
+    concurrent_updates(store, 16, 200).await;
 }
 
 /// No lost update: `tasks` tasks × `increments` typed `update`s of one counter end at
 /// exactly `tasks × increments`.
-pub async fn no_lost_update<S>(store: Arc<S>, tasks: u64, increments: u64)
+pub async fn concurrent_updates<S>(store: Arc<S>, tasks: u64, increments: u64)
 where
     S: Scan + ?Sized + 'static,
 {
@@ -283,7 +410,7 @@ where
     counter.delete("n").await.unwrap();
 }
 
-async fn cleanup<S: Scan>(s: &S) {
+async fn cleanup<S: Scan + ?Sized>(s: &S) {
     for key in s.scan("", 10_000).await.unwrap() {
         s.delete(&key).await.unwrap();
     }
