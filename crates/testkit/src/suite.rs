@@ -1,7 +1,7 @@
 //! The macros that instantiate the conformance suites: one named `#[tokio::test]` per
 //! behaviour per backend, so one failing assertion never hides the rest.
 //!
-//! ```ignore
+//! ```
 //! use std::sync::Arc;
 //! use satchel_store::MemoryStore;
 //!
@@ -9,6 +9,7 @@
 //! satchel_testkit::store_suite!(postgres, env "SATCHEL_TEST_POSTGRES_URL", async |url: String| {
 //!     satchel_store::open(&url).await.unwrap()
 //! });
+//! # fn main() {}
 //! ```
 //!
 //! `cargo test` then lists `memory::set_if_absent_refuses_live_value`,
