@@ -164,7 +164,7 @@ fn checksum(c: &mut Criterion) {
     }
 }
 
-fn bench_checksum<F: Format, C: satchel::Compression>(
+fn bench_checksum<F: satchel::HeaderFormat, C: satchel::Compression>(
     c: &mut Criterion,
     size: &str,
     name: &str,

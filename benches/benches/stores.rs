@@ -100,7 +100,7 @@ fn emit(out: &mut Vec<String>, fields: serde_json::Value, s: &Stats) {
     out.push(v.to_string());
 }
 
-type Typed = CodecStore<Prefixed<DynStore>, satchel::Json, Zstd>;
+type Typed = CodecStore<Prefixed<DynStore>, satchel::Codec<satchel::Json, Zstd>>;
 
 async fn bench_store(
     settings: &Settings,

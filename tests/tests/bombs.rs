@@ -147,10 +147,10 @@ fn zstd_lying_content_size_is_checked_before_allocating() {
 fn deep_nesting_is_an_error_in_every_format_and_pipeline() {
     use satchel_testkit::{Tree, deeply_nested};
     for codec in satchel_tests::all_pipelines() {
-        let id = codec.pipeline().format;
+        let id = codec.pipeline().expect("headered").format;
         let payload = deeply_nested(id, 100_000).unwrap();
         let mut bytes = Vec::new();
-        Header::new(id, codec.pipeline().compression).write(&mut bytes);
+        Header::new(id, codec.pipeline().expect("headered").compression).write(&mut bytes);
         satchel::Compression::compress(codec.compression(), &payload, &mut bytes).unwrap();
         let err = if satchel_testkit::self_describing(id) {
             codec.decode::<serde_json::Value>(&bytes).unwrap_err()
@@ -167,7 +167,11 @@ fn garbage_after_a_valid_header_never_panics() {
     for codec in satchel_tests::all_pipelines() {
         for len in [0usize, 1, 3, 7, 16, 100, 1000] {
             let mut bytes = Vec::new();
-            Header::new(codec.pipeline().format, codec.pipeline().compression).write(&mut bytes);
+            Header::new(
+                codec.pipeline().expect("headered").format,
+                codec.pipeline().expect("headered").compression,
+            )
+            .write(&mut bytes);
             for _ in 0..len {
                 seed ^= seed << 13;
                 seed ^= seed >> 7;

@@ -33,7 +33,7 @@ use serde::de::{DeserializeOwned, DeserializeSeed};
 use serde::{Deserialize, Serialize};
 
 use satchel_core::depth::DepthLimit;
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 
 /// The bincode 2 format with its standard configuration (varint integers, little-endian).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -121,11 +121,13 @@ fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error 
     Error::new(kind, message).with_source(e)
 }
 
-impl Format for Bincode {
+impl HeaderFormat for Bincode {
     fn id(&self) -> FormatId {
         FormatId::BINCODE
     }
+}
 
+impl Format for Bincode {
     fn name(&self) -> &'static str {
         "bincode"
     }

@@ -77,7 +77,7 @@ impl From<Dyn> for Value {
 
 /// Encodes a JSON value with `codec` (through [`Dyn`] for bincode).
 pub(crate) fn encode(codec: &DynCodec, value: &Value) -> Result<Vec<u8>, satchel::Error> {
-    if codec.format().id() == FormatId::BINCODE {
+    if codec.format().header_id() == Some(FormatId::BINCODE) {
         codec.encode(&Dyn::from(value))
     } else {
         codec.encode(value)
@@ -87,7 +87,7 @@ pub(crate) fn encode(codec: &DynCodec, value: &Value) -> Result<Vec<u8>, satchel
 /// Decodes bytes written by `codec` into JSON (through [`Dyn`] for bincode): the fast
 /// path, with the codec's own errors and no stage-by-stage report.
 pub(crate) fn decode_with(codec: &DynCodec, bytes: &[u8]) -> Result<Value, satchel::Error> {
-    if codec.format().id() == FormatId::BINCODE {
+    if codec.format().header_id() == Some(FormatId::BINCODE) {
         codec.decode::<Dyn>(bytes).map(Value::from)
     } else {
         codec.decode(bytes)
@@ -165,7 +165,7 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
             .map_err(|e| corrupt("decompression", &e))?;
         Cow::Owned(out)
     };
-    let value = if format.id() == FormatId::BINCODE {
+    let value = if format.header_id() == Some(FormatId::BINCODE) {
         format
             .deserialize::<Dyn>(&raw, &limits)
             .map(Value::from)
@@ -226,10 +226,10 @@ fn decode_foreign(
             value,
         )
     } else if satchel::coherence::is_coherence_json(bytes) {
-        let value: Value = satchel::CoherenceJson::new()
-            .deserialize(bytes, &limits)
+        let value: Value = satchel::Codec::coherence()
+            .decode(bytes)
             .map_err(|e| corrupt("decoding", &e))?;
-        let name = satchel::CoherenceJson::NAME.to_string();
+        let name = satchel::coherence::CoherenceJson::NAME.to_string();
         (name.clone(), name, "none".to_string(), value)
     } else {
         return Ok(None);
@@ -263,7 +263,7 @@ pub(crate) fn pipeline_name(bytes: &[u8]) -> String {
             .unwrap_or(kvdb)
             .to_string()
     } else if satchel::coherence::is_coherence_json(bytes) {
-        satchel::CoherenceJson::NAME.to_string()
+        satchel::coherence::CoherenceJson::NAME.to_string()
     } else {
         "(no satchel header)".to_string()
     }

@@ -169,6 +169,7 @@ fn corrupt_values_name_the_stage() {
     let mut checked = DynCodec::from_spec("json")
         .expect("spec")
         .checksum()
+        .expect("a json codec has a header")
         .encode(&json!([1, 2, 3]))
         .expect("encode");
     let last = checked.len() - 1;

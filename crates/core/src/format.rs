@@ -5,7 +5,7 @@ use std::fmt::Debug;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::{Error, FormatId, Limits};
+use crate::{Error, Limits};
 
 /// A serialization format: turns any serde value into bytes and back.
 ///
@@ -20,14 +20,13 @@ use crate::{Error, FormatId, Limits};
 /// # Example: a custom format
 ///
 /// ```
-/// use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+/// use satchel_core::{Error, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 ///
 /// /// Stores `String`s as raw UTF-8 (a toy, to show the shape).
 /// #[derive(Clone, Copy, Debug)]
 /// struct Utf8;
 ///
 /// impl Format for Utf8 {
-///     fn id(&self) -> FormatId { FormatId::new(9) }
 ///     fn name(&self) -> &'static str { "utf8" }
 ///     fn serialize_into<T: serde::Serialize + ?Sized>(&self, value: &T, out: &mut Vec<u8>) -> Result<(), Error> {
 ///         let s = serde_json::to_value(value).map_err(|e| Error::new(ErrorKind::Encode, "not a string").with_source(e))?;
@@ -41,6 +40,11 @@ use crate::{Error, FormatId, Limits};
 ///     }
 /// }
 ///
+/// // An id from the custom range puts it behind a satchel header (`Codec::new(Utf8)`).
+/// impl HeaderFormat for Utf8 {
+///     fn id(&self) -> FormatId { FormatId::FIRST_CUSTOM }
+/// }
+///
 /// let mut out = Vec::new();
 /// Utf8.serialize_into("hi", &mut out)?;
 /// assert_eq!(out, b"hi");
@@ -48,10 +52,11 @@ use crate::{Error, FormatId, Limits};
 /// assert_eq!(back, "hi");
 /// # Ok::<(), Error>(())
 /// ```
+///
+/// A format says nothing about how its output is marked: that is the codec's
+/// [`Framing`](crate::Framing). Formats that go behind satchel's header also implement
+/// [`HeaderFormat`](crate::HeaderFormat), which gives their id.
 pub trait Format: Debug + Send + Sync {
-    /// The id written in the header.
-    fn id(&self) -> FormatId;
-
     /// The name used in pipeline specs and messages (`json`, `msgpack`, …).
     fn name(&self) -> &'static str;
 

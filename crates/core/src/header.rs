@@ -23,6 +23,23 @@ const EXTENDED: u8 = 0xFF;
 /// The most bytes a header can take (extended form with a checksum).
 pub const MAX_HEADER_LEN: usize = 9;
 
+/// Every format satchel knows, by header id and spec name: the one table both are read
+/// from (names in specs, ids in headers, and the messages that name a missing feature).
+pub const FORMATS: &[(FormatId, &str)] = &[
+    (FormatId::JSON, "json"),
+    (FormatId::MSGPACK, "msgpack"),
+    (FormatId::BINCODE, "bincode"),
+];
+
+/// Every compression satchel knows, by header id and spec name (see [`FORMATS`]).
+pub const COMPRESSIONS: &[(CompressionId, &str)] = &[
+    (CompressionId::NONE, "none"),
+    (CompressionId::ZSTD, "zstd"),
+    (CompressionId::LZ4, "lz4"),
+    (CompressionId::GZIP, "gzip"),
+    (CompressionId::ZLIB, "zlib"),
+];
+
 /// Identifies a serialization format in the header.
 ///
 /// An open newtype: the named constants are the formats satchel knows, and any other value
@@ -52,14 +69,22 @@ impl FormatId {
         self.0
     }
 
-    /// The spec name of a format satchel knows (`json`, `msgpack`, `bincode`).
+    /// The spec name of a format satchel knows (`json`, `msgpack`, `bincode`), from
+    /// [`FORMATS`].
     pub const fn name(self) -> Option<&'static str> {
-        match self.0 {
-            1 => Some("json"),
-            2 => Some("msgpack"),
-            3 => Some("bincode"),
-            _ => None,
+        let mut i = 0;
+        while i < FORMATS.len() {
+            if FORMATS[i].0.0 == self.0 {
+                return Some(FORMATS[i].1);
+            }
+            i += 1;
         }
+        None
+    }
+
+    /// The format satchel knows by this spec name, from [`FORMATS`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        FORMATS.iter().find(|(_, n)| *n == name).map(|(id, _)| *id)
     }
 
     /// The cargo feature of the `satchel` facade that compiles this format in.
@@ -116,16 +141,25 @@ impl CompressionId {
         self.0
     }
 
-    /// The spec name of a compression satchel knows (`none`, `zstd`, `lz4`, `gzip`, `zlib`).
+    /// The spec name of a compression satchel knows (`none`, `zstd`, `lz4`, `gzip`,
+    /// `zlib`), from [`COMPRESSIONS`].
     pub const fn name(self) -> Option<&'static str> {
-        match self.0 {
-            0 => Some("none"),
-            1 => Some("zstd"),
-            2 => Some("lz4"),
-            3 => Some("gzip"),
-            4 => Some("zlib"),
-            _ => None,
+        let mut i = 0;
+        while i < COMPRESSIONS.len() {
+            if COMPRESSIONS[i].0.0 == self.0 {
+                return Some(COMPRESSIONS[i].1);
+            }
+            i += 1;
         }
+        None
+    }
+
+    /// The compression satchel knows by this spec name, from [`COMPRESSIONS`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        COMPRESSIONS
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| *id)
     }
 
     /// The cargo feature of the `satchel` facade that compiles this compression in.

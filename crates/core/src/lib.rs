@@ -12,6 +12,7 @@ mod compression;
 pub mod depth;
 mod error;
 mod format;
+mod framing;
 mod header;
 mod limits;
 mod tagged;
@@ -21,6 +22,10 @@ pub use compression::{
 };
 pub use error::{Error, ErrorKind, Report};
 pub use format::Format;
-pub use header::{CompressionId, Flags, FormatId, Header, MAGIC, MAX_HEADER_LEN, Pipeline, sniff};
+pub use framing::{Framing, HeaderFormat, Headered, ReadAny, unrecognised};
+pub use header::{
+    COMPRESSIONS, CompressionId, FORMATS, Flags, FormatId, Header, MAGIC, MAX_HEADER_LEN, Pipeline,
+    sniff,
+};
 pub use limits::Limits;
 pub use tagged::{Tag, Tagged};

@@ -12,7 +12,8 @@
 //! 2**64                         \x15{"@class": "math.BigInt", "value": "18446744073709551616"}
 //! ```
 //!
-//! [`CoherenceJson`] is a [`Format`] that reads and writes exactly those bytes. It writes
+//! [`CoherenceJson`] is the [`Format`] and [`CoherenceFrame`] the framing (the marker) that
+//! together read and write exactly those bytes. The format writes
 //! what the Python client writes for the same data: `", "` and `": "` separators, every
 //! character outside printable ASCII escaped as `\uXXXX` (surrogate pairs above U+FFFF),
 //! floats as Python's `repr` prints them (`2.0`, `1e+16`, `1e-05`). Fields are written in
@@ -20,8 +21,8 @@
 //! (`tests/coherence.rs`) compare against bytes captured from `coherence-client` 2.0.4.
 //!
 //! Values kept for Coherence clients carry **no satchel header**: write them with
-//! [`CoherenceJson`] directly (or [`to_vec`]), not through a `Codec`, which would put a
-//! header in front that the clients cannot read. [`is_coherence_json`] recognises them
+//! [`to_vec`] or a codec whose framing is [`CoherenceFrame`] (`satchel::Codec::coherence()`),
+//! never behind satchel's header, which the clients cannot read. [`is_coherence_json`] recognises them
 //! cheaply, so a reader can tell them from headered satchel values (which start with
 //! `0xC1`).
 //!
@@ -41,19 +42,17 @@
 //! ordinary JSON objects.
 //!
 //! ```
-//! use satchel_core::{Format, Limits};
-//! use satchel_json::coherence::{Classed, CoherenceClass, CoherenceJson, is_coherence_json};
+//! use satchel_json::coherence::{Classed, CoherenceClass, from_slice, is_coherence_json, to_vec};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
 //! struct Person { name: String, age: u32 }
 //! impl CoherenceClass for Person { const CLASS: &'static str = "test.Person"; }
 //!
-//! let mut out = Vec::new();
-//! CoherenceJson::new().serialize_into(&Classed(Person { name: "ann".into(), age: 30 }), &mut out)?;
+//! let out = to_vec(&Classed(Person { name: "ann".into(), age: 30 }))?;
 //! assert_eq!(out, b"\x15{\"@class\": \"test.Person\", \"name\": \"ann\", \"age\": 30}");
 //! assert!(is_coherence_json(&out));
 //!
-//! let back: Classed<Person> = CoherenceJson::new().deserialize(&out, &Limits::default())?;
+//! let back: Classed<Person> = from_slice(&out)?;
 //! assert_eq!(back.0.age, 30);
 //! # Ok::<(), satchel_core::Error>(())
 //! ```
@@ -65,7 +64,7 @@ use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, Framing, Identity, Limits, ReadAny};
 
 use crate::Json;
 
@@ -113,20 +112,18 @@ pub fn is_coherence_json(bytes: &[u8]) -> bool {
         })
 }
 
-/// The Coherence JSON format: `0x15` followed by JSON, byte for byte as the Coherence
-/// clients write it. See the [module documentation](self).
+/// The JSON dialect Coherence clients write, byte for byte (Python's separators, escapes and
+/// float forms; `@class` fields). See the [module documentation](self).
+///
+/// A [`Format`] only: the `0x15` marker in front is the [`CoherenceFrame`], so a codec
+/// reading or writing Coherence values is `Codec<CoherenceJson, Identity, CoherenceFrame>`
+/// (`satchel::Codec::coherence()`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct CoherenceJson {
     json: Json,
 }
 
 impl CoherenceJson {
-    /// The format id used if a Coherence JSON value is ever put behind a satchel header:
-    /// [`FormatId::FIRST_CUSTOM`] (8), the first id left to formats outside satchel's
-    /// built-in set. Values for Coherence clients carry no header, so this id only appears
-    /// when a `Codec` is built over this format.
-    pub const ID: FormatId = FormatId::FIRST_CUSTOM;
-
     /// The name of this format in pipeline specs and messages.
     pub const NAME: &'static str = "coherence-json";
 
@@ -135,26 +132,10 @@ impl CoherenceJson {
         Self { json: Json::new() }
     }
 
-    /// Decodes the JSON after the marker with this [`Json`] (for example
-    /// `Json::new().serde_only()`).
+    /// Decodes with this [`Json`] (for example `Json::new().serde_only()`).
     #[must_use]
     pub const fn with_json(json: Json) -> Self {
         Self { json }
-    }
-
-    fn body(bytes: &[u8]) -> Result<&[u8], Error> {
-        match bytes.split_first() {
-            Some((&MAGIC, rest)) => Ok(rest),
-            Some((&b, _)) => Err(Error::new(
-                ErrorKind::Decode,
-                format!("not Coherence JSON: expected the marker byte 0x15 first, found {b:#04x}"),
-            )),
-            None => Err(Error::new(
-                ErrorKind::Decode,
-                "not Coherence JSON: empty input (Coherence clients send empty bytes for \
-                 \"no value\"; handle that before decoding)",
-            )),
-        }
     }
 
     fn explain(e: Error, body: &[u8]) -> Error {
@@ -167,6 +148,69 @@ impl CoherenceJson {
             .with_source(e);
         }
         e
+    }
+}
+
+/// The Coherence clients' framing: one marker byte `0x15` ([`MAGIC`]), then the value.
+///
+/// It carries no compression and no header: the clients cannot read either. As a
+/// [`ReadAny`] it recognises values with the marker ([`is_coherence_json`]), so
+/// `decode_any_in` can be told to read Coherence values next to satchel's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CoherenceFrame;
+
+fn body(bytes: &[u8]) -> Result<&[u8], Error> {
+    match bytes.split_first() {
+        Some((&MAGIC, rest)) => Ok(rest),
+        Some((&b, _)) => Err(Error::new(
+            ErrorKind::Header,
+            format!("not Coherence JSON: expected the marker byte 0x15 first, found {b:#04x}"),
+        )),
+        None => Err(Error::new(
+            ErrorKind::Header,
+            "not Coherence JSON: empty input (Coherence clients send empty bytes for \
+             \"no value\"; handle that before decoding)",
+        )),
+    }
+}
+
+impl Framing<CoherenceJson, Identity> for CoherenceFrame {
+    fn encode_into<T: Serialize + ?Sized>(
+        &self,
+        format: &CoherenceJson,
+        _: &Identity,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let start = out.len();
+        out.push(MAGIC);
+        format
+            .serialize_into(value, out)
+            .inspect_err(|_| out.truncate(start))
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        format: &CoherenceJson,
+        _: &Identity,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        format.deserialize(body(bytes)?, limits)
+    }
+}
+
+impl ReadAny for CoherenceFrame {
+    fn describe(&self) -> String {
+        "Coherence JSON (0x15)".to_string()
+    }
+
+    fn recognises(&self, bytes: &[u8]) -> bool {
+        is_coherence_json(bytes)
+    }
+
+    fn decode_any<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        self.decode(&CoherenceJson::new(), &Identity, bytes, limits)
     }
 }
 
@@ -192,10 +236,6 @@ fn has_non_finite_token(body: &[u8]) -> bool {
 }
 
 impl Format for CoherenceJson {
-    fn id(&self) -> FormatId {
-        Self::ID
-    }
-
     fn name(&self) -> &'static str {
         Self::NAME
     }
@@ -206,7 +246,6 @@ impl Format for CoherenceJson {
         out: &mut Vec<u8>,
     ) -> Result<(), Error> {
         let start = out.len();
-        out.push(MAGIC);
         let mut ser = serde_json::Serializer::with_formatter(&mut *out, PythonFormatter);
         value
             .serialize(&mut ser)
@@ -221,10 +260,9 @@ impl Format for CoherenceJson {
     }
 
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
-        let body = Self::body(bytes)?;
         self.json
-            .deserialize(body, limits)
-            .map_err(|e| Self::explain(e, body))
+            .deserialize(bytes, limits)
+            .map_err(|e| Self::explain(e, bytes))
     }
 
     fn deserialize_mut<T: DeserializeOwned>(
@@ -232,13 +270,11 @@ impl Format for CoherenceJson {
         bytes: &mut [u8],
         limits: &Limits,
     ) -> Result<T, Error> {
-        Self::body(bytes)?;
-        let body = &mut bytes[1..];
-        match self.json.deserialize_mut(body, limits) {
+        match self.json.deserialize_mut(bytes, limits) {
             Ok(v) => Ok(v),
             // simd-json may have parsed in place; the check only looks for tokens that would
             // have failed before any rewrite.
-            Err(e) => Err(Self::explain(e, body)),
+            Err(e) => Err(Self::explain(e, bytes)),
         }
     }
 }
@@ -250,17 +286,17 @@ impl Format for CoherenceJson {
 /// keys, a failing `Serialize` implementation).
 pub fn to_vec<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
-    CoherenceJson::new().serialize_into(value, &mut out)?;
+    CoherenceFrame.encode_into(&CoherenceJson::new(), &Identity, value, &mut out)?;
     Ok(out)
 }
 
 /// Reads a Coherence JSON value with the default [`Limits`].
 ///
 /// # Errors
-/// [`ErrorKind::Decode`] if the marker is missing, the JSON is invalid or does not match
+/// [`ErrorKind::Header`] if the marker is missing, [`ErrorKind::Decode`] if the JSON is invalid or does not match
 /// `T`; [`ErrorKind::LimitExceeded`] if it nests deeper than the limit.
 pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    CoherenceJson::new().deserialize(bytes, &Limits::default())
+    CoherenceFrame.decode(&CoherenceJson::new(), &Identity, bytes, &Limits::default())
 }
 
 /// The `@class` of a JSON object, if it has one.

@@ -26,13 +26,13 @@
 
 pub mod coherence;
 
-pub use coherence::{CoherenceJson, is_coherence_json};
+pub use coherence::{CoherenceFrame, CoherenceJson, is_coherence_json};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use satchel_core::depth::DepthLimit;
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 
 /// serde_json's own nesting limit, which it always applies.
 const SERDE_JSON_DEPTH: usize = 128;
@@ -142,11 +142,13 @@ fn json_error(e: serde_json::Error, depth_exceeded: bool, limits: &Limits) -> Er
     Error::new(ErrorKind::Decode, message).with_source(e)
 }
 
-impl Format for Json {
+impl HeaderFormat for Json {
     fn id(&self) -> FormatId {
         FormatId::JSON
     }
+}
 
+impl Format for Json {
     fn name(&self) -> &'static str {
         "json"
     }

@@ -3,9 +3,10 @@
 
 use std::path::PathBuf;
 
-use satchel_core::{ErrorKind, Format, Limits};
+use satchel_core::{ErrorKind, Format, Framing, Identity, Limits, ReadAny};
 use satchel_json::coherence::{
-    BigInt, Classed, CoherenceClass, CoherenceJson, Entries, class_of, from_slice, to_vec,
+    BigInt, Classed, CoherenceClass, CoherenceFrame, CoherenceJson, Entries, class_of, from_slice,
+    to_vec,
 };
 use satchel_json::is_coherence_json;
 use serde::{Deserialize, Serialize};
@@ -264,41 +265,47 @@ fn escapes_like_ensure_ascii() {
 }
 
 #[test]
-fn format_trait_and_limits() {
+fn format_and_frame_and_limits() {
     let f = CoherenceJson::new();
     assert_eq!(f.name(), "coherence-json");
-    assert_eq!(f.id(), CoherenceJson::ID);
-    assert!(f.id().get() >= 8);
 
-    // serialize_into appends.
+    // The format writes the JSON only, appending; the frame puts the marker in front.
     let mut out = b"xy".to_vec();
     f.serialize_into(&[1, 2], &mut out).unwrap();
+    assert_eq!(out, b"xy[1, 2]");
+    let mut out = b"xy".to_vec();
+    CoherenceFrame
+        .encode_into(&f, &Identity, &[1, 2], &mut out)
+        .unwrap();
     assert_eq!(out, b"xy\x15[1, 2]");
 
-    // A failed write leaves the buffer as it was.
-    let mut out = b"xy".to_vec();
+    // A failed write leaves the buffer as it was, marker included.
     let mut bad = std::collections::BTreeMap::new();
     bad.insert(vec![1u8], 1);
-    assert_eq!(
-        f.serialize_into(&bad, &mut out).unwrap_err().kind(),
-        ErrorKind::Encode
-    );
-    assert_eq!(out, b"xy");
+    for framed in [false, true] {
+        let mut out = b"xy".to_vec();
+        let err = if framed {
+            CoherenceFrame.encode_into(&f, &Identity, &bad, &mut out)
+        } else {
+            f.serialize_into(&bad, &mut out)
+        }
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Encode);
+        assert_eq!(out, b"xy");
+    }
 
-    // Depth limit.
+    // Depth limit, through the frame and through the format alone.
     let deep = format!("\x15{}{}", "[".repeat(20), "]".repeat(20));
     let limits = Limits::default().max_depth(10);
+    let decode = |bytes: &[u8], limits: &Limits| {
+        CoherenceFrame.decode::<Value>(&f, &Identity, bytes, limits)
+    };
     assert_eq!(
-        f.deserialize::<Value>(deep.as_bytes(), &limits)
-            .unwrap_err()
-            .kind(),
+        decode(deep.as_bytes(), &limits).unwrap_err().kind(),
         ErrorKind::LimitExceeded
     );
-    assert!(
-        f.deserialize::<Value>(deep.as_bytes(), &Limits::default())
-            .is_ok()
-    );
-    let mut owned = deep.into_bytes();
+    assert!(decode(deep.as_bytes(), &Limits::default()).is_ok());
+    let mut owned = deep.as_bytes()[1..].to_vec();
     assert_eq!(
         f.deserialize_mut::<Value>(&mut owned, &limits)
             .unwrap_err()
@@ -306,15 +313,28 @@ fn format_trait_and_limits() {
         ErrorKind::LimitExceeded
     );
 
-    // Missing marker, empty input, trailing bytes, truncation.
-    for bad in [&b"42"[..], b"", b"\x1542 43", b"\x15[1, 2", b"\xC1\x1042"] {
-        let err = f.deserialize::<Value>(bad, &Limits::default()).unwrap_err();
+    // Missing marker and empty input are the frame's errors; trailing bytes and
+    // truncation the format's.
+    for bad in [&b"42"[..], b"", b"\xC1\x1042"] {
+        let err = decode(bad, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Header, "{bad:?}");
+    }
+    for bad in [&b"\x1542 43"[..], b"\x15[1, 2"] {
+        let err = decode(bad, &Limits::default()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Decode, "{bad:?}");
     }
-    let err = f
-        .deserialize::<Value>(b"{}", &Limits::default())
-        .unwrap_err();
+    let err = decode(b"{}", &Limits::default()).unwrap_err();
     assert!(err.to_string().contains("0x15"), "{err}");
+
+    // As a ReadAny it recognises marked values only.
+    assert!(CoherenceFrame.recognises(b"\x15[1]"));
+    assert!(!CoherenceFrame.recognises(b"[1]"));
+    assert_eq!(
+        CoherenceFrame
+            .decode_any::<Vec<u8>>(b"\x15[1]", &Limits::default())
+            .unwrap(),
+        [1]
+    );
 }
 
 #[test]

@@ -7,20 +7,101 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use satchel_core::{
-    Compression, CompressionId, Error, ErrorKind, Format, FormatId, Limits, check_len, read_bounded,
+    Compression, CompressionId, Error, ErrorKind, Format, Framing, Limits, ReadAny, check_len,
+    read_bounded,
 };
 
 use crate::classes::Classes;
 use crate::raw::{RawDeserializer, Top, classify};
-use crate::{KVDB_JSON, KVDB_MSGPACK, KvdbJson, KvdbMsgPack};
+use crate::{KvdbJson, KvdbMsgPack};
 
 /// The bytes kvdb-py's encoder puts in front of every serialized value.
 pub const PREFIX: &[u8] = b"_kvdbenc_";
 
-/// True if `id` is one of the kvdb serializers ([`KVDB_JSON`], [`KVDB_MSGPACK`]): a codec
-/// over such a format frames values the kvdb way, without a satchel header.
-pub const fn is_kvdb_format(id: FormatId) -> bool {
-    id.get() == KVDB_JSON.get() || id.get() == KVDB_MSGPACK.get()
+/// kvdb-py's serializers: the formats [`KvdbFrame`] can frame ([`KvdbJson`],
+/// [`KvdbMsgPack`]). Sealed: kvdb-py has no others.
+pub trait KvdbSerializer: Format + sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::KvdbJson {}
+    impl Sealed for crate::KvdbMsgPack {}
+}
+
+/// kvdb-py's framing, as a satchel [`Framing`]: raw strings and numbers, or [`PREFIX`] +
+/// the serializer's output compressed as kvdb-py compresses it (see [`encode_into`] and
+/// [`decode`]). No satchel header is written, and the header's settings (threshold,
+/// checksum, unheadered reads) do not exist here: kvdb-py has none of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct KvdbFrame;
+
+impl<F: KvdbSerializer, C: Compression> Framing<F, C> for KvdbFrame {
+    fn encode_into<T: Serialize + ?Sized>(
+        &self,
+        format: &F,
+        compression: &C,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        encode_into(format, compression, value, out)
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        format: &F,
+        _: &C,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        decode(format, bytes, limits)
+    }
+}
+
+/// Reads any serialized kvdb value (one that starts with [`PREFIX`]), whatever its
+/// serializer and compression: the kvdb-py half of `decode_any_in`.
+///
+/// Python class names are checked against the [`Classes`] given (none by default: every
+/// class is refused). The strings and numbers kvdb-py stores raw carry no mark, so they
+/// are not recognised here; only a kvdb codec reads those.
+#[derive(Clone, Copy, Debug)]
+pub struct KvdbAny {
+    classes: &'static Classes,
+}
+
+static NO_CLASSES: std::sync::LazyLock<Classes> = std::sync::LazyLock::new(Classes::new);
+
+impl KvdbAny {
+    /// Reads kvdb values, refusing every Python class named in them.
+    pub fn new() -> Self {
+        Self {
+            classes: &NO_CLASSES,
+        }
+    }
+
+    /// Reads kvdb values with these classes registered.
+    pub const fn with_classes(classes: &'static Classes) -> Self {
+        Self { classes }
+    }
+}
+
+impl Default for KvdbAny {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ReadAny for KvdbAny {
+    fn describe(&self) -> String {
+        "kvdb-py (_kvdbenc_)".to_string()
+    }
+
+    fn recognises(&self, bytes: &[u8]) -> bool {
+        bytes.starts_with(PREFIX)
+    }
+
+    fn decode_any<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        decode_any_with(bytes, limits, self.classes)
+    }
 }
 
 /// Encodes `value` as kvdb-py stores it, appending to `out` (left as it was on error).

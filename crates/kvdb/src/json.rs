@@ -6,15 +6,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, Limits};
 
 use crate::classes::{Classes, shorten};
 use crate::types::from_hex;
-
-/// The format id a codec uses internally for [`KvdbJson`]. kvdb values carry no satchel
-/// header, so it is never written anywhere; it is reserved so a codec knows to frame the
-/// value the kvdb way.
-pub const KVDB_JSON: FormatId = FormatId::new(0xE1);
 
 thread_local! {
     /// Set while the fields of a registered class are serialized: kvdb-py writes those with
@@ -224,11 +219,9 @@ pub(crate) fn with_class(
     })
 }
 
-impl Format for KvdbJson {
-    fn id(&self) -> FormatId {
-        KVDB_JSON
-    }
+impl crate::KvdbSerializer for KvdbJson {}
 
+impl Format for KvdbJson {
     fn name(&self) -> &'static str {
         "kvdb-json"
     }

@@ -3,11 +3,12 @@
 //! # In this crate
 //!
 //! The serializers are satchel [`Format`](satchel_core::Format)s: [`KvdbJson`] (kvdb-py's
-//! type-tagged JSON) and [`KvdbMsgPack`]. The framing kvdb-py puts around them (raw
-//! strings and numbers, the [`PREFIX`], the compression) is [`encode_into`] and
-//! [`decode`]; the `satchel` facade applies it whenever a codec's format is one of these
-//! (see [`is_kvdb_format`]), since kvdb values carry no satchel header. [`sniff`],
-//! [`inspect`] and [`decode_any_with`] recognise kvdb values by their prefix.
+//! type-tagged JSON) and [`KvdbMsgPack`] (the [`KvdbSerializer`]s). The framing kvdb-py
+//! puts around them (raw strings and numbers, the [`PREFIX`], the compression) is
+//! [`KvdbFrame`], a satchel [`Framing`](satchel_core::Framing): the facade's
+//! `Codec::kvdb_json()` is `Codec<KvdbJson, Identity, KvdbFrame>`. [`KvdbAny`] reads any
+//! kvdb value in `decode_any_in`; [`sniff`], [`inspect`] and [`decode_any_with`] recognise
+//! kvdb values by their prefix.
 //! [`Classes`] maps Python class names onto Rust types; [`DateTime`], [`Bytes`] and
 //! [`Set`] stand for the Python values kvdb-py tags.
 
@@ -20,9 +21,9 @@ mod types;
 
 pub use classes::Classes;
 pub use frame::{
-    Detected, PREFIX, Packing, Serializer, decode, decode_any_with, encode_into, inspect,
-    is_kvdb_format, sniff,
+    Detected, KvdbAny, KvdbFrame, KvdbSerializer, PREFIX, Packing, Serializer, decode,
+    decode_any_with, encode_into, inspect, sniff,
 };
-pub use json::{KVDB_JSON, KvdbJson};
-pub use msgpack::{KVDB_MSGPACK, KvdbMsgPack, PYDANTIC_EXT};
+pub use json::KvdbJson;
+pub use msgpack::{KvdbMsgPack, PYDANTIC_EXT};
 pub use types::{Bytes, DateTime, Set};

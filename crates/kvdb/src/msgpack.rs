@@ -7,14 +7,10 @@ use serde::Serialize;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, Limits};
 
 use crate::classes::{Classes, shorten};
 use crate::json::{check_depth, encode_error, plain_value, with_class};
-
-/// The format id a codec uses internally for [`KvdbMsgPack`] (never written anywhere; see
-/// [`KVDB_JSON`](crate::KVDB_JSON)).
-pub const KVDB_MSGPACK: FormatId = FormatId::new(0xE2);
 
 /// The msgpack extension type kvdb-py writes pydantic models as: JSON of the model's
 /// fields plus `"__class__"`.
@@ -61,11 +57,9 @@ fn write_ext(out: &mut Vec<u8>, kind: i8, data: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
-impl Format for KvdbMsgPack {
-    fn id(&self) -> FormatId {
-        KVDB_MSGPACK
-    }
+impl crate::KvdbSerializer for KvdbMsgPack {}
 
+impl Format for KvdbMsgPack {
     fn name(&self) -> &'static str {
         "kvdb-msgpack"
     }

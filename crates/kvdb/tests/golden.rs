@@ -4,8 +4,27 @@
 mod common;
 
 use common::*;
-use satchel::{Codec, ErrorKind, Gzip, Lz4, Zlib, Zstd, decode_any};
-use satchel_kvdb::{Classes, Packing, Serializer, inspect, sniff};
+use satchel::{AnyHeader, Codec, ErrorKind, Gzip, Limits, Lz4, Zlib, Zstd, decode_any_in};
+use satchel_kvdb::{Classes, KvdbAny, Packing, Serializer, inspect, sniff};
+
+/// What a reader that shares a Redis with kvdb-py calls: satchel's header and kvdb-py's
+/// framing, both recognised.
+fn decode_any<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, satchel::Error> {
+    decode_any_in(bytes, &Limits::default(), &(AnyHeader, KvdbAny::new()))
+}
+
+#[test]
+fn plain_decode_any_reads_satchel_headers_only() {
+    let bytes = Codec::kvdb_json().encode(&vec![1, 2]).unwrap();
+    let err = satchel::decode_any::<Vec<u8>>(&bytes).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Header, "{err}");
+    assert_eq!(decode_any::<Vec<u8>>(&bytes).unwrap(), [1, 2]);
+    // Neither framing: the error names both.
+    let err = decode_any::<Vec<u8>>(b"[1, 2]").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Header);
+    assert!(err.to_string().contains("satchel header"), "{err}");
+    assert!(err.to_string().contains("kvdb-py"), "{err}");
+}
 
 fn unhex(text: &str) -> Vec<u8> {
     (0..text.len())

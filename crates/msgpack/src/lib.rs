@@ -22,17 +22,19 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use satchel_core::{Error, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Error, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 
 /// The MessagePack format, structs as maps.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct MsgPack;
 
-impl Format for MsgPack {
+impl HeaderFormat for MsgPack {
     fn id(&self) -> FormatId {
         FormatId::MSGPACK
     }
+}
 
+impl Format for MsgPack {
     fn name(&self) -> &'static str {
         "msgpack"
     }

@@ -1,4 +1,5 @@
-//! Run-time pipelines: [`AnyFormat`], [`AnyCompression`], [`DynCodec`] and [`decode_any`].
+//! Run-time pipelines: [`AnyFormat`], [`AnyCompression`], [`AnyFraming`], [`DynCodec`],
+//! and reading whatever wrote a value: [`decode_any`], [`decode_any_in`], [`AnyHeader`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -6,8 +7,8 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 
 use satchel_core::{
-    Compression, CompressionId, Error, ErrorKind, Format, FormatId, Identity, Level, Limits,
-    Pipeline, WithLevel, sniff,
+    COMPRESSIONS, Compression, CompressionId, Error, ErrorKind, FORMATS, Format, FormatId, Framing,
+    Headered, Identity, Level, Limits, MAGIC, Pipeline, ReadAny, WithLevel, sniff,
 };
 
 use crate::Codec;
@@ -32,24 +33,37 @@ pub enum AnyFormat {
     #[cfg_attr(docsrs, doc(cfg(feature = "bincode")))]
     Bincode(crate::Bincode),
     /// kvdb-py's type-tagged JSON, framed the kvdb way (no header; see
-    /// [`Codec::kvdb_json`]). Spec name `kvdb-json`.
+    /// `Codec::kvdb_json`). Spec name `kvdb-json`.
     #[cfg(feature = "kvdb")]
     #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
-    KvdbJson(crate::KvdbJson),
+    KvdbJson(crate::kvdb::KvdbJson),
     /// kvdb-py's msgpack, framed the kvdb way. Spec name `kvdb-msgpack`.
     #[cfg(feature = "kvdb")]
     #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
-    KvdbMsgPack(crate::KvdbMsgPack),
+    KvdbMsgPack(crate::kvdb::KvdbMsgPack),
 }
 
 /// Names of the kvdb-py formats (feature `kvdb`), compiled in or not. They are framed
 /// without a satchel header, so they are not in [`FORMAT_NAMES`].
 pub const KVDB_FORMAT_NAMES: &[&str] = &["kvdb-json", "kvdb-msgpack"];
 
-/// Names of every format satchel knows, compiled in or not.
-pub const FORMAT_NAMES: &[&str] = &["json", "msgpack", "bincode"];
-/// Names of every compression satchel knows, compiled in or not.
-pub const COMPRESSION_NAMES: &[&str] = &["none", "zstd", "lz4", "gzip", "zlib"];
+const fn names<T: Copy, const N: usize>(table: &[(T, &'static str)]) -> [&'static str; N] {
+    let mut out = [""; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = table[i].1;
+        i += 1;
+    }
+    out
+}
+
+/// Names of every format satchel knows, compiled in or not (from
+/// [`FORMATS`](satchel_core::FORMATS)).
+pub const FORMAT_NAMES: &[&str] = &names::<FormatId, { FORMATS.len() }>(FORMATS);
+/// Names of every compression satchel knows, compiled in or not (from
+/// [`COMPRESSIONS`](satchel_core::COMPRESSIONS)).
+pub const COMPRESSION_NAMES: &[&str] =
+    &names::<CompressionId, { COMPRESSIONS.len() }>(COMPRESSIONS);
 
 fn not_compiled(what: &str, name: &str) -> Error {
     Error::new(
@@ -74,10 +88,6 @@ impl AnyFormat {
             FormatId::MSGPACK => Ok(Self::MsgPack(crate::MsgPack)),
             #[cfg(feature = "bincode")]
             FormatId::BINCODE => Ok(Self::Bincode(crate::Bincode)),
-            #[cfg(feature = "kvdb")]
-            satchel_kvdb::KVDB_JSON => Ok(Self::KvdbJson(crate::KvdbJson::new())),
-            #[cfg(feature = "kvdb")]
-            satchel_kvdb::KVDB_MSGPACK => Ok(Self::KvdbMsgPack(crate::KvdbMsgPack::new())),
             other => match other.name() {
                 Some(name) => Err(not_compiled("format", name)),
                 None => Err(Error::new(
@@ -100,9 +110,9 @@ impl AnyFormat {
     pub fn from_name(name: &str) -> Result<Self, Error> {
         match name {
             #[cfg(feature = "kvdb")]
-            "kvdb-json" => return Ok(Self::KvdbJson(crate::KvdbJson::new())),
+            "kvdb-json" => return Ok(Self::KvdbJson(crate::kvdb::KvdbJson::new())),
             #[cfg(feature = "kvdb")]
-            "kvdb-msgpack" => return Ok(Self::KvdbMsgPack(crate::KvdbMsgPack::new())),
+            "kvdb-msgpack" => return Ok(Self::KvdbMsgPack(crate::kvdb::KvdbMsgPack::new())),
             #[cfg(not(feature = "kvdb"))]
             "kvdb-json" | "kvdb-msgpack" => {
                 return Err(Error::new(
@@ -115,8 +125,8 @@ impl AnyFormat {
             }
             _ => {}
         }
-        match FORMAT_NAMES.iter().position(|n| *n == name) {
-            Some(i) => Self::from_id(FormatId::new(i as u8 + 1)),
+        match FormatId::from_name(name) {
+            Some(id) => Self::from_id(id),
             None => Err(Error::new(
                 ErrorKind::Spec,
                 format!(
@@ -128,22 +138,36 @@ impl AnyFormat {
     }
 }
 
-impl Format for AnyFormat {
-    fn id(&self) -> FormatId {
+impl AnyFormat {
+    /// The id this format has in satchel's header; `None` for the kvdb-py formats, which
+    /// only exist inside kvdb-py's framing.
+    pub fn header_id(&self) -> Option<FormatId> {
         match *self {
             #[cfg(feature = "json")]
-            Self::Json(f) => f.id(),
+            Self::Json(f) => Some(satchel_core::HeaderFormat::id(&f)),
             #[cfg(feature = "msgpack")]
-            Self::MsgPack(f) => f.id(),
+            Self::MsgPack(f) => Some(satchel_core::HeaderFormat::id(&f)),
             #[cfg(feature = "bincode")]
-            Self::Bincode(f) => f.id(),
+            Self::Bincode(f) => Some(satchel_core::HeaderFormat::id(&f)),
             #[cfg(feature = "kvdb")]
-            Self::KvdbJson(f) => f.id(),
-            #[cfg(feature = "kvdb")]
-            Self::KvdbMsgPack(f) => f.id(),
+            Self::KvdbJson(_) | Self::KvdbMsgPack(_) => None,
         }
     }
 
+    /// The framing values of this format are written in: satchel's header, or kvdb-py's.
+    pub fn default_framing(&self) -> AnyFraming {
+        match *self {
+            #[cfg(feature = "kvdb")]
+            Self::KvdbJson(_) | Self::KvdbMsgPack(_) => {
+                AnyFraming(Inner::Kvdb(crate::kvdb::KvdbFrame))
+            }
+            #[allow(unreachable_patterns)]
+            _ => AnyFraming(Inner::Header(Headered::new())),
+        }
+    }
+}
+
+impl Format for AnyFormat {
     fn name(&self) -> &'static str {
         match *self {
             #[cfg(feature = "json")]
@@ -296,8 +320,8 @@ impl AnyCompression {
     /// [`ErrorKind::Spec`] listing the valid names, or [`ErrorKind::Unsupported`] naming the
     /// feature to enable.
     pub fn from_name(name: &str) -> Result<Self, Error> {
-        match COMPRESSION_NAMES.iter().position(|n| *n == name) {
-            Some(i) => Self::from_id(CompressionId::new(i as u8)),
+        match CompressionId::from_name(name) {
+            Some(id) => Self::from_id(id),
             None => Err(Error::new(
                 ErrorKind::Spec,
                 format!(
@@ -352,11 +376,107 @@ impl Compression for AnyCompression {
     }
 }
 
+/// The framing of a [`DynCodec`]: satchel's header with its settings, or (feature `kvdb`)
+/// kvdb-py's, chosen with the format.
+///
+/// Only [`DynCodec`]'s constructors make one, always paired with a format it can frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AnyFraming(Inner);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Inner {
+    Header(Headered),
+    #[cfg(feature = "kvdb")]
+    Kvdb(crate::kvdb::KvdbFrame),
+}
+
+impl AnyFraming {
+    /// The header's settings, if this is satchel's header.
+    pub const fn headered(&self) -> Option<&Headered> {
+        match &self.0 {
+            Inner::Header(h) => Some(h),
+            #[cfg(feature = "kvdb")]
+            Inner::Kvdb(_) => None,
+        }
+    }
+
+    /// What this framing is, for messages (`satchel header`, `kvdb-py`).
+    pub const fn name(&self) -> &'static str {
+        match self.0 {
+            Inner::Header(_) => "satchel header",
+            #[cfg(feature = "kvdb")]
+            Inner::Kvdb(_) => "kvdb-py",
+        }
+    }
+}
+
+fn unframed(format: &AnyFormat, framing: &AnyFraming) -> Error {
+    Error::new(
+        ErrorKind::Unsupported,
+        format!(
+            "format `{}` cannot be written in the {} framing",
+            format.name(),
+            framing.name()
+        ),
+    )
+}
+
+impl Framing<AnyFormat, AnyCompression> for AnyFraming {
+    fn encode_into<T: serde::Serialize + ?Sized>(
+        &self,
+        format: &AnyFormat,
+        compression: &AnyCompression,
+        value: &T,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        match (&self.0, format) {
+            #[cfg(feature = "kvdb")]
+            (Inner::Kvdb(k), AnyFormat::KvdbJson(f)) => k.encode_into(f, compression, value, out),
+            #[cfg(feature = "kvdb")]
+            (Inner::Kvdb(k), AnyFormat::KvdbMsgPack(f)) => {
+                k.encode_into(f, compression, value, out)
+            }
+            (Inner::Header(h), f) => match f.header_id() {
+                Some(id) => h.encode_with(id, f, compression, value, out),
+                None => Err(unframed(format, self)),
+            },
+            #[allow(unreachable_patterns)]
+            _ => Err(unframed(format, self)),
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        format: &AnyFormat,
+        compression: &AnyCompression,
+        bytes: &[u8],
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        match (&self.0, format) {
+            #[cfg(feature = "kvdb")]
+            (Inner::Kvdb(k), AnyFormat::KvdbJson(f)) => k.decode(f, compression, bytes, limits),
+            #[cfg(feature = "kvdb")]
+            (Inner::Kvdb(k), AnyFormat::KvdbMsgPack(f)) => k.decode(f, compression, bytes, limits),
+            (Inner::Header(h), f) => match f.header_id() {
+                Some(id) => h.decode_with(id, f, compression, bytes, limits),
+                None => Err(unframed(format, self)),
+            },
+            #[allow(unreachable_patterns)]
+            _ => Err(unframed(format, self)),
+        }
+    }
+}
+
 /// A codec chosen at run time, from a spec string or a stored value's header.
 ///
 /// Specs are `format[+compression[:level]]`: `json`, `msgpack+zstd`, `bincode+lz4`,
-/// `json+gzip:9`. A `DynCodec` prints back as its spec, and (de)serializes as one, so it
-/// can sit in a config file.
+/// `json+gzip:9` (and, with feature `kvdb`, `kvdb-json+zstd`, framed as kvdb-py frames
+/// values). A `DynCodec` prints back as its spec, and (de)serializes as one, so it can sit
+/// in a config file.
+///
+/// The header's settings are fallible here ([`DynCodec::checksum`] and friends return a
+/// `Result`): a codec chosen at run time may have a framing that has no such setting, and
+/// asking for one is then an error instead of being ignored.
 ///
 /// ```
 /// # #[cfg(all(feature = "msgpack", feature = "zstd"))] {
@@ -372,9 +492,9 @@ impl Compression for AnyCompression {
 /// # }
 /// # Ok::<(), satchel::Error>(())
 /// ```
-pub type DynCodec = Codec<AnyFormat, AnyCompression>;
+pub type DynCodec = Codec<AnyFormat, AnyCompression, AnyFraming>;
 
-impl Codec<AnyFormat, AnyCompression> {
+impl Codec<AnyFormat, AnyCompression, AnyFraming> {
     /// Parses a spec such as `msgpack+zstd:3`.
     ///
     /// # Errors
@@ -427,7 +547,14 @@ impl Codec<AnyFormat, AnyCompression> {
                 }
             }
         };
-        Ok(Codec::new(format).compress(compression))
+        Ok(Self::from_parts(format, compression))
+    }
+
+    /// The codec for `format` and `compression`, in the framing the format is written in
+    /// ([`AnyFormat::default_framing`]).
+    pub fn from_parts(format: AnyFormat, compression: AnyCompression) -> Self {
+        let framing = format.default_framing();
+        Codec::framed(format, framing).compress(compression)
     }
 
     /// The codec that reads values written by `pipeline`.
@@ -435,19 +562,78 @@ impl Codec<AnyFormat, AnyCompression> {
     /// # Errors
     /// [`ErrorKind::Unsupported`] if a part of it is not compiled in.
     pub fn for_pipeline(pipeline: Pipeline) -> Result<Self, Error> {
-        Ok(Codec::new(AnyFormat::from_id(pipeline.format)?)
-            .compress(AnyCompression::from_id(pipeline.compression)?))
+        Ok(Self::from_parts(
+            AnyFormat::from_id(pipeline.format)?,
+            AnyCompression::from_id(pipeline.compression)?,
+        ))
+    }
+
+    /// The pipeline this codec names in satchel's header; `None` for a codec in another
+    /// framing (kvdb-py's), which writes no header.
+    pub fn pipeline(&self) -> Option<Pipeline> {
+        self.framing().headered()?;
+        Some(Pipeline {
+            format: self.format().header_id()?,
+            compression: self.compression().id(),
+        })
+    }
+
+    #[cfg_attr(not(feature = "kvdb"), allow(unused_variables))]
+    fn header_setting(
+        self,
+        setting: &str,
+        f: impl FnOnce(Headered) -> Headered,
+    ) -> Result<Self, Error> {
+        match self.framing().0 {
+            Inner::Header(_) => Ok(self.map_framing(|e| match e.0 {
+                Inner::Header(h) => AnyFraming(Inner::Header(f(h))),
+                #[allow(unreachable_patterns)]
+                other => AnyFraming(other),
+            })),
+            #[cfg(feature = "kvdb")]
+            Inner::Kvdb(_) => Err(Error::new(
+                ErrorKind::Spec,
+                format!(
+                    "`{setting}` is a setting of satchel's header, and `{self}` is written in \
+                     kvdb-py's framing, which has no header: leave it off for kvdb codecs"
+                ),
+            )),
+        }
+    }
+
+    /// [`Codec::compress_above`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn compress_above(self, bytes: usize) -> Result<Self, Error> {
+        self.header_setting("compress_above", |h| h.compress_above(bytes))
+    }
+
+    /// [`Codec::checksum`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn checksum(self) -> Result<Self, Error> {
+        self.header_setting("checksum", Headered::checksum)
+    }
+
+    /// [`Codec::accept_unheadered`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn accept_unheadered(self) -> Result<Self, Error> {
+        self.header_setting("accept_unheadered", Headered::accept_unheadered)
     }
 }
 
-impl FromStr for Codec<AnyFormat, AnyCompression> {
+impl FromStr for DynCodec {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         Self::from_spec(s)
     }
 }
 
-impl fmt::Display for Codec<AnyFormat, AnyCompression> {
+impl fmt::Display for DynCodec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.format().name())?;
         let c = self.compression();
@@ -461,36 +647,47 @@ impl fmt::Display for Codec<AnyFormat, AnyCompression> {
     }
 }
 
-impl serde::Serialize for Codec<AnyFormat, AnyCompression> {
+impl serde::Serialize for DynCodec {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
 }
 
-impl<'de> serde::Deserialize<'de> for Codec<AnyFormat, AnyCompression> {
+impl<'de> serde::Deserialize<'de> for DynCodec {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let spec = <std::borrow::Cow<'de, str>>::deserialize(d)?;
         spec.parse().map_err(serde::de::Error::custom)
     }
 }
 
-/// No classes: `decode_any` refuses every Python class name it meets in a kvdb value.
-#[cfg(feature = "kvdb")]
-static KVDB_CLASSES: std::sync::LazyLock<satchel_kvdb::Classes> =
-    std::sync::LazyLock::new(satchel_kvdb::Classes::new);
+/// Reads values behind satchel's header, whatever pipeline compiled into this build wrote
+/// them: the [`ReadAny`] that [`decode_any`] uses, and the one to list first in a set given
+/// to [`decode_any_in`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct AnyHeader;
 
-/// Decodes a value written by any pipeline compiled into this build, following its header.
+impl ReadAny for AnyHeader {
+    fn describe(&self) -> String {
+        "satchel header (0xC1)".to_string()
+    }
+
+    fn recognises(&self, bytes: &[u8]) -> bool {
+        bytes.first() == Some(&MAGIC)
+    }
+
+    fn decode_any<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
+        let header = sniff(bytes)?;
+        DynCodec::for_pipeline(header.pipeline)?
+            .limits(*limits)
+            .decode(bytes)
+    }
+}
+
+/// Decodes a value written by any pipeline compiled into this build, following its
+/// satchel header.
 ///
-/// With feature `kvdb`, values kvdb-py serialized (they start with `_kvdbenc_`) are read
-/// too, whatever their serializer and compression; a Python class named in one is refused
-/// (read it with a kvdb codec that registers the class, or with
-/// [`kvdb::decode_any_with`](crate::kvdb::decode_any_with) and
-/// [`Classes::keep_unregistered`](crate::kvdb::Classes::keep_unregistered) to migrate it
-/// as data). The strings and numbers kvdb-py stores raw carry no mark, so only a kvdb
-/// codec reads those.
-///
-/// With feature `json`, values Coherence clients write (a `0x15` byte, then JSON; see
-/// [`CoherenceJson`](crate::CoherenceJson)) are read too.
+/// Only satchel's header is recognised: to read values other programs framed too (kvdb-py,
+/// Coherence clients), name them with [`decode_any_in`].
 ///
 /// Uses the default [`Limits`]; see [`decode_any_with`] to change them.
 ///
@@ -515,21 +712,44 @@ pub fn decode_any<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// # Errors
 /// As [`decode_any`].
 pub fn decode_any_with<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, Error> {
-    #[cfg(feature = "kvdb")]
-    if bytes.starts_with(satchel_kvdb::PREFIX) {
-        return satchel_kvdb::decode_any_with(bytes, limits, &KVDB_CLASSES);
+    AnyHeader.decode_any(bytes, limits)
+}
+
+/// Decodes a value in any of the framings `readers` recognise, tried in order: a
+/// [`ReadAny`], or a tuple of them.
+///
+/// ```
+/// # #[cfg(all(feature = "json", feature = "kvdb", feature = "coherence"))] {
+/// use satchel::{AnyHeader, Codec, Limits, decode_any_in};
+/// use satchel::coherence::CoherenceFrame;
+/// use satchel::kvdb::KvdbAny;
+///
+/// let readers = (AnyHeader, KvdbAny::new(), CoherenceFrame);
+/// let limits = Limits::default();
+/// for bytes in [
+///     Codec::json().encode(&[1, 2])?,
+///     b"_kvdbenc_[1, 2]".to_vec(),
+///     b"\x15[1, 2]".to_vec(),
+/// ] {
+///     assert_eq!(decode_any_in::<Vec<u8>>(&bytes, &limits, &readers)?, [1, 2]);
+/// }
+/// // Plain decode_any reads satchel's header only.
+/// assert!(satchel::decode_any::<Vec<u8>>(b"_kvdbenc_[1, 2]").is_err());
+/// # }
+/// # Ok::<(), satchel::Error>(())
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::Header`] naming the framings tried when none recognises the bytes;
+/// otherwise as that framing's decode.
+pub fn decode_any_in<T: DeserializeOwned>(
+    bytes: &[u8],
+    limits: &Limits,
+    readers: &(impl ReadAny + ?Sized),
+) -> Result<T, Error> {
+    if readers.recognises(bytes) {
+        readers.decode_any(bytes, limits)
+    } else {
+        Err(satchel_core::unrecognised(bytes, &readers.describe()))
     }
-    // 0x15 is never the first byte of a satchel header (0xC1) or of a kvdb value.
-    #[cfg(feature = "json")]
-    if satchel_json::coherence::is_coherence_json(bytes) {
-        return satchel_core::Format::deserialize(
-            &satchel_json::CoherenceJson::new(),
-            bytes,
-            limits,
-        );
-    }
-    let header = sniff(bytes)?;
-    DynCodec::for_pipeline(header.pipeline)?
-        .limits(*limits)
-        .decode(bytes)
 }

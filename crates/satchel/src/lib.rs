@@ -1,9 +1,11 @@
 //! Typed values to compact, self-describing bytes.
 //!
 //! A [`Format`] turns values into bytes, a [`Compression`] turns bytes into fewer bytes,
-//! and a [`Codec`] is one format plus an optional compression behind a two-byte
-//! [`Header`] that names both, so changing the codec never strands old data:
-//! [`decode_any`] follows whatever header it finds.
+//! and a [`Codec`] is one format plus an optional compression behind a [`Framing`]: by
+//! default the two-byte [`Header`] that names both ([`Headered`]), so changing the codec
+//! never strands old data: [`decode_any`] follows whatever header it finds. Other
+//! programs' framings (kvdb-py's, the Coherence clients') are framings too, in their own
+//! crates, read alongside satchel's with [`decode_any_in`].
 //!
 //! ```
 //! # #[cfg(all(feature = "json", feature = "zstd"))] {
@@ -35,7 +37,8 @@
 //! | `zstd` | `Zstd` | `satchel-zstd` |
 //! | `lz4` | `Lz4` | `satchel-lz4` (lz4_flex) |
 //! | `gzip`, `zlib` | `Gzip`, `Zlib` | `satchel-flate` (flate2) |
-//! | `kvdb` | [`Codec::kvdb_json`], `Codec::kvdb_msgpack`: the values kvdb-py keeps in Redis | `satchel-kvdb` |
+//! | `kvdb` | `Codec::kvdb_json`, `Codec::kvdb_msgpack`, `kvdb::KvdbAny`: the values kvdb-py keeps in Redis | `satchel-kvdb` |
+//! | `coherence` | `Codec::coherence`, `coherence::CoherenceFrame`: the values Coherence clients keep | `satchel-coherence` |
 //! | `typetag` | re-exports `typetag`, for `Box<dyn Trait>` values | |
 //! | `full` | all of the above | |
 //!
@@ -60,25 +63,28 @@
 
 mod any;
 mod codec;
+mod interop;
 
 pub use any::{
-    AnyCompression, AnyFormat, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES, KVDB_FORMAT_NAMES,
-    decode_any, decode_any_with,
+    AnyCompression, AnyFormat, AnyFraming, AnyHeader, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES,
+    KVDB_FORMAT_NAMES, decode_any, decode_any_in, decode_any_with,
 };
-pub use codec::Codec;
+pub use codec::{Codec, ValueCodec};
 pub use satchel_core::{
-    Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Header, Identity, Level,
-    Limits, Pipeline, Report, Tag, Tagged, WithLevel, sniff,
+    Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Framing, Header,
+    HeaderFormat, Headered, Identity, Level, Limits, Pipeline, ReadAny, Report, Tag, Tagged,
+    WithLevel, sniff,
 };
 
 #[cfg(feature = "json")]
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
-pub use satchel_json::{CoherenceJson, Json};
+pub use satchel_json::Json;
 
-/// The Coherence clients' JSON (`0x15` + JSON with `@class` tags): `is_coherence_json`,
-/// `Classed`, `from_slice`, … (see [`CoherenceJson`]).
-#[cfg(feature = "json")]
-#[cfg_attr(docsrs, doc(cfg(feature = "json")))]
+/// Coherence clients' values (`0x15` + JSON with `@class` tags): [`CoherenceJson`](coherence::CoherenceJson),
+/// [`CoherenceFrame`](coherence::CoherenceFrame), `Classed`, `from_slice`, …; see
+/// `Codec::coherence()`.
+#[cfg(feature = "coherence")]
+#[cfg_attr(docsrs, doc(cfg(feature = "coherence")))]
 pub use satchel_json::coherence;
 
 #[cfg(feature = "msgpack")]
@@ -109,12 +115,10 @@ pub use satchel_flate::Zlib;
 #[cfg_attr(docsrs, doc(cfg(feature = "typetag")))]
 pub use typetag;
 
-#[cfg(feature = "kvdb")]
-#[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
-pub use satchel_kvdb::{KvdbJson, KvdbMsgPack};
-
-/// kvdb-py interop: [`Classes`](satchel_kvdb::Classes), the tagged Python types, sniffing
-/// and the framing (crate `satchel-kvdb`).
+/// kvdb-py interop (crate `satchel-kvdb`): its serializers [`KvdbJson`](satchel_kvdb::KvdbJson)
+/// and [`KvdbMsgPack`](satchel_kvdb::KvdbMsgPack), its framing [`KvdbFrame`](satchel_kvdb::KvdbFrame),
+/// [`KvdbAny`](satchel_kvdb::KvdbAny) for `decode_any_in`, [`Classes`](satchel_kvdb::Classes),
+/// the tagged Python types and sniffing; see `Codec::kvdb_json()`.
 #[cfg(feature = "kvdb")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
 pub use satchel_kvdb as kvdb;

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use satchel::{AnyCompression, AnyFormat, Codec, Compression, Format};
+use satchel::{DynCodec, Format, ValueCodec};
 use satchel_store::{Condition, Store, StoreError, StoreErrorKind, StoreObject, Version};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -107,17 +107,17 @@ impl SessionConfig {
 /// assert_eq!(again.get::<String>("user")?.as_deref(), Some("ann"));
 /// # Ok(()) }
 /// ```
-pub struct Sessions<S: ?Sized = dyn StoreObject, F = AnyFormat, C = AnyCompression> {
-    shared: Arc<Shared<S, F, C>>,
+pub struct Sessions<S: ?Sized = dyn StoreObject, K = DynCodec> {
+    shared: Arc<Shared<S, K>>,
 }
 
-struct Shared<S: ?Sized, F, C> {
-    codec: Codec<F, C>,
+struct Shared<S: ?Sized, K> {
+    codec: K,
     config: SessionConfig,
     store: Arc<S>,
 }
 
-impl<S: ?Sized, F, C> Clone for Sessions<S, F, C> {
+impl<S: ?Sized, K> Clone for Sessions<S, K> {
     fn clone(&self) -> Self {
         Self {
             shared: self.shared.clone(),
@@ -125,7 +125,7 @@ impl<S: ?Sized, F, C> Clone for Sessions<S, F, C> {
     }
 }
 
-impl<S: Store + ?Sized, F: fmt::Debug, C: fmt::Debug> fmt::Debug for Sessions<S, F, C> {
+impl<S: Store + ?Sized, K: fmt::Debug> fmt::Debug for Sessions<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sessions")
             .field("backend", &self.shared.store.backend())
@@ -143,14 +143,13 @@ fn codec_error(what: &str, e: satchel::Error) -> StoreError {
     StoreError::new(StoreErrorKind::Codec, what.to_string()).with_source(e)
 }
 
-impl<S, F, C> Sessions<S, F, C>
+impl<S, K> Sessions<S, K>
 where
     S: Store + ?Sized + 'static,
-    F: Format + Clone + 'static,
-    C: Compression + Clone + 'static,
+    K: ValueCodec + Clone + 'static,
 {
     /// Sessions kept in `store` through `codec`.
-    pub fn new(store: Arc<S>, codec: Codec<F, C>, config: SessionConfig) -> Self {
+    pub fn new(store: Arc<S>, codec: K, config: SessionConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
                 codec,
@@ -179,7 +178,7 @@ where
     }
 
     /// A new, empty session. It has no id until it is first saved.
-    pub fn create(&self) -> Session<S, F, C> {
+    pub fn create(&self) -> Session<S, K> {
         let record = Record {
             created_ms: now_ms(),
             owner: None,
@@ -202,7 +201,7 @@ where
     /// absolute timeout; [`StoreErrorKind::Corrupt`] naming the session if its record does
     /// not decode (its bytes stay in the store unless [`SessionConfig::purge_corrupt`]);
     /// store errors.
-    pub async fn connect(&self, id: &str) -> Result<Session<S, F, C>, StoreError> {
+    pub async fn connect(&self, id: &str) -> Result<Session<S, K>, StoreError> {
         let Some(id) = SessionId::parse(id) else {
             return Err(StoreError::new(
                 StoreErrorKind::NotFound,
@@ -256,10 +255,7 @@ where
     ///
     /// # Errors
     /// As [`Sessions::connect`], except that unknown and expired sessions are not errors.
-    pub async fn connect_or_create(
-        &self,
-        id: Option<&str>,
-    ) -> Result<Session<S, F, C>, StoreError> {
+    pub async fn connect_or_create(&self, id: Option<&str>) -> Result<Session<S, K>, StoreError> {
         match id {
             Some(id) => match self.connect(id).await {
                 Ok(s) => Ok(s),
@@ -437,8 +433,8 @@ fn not_found(id: &SessionId) -> StoreError {
 /// one was loaded ([`StoreErrorKind::Conflict`]; [`Session::save_merging`] merges
 /// instead). [`Session::open`] keeps a saved session alive in the background until it is
 /// closed or dropped.
-pub struct Session<S: ?Sized = dyn StoreObject, F = AnyFormat, C = AnyCompression> {
-    sessions: Sessions<S, F, C>,
+pub struct Session<S: ?Sized = dyn StoreObject, K = DynCodec> {
+    sessions: Sessions<S, K>,
     id: Option<SessionId>,
     version: Option<Version>,
     record: Record,
@@ -446,7 +442,7 @@ pub struct Session<S: ?Sized = dyn StoreObject, F = AnyFormat, C = AnyCompressio
     keep_alive: Option<KeepAlive>,
 }
 
-impl<S: Store + ?Sized, F: fmt::Debug, C: fmt::Debug> fmt::Debug for Session<S, F, C> {
+impl<S: Store + ?Sized, K: fmt::Debug> fmt::Debug for Session<S, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Session")
             .field("id", &self.id)
@@ -458,11 +454,10 @@ impl<S: Store + ?Sized, F: fmt::Debug, C: fmt::Debug> fmt::Debug for Session<S, 
     }
 }
 
-impl<S, F, C> Session<S, F, C>
+impl<S, K> Session<S, K>
 where
     S: Store + ?Sized + 'static,
-    F: Format + Clone + 'static,
-    C: Compression + Clone + 'static,
+    K: ValueCodec + Clone + 'static,
 {
     /// The id, once the session has been saved.
     pub fn id(&self) -> Option<&SessionId> {
@@ -677,7 +672,7 @@ where
         ))
     }
 
-    fn merge_onto(&mut self, theirs: Session<S, F, C>) {
+    fn merge_onto(&mut self, theirs: Session<S, K>) {
         let mut merged = theirs.record.clone();
         let keys: BTreeSet<&String> = self
             .record
@@ -842,7 +837,7 @@ where
     ///
     /// # Errors
     /// As [`Session::open`].
-    pub fn scope(&mut self) -> Result<OpenSession<'_, S, F, C>, StoreError> {
+    pub fn scope(&mut self) -> Result<OpenSession<'_, S, K>, StoreError> {
         self.open()?;
         Ok(OpenSession { session: self })
     }
@@ -884,35 +879,26 @@ impl Drop for KeepAlive {
 
 /// A session opened by [`Session::scope`]: used like the session itself, closed when
 /// dropped.
-pub struct OpenSession<
-    'a,
-    S: Store + ?Sized + 'static,
-    F: Format + Clone + 'static,
-    C: Compression + Clone + 'static,
-> {
-    session: &'a mut Session<S, F, C>,
+pub struct OpenSession<'a, S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> {
+    session: &'a mut Session<S, K>,
 }
 
-impl<S: Store + ?Sized + 'static, F: Format + Clone + 'static, C: Compression + Clone + 'static>
-    Deref for OpenSession<'_, S, F, C>
-{
-    type Target = Session<S, F, C>;
+impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> Deref for OpenSession<'_, S, K> {
+    type Target = Session<S, K>;
     fn deref(&self) -> &Self::Target {
         self.session
     }
 }
 
-impl<S: Store + ?Sized + 'static, F: Format + Clone + 'static, C: Compression + Clone + 'static>
-    DerefMut for OpenSession<'_, S, F, C>
+impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> DerefMut
+    for OpenSession<'_, S, K>
 {
     fn deref_mut(&mut self) -> &mut Self::Target {
         self.session
     }
 }
 
-impl<S: Store + ?Sized + 'static, F: Format + Clone + 'static, C: Compression + Clone + 'static>
-    Drop for OpenSession<'_, S, F, C>
-{
+impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> Drop for OpenSession<'_, S, K> {
     fn drop(&mut self) {
         self.session.close();
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use satchel::{Codec, Compression, ErrorKind, Format};
+use satchel::{Codec, ErrorKind, ValueCodec};
 use satchel_store_core::{Condition, Result, Store, StoreError, StoreErrorKind, Version};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,29 +26,32 @@ use serde::de::DeserializeOwned;
 /// # Ok(()) }
 /// ```
 #[derive(Debug, Clone)]
-pub struct CodecStore<S, F, C> {
+pub struct CodecStore<S, K> {
     store: S,
-    codec: Codec<F, C>,
+    codec: K,
     max_retries: u32,
 }
 
 /// Builds a [`CodecStore`] from a codec: `Codec::json().wrap(store)`.
-pub trait CodecExt<F, C> {
+pub trait CodecExt: ValueCodec + Sized {
     /// Typed access to `store` through this codec.
-    fn wrap<S: Store>(self, store: S) -> CodecStore<S, F, C>;
+    fn wrap<S: Store>(self, store: S) -> CodecStore<S, Self>;
 }
 
-impl<F: Format, C: Compression> CodecExt<F, C> for Codec<F, C> {
-    fn wrap<S: Store>(self, store: S) -> CodecStore<S, F, C> {
+impl<F, C, E> CodecExt for Codec<F, C, E>
+where
+    Codec<F, C, E>: ValueCodec,
+{
+    fn wrap<S: Store>(self, store: S) -> CodecStore<S, Self> {
         CodecStore::new(store, self)
     }
 }
 
-impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
+impl<S: Store, K: ValueCodec> CodecStore<S, K> {
     /// Typed access to `store` through `codec`. Operations are traced if the store is
     /// (stores from [`open`](crate::open) are; wrap others in
     /// [`Instrumented`](crate::Instrumented)).
-    pub fn new(store: S, codec: Codec<F, C>) -> Self {
+    pub fn new(store: S, codec: K) -> Self {
         Self {
             store,
             codec,
@@ -69,7 +72,7 @@ impl<S: Store, F: Format, C: Compression> CodecStore<S, F, C> {
     }
 
     /// The codec.
-    pub fn codec(&self) -> &Codec<F, C> {
+    pub fn codec(&self) -> &K {
         &self.codec
     }
 

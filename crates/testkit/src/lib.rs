@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use satchel_core::{Compression, ErrorKind, Format, FormatId, Limits};
+use satchel_core::{Compression, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 
 pub mod grpc;
 pub mod payloads;
@@ -180,7 +180,7 @@ where
 
 /// The conformance suite for a [`Format`]: round trips, trailing and truncated input,
 /// garbage, type mismatch and nesting depth. Panics with the format's name on failure.
-pub fn format_conformance<F: Format>(format: &F) {
+pub fn format_conformance<F: HeaderFormat>(format: &F) {
     let name = format.name();
     round_trip(format, &Rich::sample());
     round_trip(format, &payloads::session_small());

@@ -62,7 +62,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
-use satchel::{AnyCompression, AnyFormat, Codec, Compression, ErrorKind, Format};
+use satchel::{DynCodec, ErrorKind, ValueCodec};
 use satchel_store_core::{Condition, PurgeExpired, Store, StoreObject, unix_millis};
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
@@ -94,16 +94,16 @@ const MAX_CREATE_ATTEMPTS: u32 = 16;
 /// already past. Records that fail to decode load as `None` (see the
 /// [crate docs](crate#damaged-records)).
 #[derive(Debug, Clone)]
-pub struct SatchelSessionStore<S = Arc<dyn StoreObject>, F = AnyFormat, C = AnyCompression> {
+pub struct SatchelSessionStore<S = Arc<dyn StoreObject>, K = DynCodec> {
     store: S,
-    codec: Codec<F, C>,
+    codec: K,
     prefix: Arc<str>,
 }
 
-impl<S: Store, F: Format, C: Compression> SatchelSessionStore<S, F, C> {
+impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
     /// Sessions in `store`, encoded by `codec`, under keys prefixed with
     /// [`DEFAULT_KEY_PREFIX`].
-    pub fn new(store: S, codec: Codec<F, C>) -> Self {
+    pub fn new(store: S, codec: K) -> Self {
         Self {
             store,
             codec,
@@ -139,7 +139,7 @@ impl<S: Store, F: Format, C: Compression> SatchelSessionStore<S, F, C> {
     }
 
     /// The codec records are encoded with.
-    pub fn codec(&self) -> &Codec<F, C> {
+    pub fn codec(&self) -> &K {
         &self.codec
     }
 
@@ -204,11 +204,10 @@ fn ttl_until(expiry_unix_ms: i64) -> Option<Duration> {
 }
 
 #[async_trait]
-impl<S, F, C> SessionStore for SatchelSessionStore<S, F, C>
+impl<S, K> SessionStore for SatchelSessionStore<S, K>
 where
     S: Store + 'static,
-    F: Format + 'static,
-    C: Compression + 'static,
+    K: ValueCodec + 'static,
 {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         for _ in 0..MAX_CREATE_ATTEMPTS {
@@ -301,11 +300,10 @@ where
 /// by key). Redis expires values by itself; SQL tables and the memory store keep them until
 /// purged.
 #[async_trait]
-impl<S, F, C> ExpiredDeletion for SatchelSessionStore<S, F, C>
+impl<S, K> ExpiredDeletion for SatchelSessionStore<S, K>
 where
     S: PurgeExpired + 'static,
-    F: Format + 'static,
-    C: Compression + 'static,
+    K: ValueCodec + 'static,
 {
     async fn delete_expired(&self) -> session_store::Result<()> {
         self.store

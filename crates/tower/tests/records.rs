@@ -6,7 +6,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use satchel::{Codec, Compression, DynCodec, Format, Lz4, Zstd};
+use satchel::{Codec, DynCodec, Lz4, ValueCodec, Zstd};
 use satchel_store::{Condition, MemoryStore, Store};
 use satchel_tower::{ExpiredDeletion, SatchelSessionStore, SessionStore};
 use serde_json::json;
@@ -45,7 +45,7 @@ fn sample_record() -> Record {
     }
 }
 
-async fn round_trip<F: Format + 'static, C: Compression + 'static>(codec: Codec<F, C>) {
+async fn round_trip<K: ValueCodec + 'static>(codec: K) {
     let sessions = SatchelSessionStore::new(Arc::new(MemoryStore::new()), codec);
     let mut record = sample_record();
     sessions.create(&mut record).await.unwrap();

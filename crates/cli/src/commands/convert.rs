@@ -139,7 +139,7 @@ async fn convert_one(
         let Some(entry) = store.get(key).await? else {
             return Ok(Outcome::Skipped); // deleted or expired since the scan
         };
-        if sniff(&entry.value).is_ok_and(|h| h.pipeline == target.pipeline()) {
+        if sniff(&entry.value).is_ok_and(|h| Some(h.pipeline) == target.pipeline()) {
             return Ok(Outcome::Skipped);
         }
         let decoded = match value::decode(&entry.value, "") {
