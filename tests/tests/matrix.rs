@@ -335,21 +335,79 @@ fn json_decoders_agree_on_the_corpus() {
     );
 }
 
-/// `decode_any` reads what Coherence clients write (no satchel header: a 0x15 byte, then
-/// JSON), using bytes captured from the Python client.
+/// `decode_any_in` with the Coherence frame reads what Coherence clients write (no satchel
+/// header: a 0x15 byte, then JSON), using bytes captured from the Python client; plain
+/// `decode_any` (satchel's header only) refuses them.
 #[test]
-fn decode_any_reads_coherence_client_values() {
+fn decode_any_in_reads_coherence_client_values() {
+    use satchel::coherence::CoherenceFrame;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../crates/json/tests/data/coherence");
     let read = |name: &str| std::fs::read(dir.join(name)).expect("golden file");
-    let v: serde_json::Value = satchel::decode_any(&read("dict.bin")).unwrap();
+    let readers = (satchel::AnyHeader, CoherenceFrame);
+    let limits = satchel::Limits::default();
+    let any = |bytes: &[u8]| satchel::decode_any_in::<serde_json::Value>(bytes, &limits, &readers);
+    let v = any(&read("dict.bin")).unwrap();
     assert!(v.is_object(), "{v}");
-    let s: String = satchel::decode_any(&read("str.bin")).unwrap();
-    assert_eq!(s, "hello");
-    let class: serde_json::Value = satchel::decode_any(&read("class.bin")).unwrap();
+    assert_eq!(any(&read("str.bin")).unwrap(), "hello");
+    let class = any(&read("class.bin")).unwrap();
     assert!(class.get("@class").is_some(), "{class}");
+    let err = decode_any::<serde_json::Value>(&read("dict.bin")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Header, "{err}");
     // A truncated value is an error, not a panic.
     let mut cut = read("nested.bin");
     cut.truncate(cut.len() / 2);
-    assert!(satchel::decode_any::<serde_json::Value>(&cut).is_err());
+    assert!(any(&cut).is_err());
+}
+
+/// 0.1 used format ids 0xE1/0xE2 as sentinels for kvdb-py's serializers: a user's own format
+/// with one of those ids was framed the kvdb way whenever feature `kvdb` was on. Ids in the
+/// custom range are the user's, whatever features the build has.
+#[test]
+fn regression_custom_format_ids_e1_e2_are_the_users() {
+    use satchel::{Error, Format, FormatId, HeaderFormat, Limits};
+
+    #[derive(Debug, Clone, Copy)]
+    struct Mine(u8);
+    impl Format for Mine {
+        fn name(&self) -> &'static str {
+            "mine"
+        }
+        fn serialize_into<T: serde::Serialize + ?Sized>(
+            &self,
+            value: &T,
+            out: &mut Vec<u8>,
+        ) -> Result<(), Error> {
+            satchel::Json::new().serialize_into(value, out)
+        }
+        fn deserialize<T: serde::de::DeserializeOwned>(
+            &self,
+            bytes: &[u8],
+            limits: &Limits,
+        ) -> Result<T, Error> {
+            satchel::Json::new().deserialize(bytes, limits)
+        }
+    }
+    impl HeaderFormat for Mine {
+        fn id(&self) -> FormatId {
+            FormatId::new(self.0)
+        }
+    }
+    for id in [0xE1, 0xE2] {
+        let codec = Codec::new(Mine(id)).compress(satchel::Zstd);
+        let bytes = codec.encode(&vec!["a"]).unwrap();
+        assert_eq!(
+            &bytes[..5],
+            [0xC1, 0xFF, id, 1, 0],
+            "a satchel header naming {id:#x}"
+        );
+        assert_eq!(codec.decode::<Vec<String>>(&bytes).unwrap(), ["a"]);
+        // decode_any does not know the user's format: it says so, whatever the features.
+        let err = decode_any::<Vec<String>>(&bytes).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+        assert!(
+            err.to_string().contains(&format!("unknown format id {id}")),
+            "{err}"
+        );
+    }
 }

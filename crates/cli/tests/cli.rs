@@ -917,7 +917,9 @@ fn foreign_values_are_inspected_and_converted() {
         assert_eq!(model["__class__"], json!("app.models.User"), "{model}");
         assert_eq!(model["name"], json!("ann"), "{model}");
         let dict: Value = satchel::decode_any(&read("coherence:dict").await).expect("reads");
-        let original: Value = satchel::decode_any(&coherence).expect("golden reads");
+        let original: Value = satchel::Codec::coherence()
+            .decode(&coherence)
+            .expect("golden reads");
         assert_eq!(dict, original);
         assert_eq!(
             read("kvdb:bomb").await,

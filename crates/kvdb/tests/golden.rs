@@ -409,3 +409,24 @@ fn dyn_codec_specs_name_kvdb_pipelines() {
         );
     }
 }
+
+#[test]
+fn header_settings_on_a_kvdb_dyn_codec_are_errors_not_ignored() {
+    let codec: satchel::DynCodec = "kvdb-json+zstd".parse().unwrap();
+    assert_eq!(
+        codec.pipeline(),
+        None,
+        "a kvdb codec writes no satchel header"
+    );
+    for err in [
+        codec.checksum().unwrap_err(),
+        codec.compress_above(64).unwrap_err(),
+        codec.accept_unheadered().unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::Spec, "{err}");
+        assert!(err.to_string().contains("kvdb-json+zstd"), "{err}");
+        assert!(err.to_string().contains("kvdb-py's framing"), "{err}");
+    }
+    let headered: satchel::DynCodec = "json+zstd".parse().unwrap();
+    assert!(headered.checksum().is_ok());
+}

@@ -17,6 +17,18 @@ impl Codec<crate::kvdb::KvdbJson, Identity, crate::kvdb::KvdbFrame> {
     /// (`compress_above`, `checksum`, `accept_unheadered`) do not exist on this codec.
     /// Reading accepts any compression, as kvdb-py falls back between them too.
     ///
+    /// Asking a kvdb codec for a header setting does not compile:
+    ///
+    /// ```compile_fail
+    /// let codec = satchel::Codec::kvdb_json().checksum();
+    /// ```
+    ///
+    /// nor does putting a kvdb serializer behind satchel's header:
+    ///
+    /// ```compile_fail
+    /// let codec = satchel::Codec::new(satchel::kvdb::KvdbJson::new());
+    /// ```
+    ///
     /// ```
     /// # #[cfg(feature = "zstd")] {
     /// use satchel::{Codec, Zstd};
