@@ -117,20 +117,9 @@ impl From<std::io::Error> for CliError {
     }
 }
 
-/// `err` and its causes, joined by `: `, each said once (a message that already ends
-/// with its cause's text does not repeat it).
+/// `err` and its causes, joined by `: `, each said once ([`satchel::Report`]).
 pub(crate) fn chain(err: &(dyn StdError + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        cause = c.source();
-    }
-    out
+    satchel::Report(err).to_string()
 }
 
 /// The result of a command.

@@ -31,8 +31,9 @@ pub trait Compression: Debug + Send + Sync {
     fn name(&self) -> &'static str;
 
     /// The backend-specific level in use, if the backend has levels (shown in specs as
-    /// `zstd:19`).
-    fn level(&self) -> Option<i32> {
+    /// `zstd:19`). A getter with its own name: `level` is each backend's setter
+    /// (`Zstd.level(19)`) and the codec's (`Codec::level(Level::Best)`).
+    fn level_in_use(&self) -> Option<i32> {
         None
     }
 
@@ -63,8 +64,8 @@ impl<C: Compression + ?Sized> Compression for &C {
     fn name(&self) -> &'static str {
         (**self).name()
     }
-    fn level(&self) -> Option<i32> {
-        (**self).level()
+    fn level_in_use(&self) -> Option<i32> {
+        (**self).level_in_use()
     }
     fn self_checked(&self) -> bool {
         (**self).self_checked()
@@ -84,8 +85,8 @@ impl<C: Compression + ?Sized> Compression for Box<C> {
     fn name(&self) -> &'static str {
         (**self).name()
     }
-    fn level(&self) -> Option<i32> {
-        (**self).level()
+    fn level_in_use(&self) -> Option<i32> {
+        (**self).level_in_use()
     }
     fn self_checked(&self) -> bool {
         (**self).self_checked()

@@ -152,18 +152,24 @@ impl StdError for Error {
 
 /// Writes an error and its chain of causes on one line, `a: b: c`.
 ///
-/// Handy for logs and command-line output, where `{}` alone would hide the cause.
+/// Handy for logs and command-line output, where `{}` alone would hide the cause. A cause
+/// whose text the line already holds (a message that quotes its cause) is not repeated.
+/// The one way satchel's crates print a chain of causes.
 pub struct Report<'a>(pub &'a (dyn StdError + 'static));
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut line = self.0.to_string();
         let mut cause = self.0.source();
         while let Some(c) = cause {
-            write!(f, ": {c}")?;
+            let text = c.to_string();
+            if !line.contains(&text) {
+                line.push_str(": ");
+                line.push_str(&text);
+            }
             cause = c.source();
         }
-        Ok(())
+        f.write_str(&line)
     }
 }
 
@@ -187,6 +193,10 @@ mod tests {
             Report(&e).to_string(),
             "zstd stream is corrupt: disk on fire"
         );
+        // A message that already quotes its cause does not repeat it.
+        let quoting = Error::new(ErrorKind::Decode, "bad value (disk on fire)")
+            .with_source(std::io::Error::other("disk on fire"));
+        assert_eq!(Report(&quoting).to_string(), "bad value (disk on fire)");
         assert!(e.is_corrupt());
         let e = e.context("key `user:1`");
         assert_eq!(e.message(), "key `user:1`: zstd stream is corrupt");

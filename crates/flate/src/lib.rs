@@ -72,7 +72,7 @@ macro_rules! flate_compression {
                 $label
             }
 
-            fn level(&self) -> Option<i32> {
+            fn level_in_use(&self) -> Option<i32> {
                 Some(self.level as i32)
             }
 

@@ -334,7 +334,7 @@ impl AnyCompression {
 
     /// The level this compression uses by default, if it has levels.
     fn default_level(&self) -> Option<i32> {
-        Self::from_id(self.id()).ok().and_then(|d| d.level())
+        Self::from_id(self.id()).ok().and_then(|d| d.level_in_use())
     }
 }
 
@@ -362,8 +362,8 @@ impl Compression for AnyCompression {
     fn name(&self) -> &'static str {
         dispatch!(self, c => c.name())
     }
-    fn level(&self) -> Option<i32> {
-        dispatch!(self, c => c.level())
+    fn level_in_use(&self) -> Option<i32> {
+        dispatch!(self, c => c.level_in_use())
     }
     fn self_checked(&self) -> bool {
         dispatch!(self, c => c.self_checked())
@@ -536,7 +536,7 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
                                 ),
                             )
                         })?;
-                        if compression.level().is_none() {
+                        if compression.level_in_use().is_none() {
                             return Err(Error::new(
                                 ErrorKind::Spec,
                                 format!("`{name}` has no levels (spec `{spec}`)"),
@@ -639,7 +639,10 @@ impl fmt::Display for DynCodec {
         let c = self.compression();
         if c.id() != CompressionId::NONE {
             write!(f, "+{}", c.name())?;
-            if let Some(level) = c.level().filter(|_| c.level() != c.default_level()) {
+            if let Some(level) = c
+                .level_in_use()
+                .filter(|_| c.level_in_use() != c.default_level())
+            {
                 write!(f, ":{level}")?;
             }
         }

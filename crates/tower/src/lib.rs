@@ -176,18 +176,8 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
 }
 
 /// `e` and its causes, joined by `: `, for tower-sessions' string-only errors.
-fn with_causes(e: &dyn StdError) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !message.ends_with(&cause_text) {
-            message.push_str(": ");
-            message.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    message
+fn with_causes(e: &(dyn StdError + 'static)) -> String {
+    satchel::Report(e).to_string()
 }
 
 fn backend_error(e: &satchel_store_core::StoreError) -> session_store::Error {

@@ -133,7 +133,7 @@ impl Compression for Zstd {
         "zstd"
     }
 
-    fn level(&self) -> Option<i32> {
+    fn level_in_use(&self) -> Option<i32> {
         Some(self.level)
     }
 
