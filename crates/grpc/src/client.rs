@@ -3,11 +3,13 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use satchel_store_core::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, SessionId, Store, StoreError,
-    StoreErrorKind, Version, check_key, check_write, from_unix_millis,
+    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, SessionId, Store,
+    StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis,
+    unknown_condition,
 };
 use tonic::metadata::MetadataValue;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
@@ -44,6 +46,9 @@ struct Shared {
     address: String,
     timeout: Duration,
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
+    /// Set once the server answered that its store cannot purge (Redis): from then on
+    /// [`Store::capabilities`] no longer reports it.
+    purge_refused: AtomicBool,
 }
 
 impl GrpcStore {
@@ -281,6 +286,7 @@ fn endpoint(config: &GrpcConfig) -> Result<(Endpoint, Shared)> {
             address: config.address.clone(),
             timeout: config.request_timeout,
             authorization,
+            purge_refused: AtomicBool::new(false),
         },
     ))
 }
@@ -338,7 +344,8 @@ impl Store for GrpcStore {
             let condition = match condition {
                 Condition::IfAbsent => Some(set_request::Condition::IfAbsent(true)),
                 Condition::IfVersion(v) => Some(set_request::Condition::IfVersion(v.0)),
-                _ => None,
+                Condition::Always => None,
+                _ => return Err(unknown_condition(key, condition, BACKEND)),
             };
             let message = proto::SetRequest {
                 key: key.to_string(),
@@ -383,6 +390,31 @@ impl Store for GrpcStore {
     fn backend(&self) -> &'static str {
         BACKEND
     }
+
+    /// Scan and purge are forwarded to the server, whose store decides: one that cannot
+    /// purge (Redis) answers [`StoreErrorKind::Unsupported`], and from then on this client
+    /// no longer reports `purge_expired`.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+            .with_scan(true)
+            .with_purge_expired(!self.shared.purge_refused.load(Ordering::Relaxed))
+    }
+}
+
+impl satchel_store_core::StoreObject for GrpcStore {
+    fn try_scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        Some(self.scan(prefix, limit))
+    }
+
+    fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
+        self.capabilities()
+            .purge_expired
+            .then(|| self.purge_expired())
+    }
 }
 
 impl Scan for GrpcStore {
@@ -410,7 +442,12 @@ impl PurgeExpired for GrpcStore {
                         .clone()
                         .purge_expired(self.request(proto::PurgeExpiredRequest {})),
                 )
-                .await?;
+                .await
+                .inspect_err(|e| {
+                    if e.kind() == StoreErrorKind::Unsupported {
+                        self.shared.purge_refused.store(true, Ordering::Relaxed);
+                    }
+                })?;
             Ok(r.removed)
         })
     }

@@ -21,6 +21,7 @@ pub(crate) fn to_status(e: &StoreError) -> Status {
         StoreErrorKind::Corrupt => Code::DataLoss,
         StoreErrorKind::Timeout => Code::DeadlineExceeded,
         StoreErrorKind::Unavailable => Code::Unavailable,
+        StoreErrorKind::Unsupported => Code::Unimplemented,
         _ => Code::Internal,
     };
     let message = match code {

@@ -271,7 +271,12 @@ impl Store for Slow {
     fn backend(&self) -> &'static str {
         "slow"
     }
+    fn capabilities(&self) -> satchel_store::Capabilities {
+        self.inner.capabilities()
+    }
 }
+
+satchel_store::store_object!(Slow: scan, purge_expired);
 
 impl Scan for Slow {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {

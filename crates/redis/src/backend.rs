@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::{Cmd, RedisFuture, RedisResult, Value};
+#[cfg(doc)]
+use satchel_store_core::StoreErrorKind;
 use satchel_store_core::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, StoreErrorKind,
-    Version, check_key, check_write,
+    BoxFuture, Capabilities, Condition, Entry, Result, Scan, Store, StoreError, Version, check_key,
+    check_write, unknown_condition,
 };
 
 use crate::RedisConfig;
@@ -238,14 +240,7 @@ impl RedisStore {
             Condition::Always => ("always", String::new()),
             Condition::IfAbsent => ("absent", String::new()),
             Condition::IfVersion(v) => ("version", v.0.to_string()),
-            _ => {
-                return Err(StoreError::new(
-                    StoreErrorKind::InvalidInput,
-                    format!("set: condition {condition:?} is not supported by this version"),
-                )
-                .with_key(key)
-                .with_backend(BACKEND));
-            }
+            _ => return Err(unknown_condition(key, condition, BACKEND)),
         };
         let ttl = ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default();
         let full = self.full_key(key);
@@ -561,18 +556,18 @@ impl Store for RedisStore {
     fn backend(&self) -> &'static str {
         BACKEND
     }
+
+    /// Lists keys; no `purge_expired`: Redis deletes expired keys by itself.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_scan(true)
+    }
 }
+
+satchel_store_core::store_object!(RedisStore: scan);
 
 impl Scan for RedisStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(self.scan_keys(prefix, limit))
-    }
-}
-
-impl PurgeExpired for RedisStore {
-    /// Does nothing and returns 0: Redis deletes expired keys by itself.
-    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
-        Box::pin(std::future::ready(Ok(0)))
     }
 }
 
@@ -605,6 +600,7 @@ fn prepare_tls(config: &RedisConfig, redacted: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use satchel_store_core::StoreErrorKind;
 
     #[test]
     fn glob_characters_are_escaped() {

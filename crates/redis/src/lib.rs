@@ -1,5 +1,6 @@
 //! A Redis store for satchel: [`RedisStore`] implements the byte-level [`Store`] (with
-//! versions, compare-and-set and expiry), [`Scan`] and [`PurgeExpired`].
+//! versions, compare-and-set and expiry) and [`Scan`]. It has no `PurgeExpired`: Redis
+//! deletes expired keys by itself ([`Store::capabilities`] says so).
 //!
 //! Each value is one Redis HASH (`v`: the bytes, `n`: the version) whose Redis expiry is the
 //! value's; reads and conditional writes are single Lua scripts, so compare-and-set is
@@ -47,5 +48,5 @@ mod scripts;
 pub use backend::RedisStore;
 pub use config::RedisConfig;
 pub use satchel_store_core::{
-    Condition, Entry, PurgeExpired, Scan, Store, StoreError, StoreErrorKind, Version,
+    Capabilities, Condition, Entry, Scan, Store, StoreError, StoreErrorKind, StoreObject, Version,
 };

@@ -8,7 +8,7 @@ use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
 use satchel_redis::{
-    Condition, PurgeExpired, RedisConfig, RedisStore, Scan, Store, StoreErrorKind, Version,
+    Condition, RedisConfig, RedisStore, Scan, Store, StoreErrorKind, StoreObject, Version,
 };
 use tokio::sync::{RwLock, RwLockReadGuard};
 
@@ -109,7 +109,13 @@ async fn binary_values_round_trip() {
     assert_eq!(s.get("ключ/*?[x]").await.unwrap().unwrap().value, b"v");
     assert_eq!(s.get("missing").await.unwrap(), None);
     assert_eq!(s.backend(), "redis");
-    assert_eq!(s.purge_expired().await.unwrap(), 0);
+    // Redis expires keys by itself: it says so, and has no purge to call.
+    let caps = s.capabilities();
+    assert!(caps.scan && !caps.purge_expired, "{caps:?}");
+    let object: &dyn StoreObject = s;
+    let err = object.purge_expired().await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Unsupported, "{err}");
+    assert_eq!(err.backend(), Some("redis"), "{err}");
     fx.cleanup().await;
 }
 

@@ -24,37 +24,12 @@ pub(crate) struct Record {
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub(crate) struct Blob(pub(crate) Vec<u8>);
 
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 fn to_base64(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 0x3F) as usize] as char);
-        }
-    }
-    out
+    satchel_store::encode_base64url(bytes)
 }
 
 fn from_base64(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3 + 2);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for b in text.bytes() {
-        let v = ALPHABET.iter().position(|&a| a == b)? as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    // Leftover bits must be zero padding of fewer than 6 bits (canonical form).
-    (bits < 6 && acc & ((1 << bits) - 1) == 0).then_some(out)
+    satchel_store::decode_base64url(text)
 }
 
 impl Serialize for Blob {

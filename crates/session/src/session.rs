@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use satchel::{DynCodec, Format, ValueCodec};
-use satchel_store::{Condition, Store, StoreError, StoreErrorKind, StoreObject, Version};
+use satchel_store::{
+    Condition, RetryPolicy, Store, StoreError, StoreErrorKind, StoreObject, Version,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -356,7 +358,8 @@ where
         mut edit: impl FnMut(&mut BTreeSet<String>),
     ) -> Result<(), StoreError> {
         let key = self.owner_key(owner);
-        for _ in 0..1000 {
+        let mut attempts = RetryPolicy::default().attempts();
+        loop {
             let (mut set, version) = self.load_index(owner).await?;
             let before = set.clone();
             edit(&mut set);
@@ -380,14 +383,10 @@ where
             };
             match result {
                 Ok(()) => return Ok(()),
-                Err(e) if e.is_conflict() => continue,
+                Err(e) if e.is_conflict() => attempts.after_conflict(e).await?,
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::new(
-            StoreErrorKind::Conflict,
-            format!("the session index of owner `{owner}` kept changing under us"),
-        ))
     }
 
     async fn index(&self, owner: Option<&str>, id: &SessionId) -> Result<(), StoreError> {
@@ -593,14 +592,16 @@ where
     /// the owner) are applied on top of it, key by key, then saved again.
     ///
     /// # Errors
-    /// As [`Session::save`], without conflicts (unless the merge loses 100 races in a row).
+    /// As [`Session::save`], without conflicts (unless the merge loses every attempt of its
+    /// retry policy, 100 by default).
     pub async fn save_merging(&mut self) -> Result<(), StoreError> {
         self.save_inner(true).await
     }
 
     async fn save_inner(&mut self, merge: bool) -> Result<(), StoreError> {
         let shared = self.sessions.shared.clone();
-        for _ in 0..100 {
+        let mut attempts = RetryPolicy::default().attempts();
+        loop {
             let ttl = self.ttl()?;
             let (id, condition) = match (&self.id, self.version) {
                 (Some(id), Some(v)) => (id.clone(), Condition::IfVersion(v)),
@@ -633,8 +634,18 @@ where
                     return Ok(());
                 }
                 // A fresh id collided (2^-128): draw another.
-                Err(e) if e.is_conflict() && self.id.is_none() => continue,
+                Err(e) if e.is_conflict() && self.id.is_none() => {
+                    attempts.after_conflict(e).await?;
+                }
                 Err(e) if e.is_conflict() => {
+                    // A merging save backs off before it re-reads, so that it merges onto
+                    // the freshest value.
+                    let lost = if merge {
+                        attempts.after_conflict(e).await?;
+                        None
+                    } else {
+                        Some(e)
+                    };
                     let theirs = match self.sessions.connect(id.as_str()).await {
                         Ok(theirs) => theirs,
                         Err(nf) if nf.is_not_found() => {
@@ -649,7 +660,7 @@ where
                         }
                         Err(other) => return Err(other),
                     };
-                    if !merge {
+                    if let Some(e) = lost {
                         return Err(StoreError::new(
                             StoreErrorKind::Conflict,
                             format!(
@@ -666,10 +677,6 @@ where
                 Err(e) => return Err(e),
             }
         }
-        Err(StoreError::new(
-            StoreErrorKind::Conflict,
-            "the session kept changing under a merging save",
-        ))
     }
 
     fn merge_onto(&mut self, theirs: Session<S, K>) {

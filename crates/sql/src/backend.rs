@@ -7,8 +7,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use satchel_store_core::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, StoreErrorKind,
-    Version, check_key, check_write, from_unix_millis, redact_url, unix_millis,
+    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
+    StoreErrorKind, Version, check_key, check_write, from_unix_millis, redact_url, unix_millis,
+    unknown_condition,
 };
 
 use crate::config::SqlConfig;
@@ -496,7 +497,8 @@ impl Inner {
         let if_absent = match condition {
             Condition::IfVersion(expected) => return self.set_if_version(write, expected).await,
             Condition::IfAbsent => true,
-            _ => false,
+            Condition::Always => false,
+            _ => return Err(unknown_condition(key, condition, self.dialect.name())),
         };
         let conflict = || error::conflict(key, condition, self.dialect);
         let fail = |e: sqlx::Error| {
@@ -836,7 +838,13 @@ impl Store for SqlStore {
     fn backend(&self) -> &'static str {
         self.inner.dialect.name()
     }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_scan(true).with_purge_expired(true)
+    }
 }
+
+satchel_store_core::store_object!(SqlStore: scan, purge_expired);
 
 impl Scan for SqlStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {

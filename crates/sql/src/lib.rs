@@ -56,5 +56,6 @@ mod error;
 pub use backend::SqlStore;
 pub use config::SqlConfig;
 pub use satchel_store_core::{
-    Condition, Entry, PurgeExpired, Scan, Store, StoreError, StoreErrorKind, Version,
+    Capabilities, Condition, Entry, PurgeExpired, Scan, Store, StoreError, StoreErrorKind,
+    StoreObject, Version,
 };

@@ -26,6 +26,10 @@ pub enum StoreErrorKind {
     InvalidInput,
     /// The backend reported an error of its own.
     Backend,
+    /// The store cannot do this at all: a capability it does not have (see
+    /// `Store::capabilities`) or a [`Condition`](crate::Condition) it does not know.
+    /// Retrying will not help.
+    Unsupported,
 }
 
 impl StoreErrorKind {
@@ -40,6 +44,7 @@ impl StoreErrorKind {
             Self::Unavailable => "unavailable",
             Self::InvalidInput => "invalid input",
             Self::Backend => "backend error",
+            Self::Unsupported => "unsupported",
         }
     }
 }

@@ -2,9 +2,7 @@
 
 use std::fmt;
 
-use crate::{StoreError, StoreErrorKind};
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+use crate::{StoreError, StoreErrorKind, decode_base64url, encode_base64url};
 
 /// A session id: 128 bits from the operating system's CSPRNG, written as 22 characters of
 /// unpadded base64url (`[A-Za-z0-9_-]`), safe in URLs, cookies and store keys.
@@ -36,14 +34,10 @@ impl SessionId {
     /// Parses an id given by a client, `None` unless it has exactly the shape of an id
     /// this library issues (so a crafted key can never reach the store).
     pub fn parse(text: &str) -> Option<Self> {
-        let valid = text.len() == Self::LEN
-            && text.bytes().all(|b| ALPHABET.contains(&b))
-            // The last character carries 2 bits of data and 4 zero bits.
-            && text
-                .bytes()
-                .last()
-                .and_then(|b| ALPHABET.iter().position(|&a| a == b))
-                .is_some_and(|v| v & 0x0F == 0);
+        // Canonical unpadded base64url of 16 bytes: the last character carries 2 bits of
+        // data and 4 zero bits, which the decoder checks.
+        let valid =
+            text.len() == Self::LEN && decode_base64url(text).is_some_and(|b| b.len() == 16);
         valid.then(|| Self(text.to_string()))
     }
 
@@ -54,21 +48,7 @@ impl SessionId {
 }
 
 fn encode(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(SessionId::LEN);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for &b in bytes {
-        acc = (acc << 8) | u32::from(b);
-        bits += 8;
-        while bits >= 6 {
-            bits -= 6;
-            out.push(ALPHABET[((acc >> bits) & 0x3F) as usize] as char);
-        }
-    }
-    if bits > 0 {
-        out.push(ALPHABET[((acc << (6 - bits)) & 0x3F) as usize] as char);
-    }
-    out
+    encode_base64url(bytes)
 }
 
 impl fmt::Display for SessionId {

@@ -7,7 +7,9 @@
 //!
 //! The trait is object-safe (`Arc<dyn Store>` works): methods return boxed futures, the
 //! one allocation per call that makes run-time choice of backend possible. Optional
-//! capabilities are separate traits: [`Scan`] (keys by prefix) and [`PurgeExpired`].
+//! capabilities are separate traits: [`Scan`] (keys by prefix) and [`PurgeExpired`]; a
+//! store says which it has in [`Store::capabilities`], and [`StoreObject`] (what a store
+//! chosen at run time is used through) offers them only when it has them.
 
 use std::fmt;
 use std::future::Future;
@@ -15,13 +17,19 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+mod base64url;
+mod capabilities;
 mod error;
 mod id;
 mod prefixed;
+mod retry;
 
+pub use base64url::{decode_base64url, encode_base64url};
+pub use capabilities::{Capabilities, StoreObject, unknown_condition, unsupported};
 pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
 pub use prefixed::Prefixed;
+pub use retry::{Attempts, RetryPolicy};
 
 /// The future returned by store methods: boxed, `Send`, borrowing the store and arguments.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -114,6 +122,13 @@ pub trait Store: Send + Sync + fmt::Debug {
 
     /// A short name of the backend (`memory`, `sqlite`, `redis`, …), for logs and spans.
     fn backend(&self) -> &'static str;
+
+    /// The optional capabilities this store has ([`Scan`], [`PurgeExpired`]). The default
+    /// is none: a store that implements one reports it here (and in its [`StoreObject`]
+    /// impl), so that a caller holding a store chosen at run time can ask.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
 }
 
 /// Stores that can list their keys.
@@ -128,12 +143,6 @@ pub trait PurgeExpired: Store {
     /// Deletes every expired value, returning how many were removed.
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64>>;
 }
-
-/// A store with every capability: what a store chosen at run time is used through
-/// (`Arc<dyn StoreObject>`). Implemented for every type that has them.
-pub trait StoreObject: Scan + PurgeExpired {}
-
-impl<T: Scan + PurgeExpired + ?Sized> StoreObject for T {}
 
 macro_rules! forward_store {
     ($($ty:ty),*) => {$(
@@ -158,6 +167,21 @@ macro_rules! forward_store {
             }
             fn backend(&self) -> &'static str {
                 (**self).backend()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+        }
+        impl<S: StoreObject + ?Sized> StoreObject for $ty {
+            fn try_scan<'a>(
+                &'a self,
+                prefix: &'a str,
+                limit: usize,
+            ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+                (**self).try_scan(prefix, limit)
+            }
+            fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
+                (**self).try_purge_expired()
             }
         }
         impl<S: Scan + ?Sized> Scan for $ty {

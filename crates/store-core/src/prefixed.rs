@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use crate::{BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, Version};
+use crate::{
+    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
+    StoreObject, Version,
+};
 
 /// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
 ///
@@ -36,6 +39,13 @@ impl<S: Store> Prefixed<S> {
     fn full(&self, key: &str) -> Result<String> {
         crate::check_key(key)?;
         Ok(format!("{}{key}", self.prefix))
+    }
+
+    /// `keys` of the inner store, without the prefix (keys outside it are dropped).
+    fn strip_keys(&self, keys: Vec<String>) -> Vec<String> {
+        keys.into_iter()
+            .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
+            .collect()
     }
 
     fn strip(&self, e: StoreError) -> StoreError {
@@ -93,6 +103,10 @@ impl<S: Store> Store for Prefixed<S> {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
 }
 
 impl<S: Scan> Scan for Prefixed<S> {
@@ -100,10 +114,7 @@ impl<S: Scan> Scan for Prefixed<S> {
         Box::pin(async move {
             let full = format!("{}{prefix}", self.prefix);
             let keys = self.inner.scan(&full, limit).await?;
-            Ok(keys
-                .into_iter()
-                .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
-                .collect())
+            Ok(self.strip_keys(keys))
         })
     }
 }
@@ -111,5 +122,31 @@ impl<S: Scan> Scan for Prefixed<S> {
 impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
         self.inner.purge_expired()
+    }
+}
+
+/// A prefixed store chosen at run time (`Prefixed<Arc<dyn StoreObject>>`) has the
+/// capabilities of the store underneath.
+impl<S: StoreObject> StoreObject for Prefixed<S> {
+    fn try_scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        if !self.inner.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            let keys = match self.inner.try_scan(&full, limit) {
+                Some(scan) => scan.await?,
+                None => return Err(crate::unsupported(self.backend(), "list keys (scan)")),
+            };
+            Ok(self.strip_keys(keys))
+        }))
+    }
+
+    fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
+        self.inner.try_purge_expired()
     }
 }

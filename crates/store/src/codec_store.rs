@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use satchel::{Codec, ErrorKind, ValueCodec};
-use satchel_store_core::{Condition, Result, Store, StoreError, StoreErrorKind, Version};
+use satchel_store_core::{
+    Condition, Result, RetryPolicy, Store, StoreError, StoreErrorKind, Version,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -29,7 +31,7 @@ use serde::de::DeserializeOwned;
 pub struct CodecStore<S, K> {
     store: S,
     codec: K,
-    max_retries: u32,
+    retry: RetryPolicy,
 }
 
 /// Builds a [`CodecStore`] from a codec: `Codec::json().wrap(store)`.
@@ -55,15 +57,21 @@ impl<S: Store, K: ValueCodec> CodecStore<S, K> {
         Self {
             store,
             codec,
-            max_retries: 1000,
+            retry: RetryPolicy::default(),
         }
     }
 
-    /// How many times [`CodecStore::update`] retries after losing a race (default 1000).
+    /// This store, with [`CodecStore::update`] retrying lost races as `policy` says
+    /// (default [`RetryPolicy::default`]: 100 attempts, jittered backoff up to 50 ms).
     #[must_use]
-    pub fn max_retries(mut self, retries: u32) -> Self {
-        self.max_retries = retries;
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
+    }
+
+    /// How [`CodecStore::update`] retries lost races.
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
     }
 
     /// The byte store underneath.
@@ -188,14 +196,15 @@ impl<S: Store, K: ValueCodec> CodecStore<S, K> {
     /// value written. `f` may run several times.
     ///
     /// # Errors
-    /// [`StoreErrorKind::Conflict`] after [`CodecStore::max_retries`] lost races; as
+    /// [`StoreErrorKind::Conflict`] once [`CodecStore::retry_policy`]'s attempts are all
+    /// lost (the message says how many); as
     /// [`CodecStore::get`] and [`CodecStore::set`] otherwise.
     pub async fn update<T, Fun>(&self, key: &str, ttl: Option<Duration>, mut f: Fun) -> Result<T>
     where
         T: Serialize + DeserializeOwned,
         Fun: FnMut(Option<T>) -> T,
     {
-        let mut attempt = 0;
+        let mut attempts = self.retry.attempts();
         loop {
             let (old, condition) = match self.get_versioned::<T>(key).await? {
                 Some((value, version)) => (Some(value), Condition::IfVersion(version)),
@@ -205,7 +214,7 @@ impl<S: Store, K: ValueCodec> CodecStore<S, K> {
             let bytes = self.encode(key, &new)?;
             match self.store.set(key, &bytes, ttl, condition).await {
                 Ok(_) => return Ok(new),
-                Err(e) if e.is_conflict() && attempt < self.max_retries => attempt += 1,
+                Err(e) if e.is_conflict() => attempts.after_conflict(e).await?,
                 Err(e) => return Err(e),
             }
         }

@@ -2,7 +2,10 @@
 
 use std::time::{Duration, Instant};
 
-use satchel_store_core::{BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, Version};
+use satchel_store_core::{
+    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreObject,
+    Version,
+};
 use tracing::Instrument;
 
 /// Wraps a store so every operation runs in a `tracing` span named `satchel.store` with
@@ -106,22 +109,56 @@ impl<S: Store> Store for Instrumented<S> {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
+
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+}
+
+impl<S: Store> Instrumented<S> {
+    fn traced_scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        fut: BoxFuture<'a, Result<Vec<String>>>,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        let span = span(self.inner.backend(), "scan", prefix);
+        Box::pin(traced(span, fut, |keys| ("ok", Some(keys.len()))))
+    }
+
+    fn traced_purge<'a>(&'a self, fut: BoxFuture<'a, Result<u64>>) -> BoxFuture<'a, Result<u64>> {
+        let span = span(self.inner.backend(), "purge_expired", "");
+        Box::pin(traced(span, fut, |n| {
+            ("ok", Some(usize::try_from(*n).unwrap_or(usize::MAX)))
+        }))
+    }
 }
 
 impl<S: Scan> Scan for Instrumented<S> {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        let span = span(self.inner.backend(), "scan", prefix);
-        Box::pin(traced(span, self.inner.scan(prefix, limit), |keys| {
-            ("ok", Some(keys.len()))
-        }))
+        self.traced_scan(prefix, self.inner.scan(prefix, limit))
     }
 }
 
 impl<S: PurgeExpired> PurgeExpired for Instrumented<S> {
     fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
-        let span = span(self.inner.backend(), "purge_expired", "");
-        Box::pin(traced(span, self.inner.purge_expired(), |n| {
-            ("ok", Some(*n as usize))
-        }))
+        self.traced_purge(self.inner.purge_expired())
+    }
+}
+
+/// A traced store chosen at run time has the capabilities of the store underneath, each
+/// traced.
+impl<S: StoreObject> StoreObject for Instrumented<S> {
+    fn try_scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        let fut = self.inner.try_scan(prefix, limit)?;
+        Some(self.traced_scan(prefix, fut))
+    }
+
+    fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
+        let fut = self.inner.try_purge_expired()?;
+        Some(self.traced_purge(fut))
     }
 }

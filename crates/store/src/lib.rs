@@ -41,7 +41,8 @@ pub use instrumented::Instrumented;
 pub use memory::MemoryStore;
 pub use open::{DynStore, SCHEMES, open};
 pub use satchel_store_core::{
-    BoxFuture, Condition, Entry, Prefixed, PurgeExpired, Result, Scan, SessionId, Store,
-    StoreError, StoreErrorKind, StoreObject, Version, check_key, check_write, from_unix_millis,
-    redact_url, unix_millis,
+    Attempts, BoxFuture, Capabilities, Condition, Entry, Prefixed, PurgeExpired, Result,
+    RetryPolicy, Scan, SessionId, Store, StoreError, StoreErrorKind, StoreObject, Version,
+    check_key, check_write, decode_base64url, encode_base64url, from_unix_millis, redact_url,
+    store_object, unix_millis, unknown_condition, unsupported,
 };

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use satchel_store_core::{
-    BoxFuture, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError, StoreErrorKind,
-    Version, check_key, check_write,
+    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
+    StoreErrorKind, Version, check_key, check_write, unknown_condition,
 };
 
 /// A store in this process's memory: for tests, caches and single-process services.
@@ -90,7 +90,8 @@ impl Store for MemoryStore {
             let allowed = match condition {
                 Condition::IfAbsent => current.is_none(),
                 Condition::IfVersion(v) => current == Some(v.0),
-                _ => true,
+                Condition::Always => true,
+                _ => return Err(unknown_condition(key, condition, "memory")),
             };
             if !allowed {
                 return Err(StoreError::conflict(
@@ -140,7 +141,13 @@ impl Store for MemoryStore {
     fn backend(&self) -> &'static str {
         "memory"
     }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_scan(true).with_purge_expired(true)
+    }
 }
+
+satchel_store_core::store_object!(MemoryStore: scan, purge_expired);
 
 impl Scan for MemoryStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {

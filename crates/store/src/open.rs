@@ -6,8 +6,10 @@ use satchel_store_core::{StoreError, StoreErrorKind, StoreObject, redact_url};
 
 use crate::{Instrumented, MemoryStore};
 
-/// A store chosen at run time. Every adapter can list keys and purge expired values, so
-/// this is `dyn StoreObject` (a `dyn Store` too: `let s: Arc<dyn Store> = opened;`).
+/// A store chosen at run time: `dyn StoreObject` (a `dyn Store` too:
+/// `let s: Arc<dyn Store> = opened;`). Ask it what it can do with
+/// [`Store::capabilities`](satchel_store_core::Store::capabilities): every adapter lists
+/// keys, and all but Redis (which expires values by itself) purge expired values.
 pub type DynStore = Arc<dyn StoreObject>;
 
 /// The URL schemes [`open`] knows, compiled in or not.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use satchel::Codec;
-use satchel_store::{CodecExt, Condition, Prefixed, PurgeExpired, Scan, Store, StoreErrorKind};
+use satchel_store::{CodecExt, Condition, Prefixed, Store, StoreErrorKind, StoreObject};
 
 /// A prefix no other run uses, so suites can share a live server and leave no traces.
 pub fn unique_prefix(tag: &str) -> String {
@@ -56,7 +56,7 @@ where
 /// Missing keys: `get` finds nothing, `delete` and `touch` report that nothing was there.
 pub async fn missing_keys_are_absent<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "missing");
     assert!(s.get("missing").await.unwrap().is_none(), "{name}");
@@ -72,7 +72,7 @@ where
 /// under versions that only grow and with no expiry.
 pub async fn awkward_bytes_round_trip_with_growing_versions<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "bytes");
     let all_bytes: Vec<u8> = (0..=255).collect();
@@ -98,7 +98,7 @@ where
 /// `IfAbsent` on a live key is a `Conflict` naming the key.
 pub async fn set_if_absent_refuses_live_value<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "absent");
     s.set("cas", b"one", None, Condition::IfAbsent)
@@ -118,7 +118,7 @@ where
 /// that leaves the value alone.
 pub async fn set_if_version_is_compare_and_set<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "cas");
     let v1 = s
@@ -147,7 +147,7 @@ where
 /// version is above every earlier one.
 pub async fn versions_of_deleted_keys_never_match_again<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "aba");
     let v1 = s
@@ -188,7 +188,7 @@ where
 /// An empty key and a zero TTL are `InvalidInput`.
 pub async fn bad_input_is_invalid<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "input");
     let err = s.set("", b"x", None, Condition::Always).await.unwrap_err();
@@ -205,7 +205,7 @@ where
 /// revived by `touch`, not counted by `delete`, and absent for `IfAbsent`.
 pub async fn expired_values_are_gone<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "ttl");
     let before = SystemTime::now();
@@ -249,7 +249,7 @@ where
 /// `touch` on a live key pushes its expiry past the old one and keeps version and value.
 pub async fn touch_extends_without_changing_the_version<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "touch");
     s.set(
@@ -272,10 +272,83 @@ where
     cleanup(&s).await;
 }
 
-/// `purge_expired` runs, and takes no live value.
+/// The capabilities a store reports ([`Store::capabilities`]) are the ones it has: a
+/// reported capability works (a purge really removes an expired value), a missing one is
+/// `None` from [`StoreObject`] and an `Unsupported` error naming the backend from
+/// `dyn StoreObject`. A store that forwards to a server (gRPC) may learn on first use
+/// that the server's store lacks one; it must then stop reporting it.
+pub async fn capabilities_match_behaviour<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "caps");
+    let caps = store.capabilities();
+    let object: &dyn StoreObject = &s;
+    assert_eq!(
+        s.capabilities(),
+        caps,
+        "{name}: Prefixed reports what it wraps"
+    );
+
+    s.set("listed", b"x", None, Condition::Always)
+        .await
+        .unwrap();
+    match s.try_scan("", 10) {
+        Some(scan) => {
+            assert!(caps.scan, "{name}: scans but does not report scan");
+            assert_eq!(scan.await.unwrap(), ["listed"], "{name}: scan");
+        }
+        None => {
+            assert!(!caps.scan, "{name}: reports scan but has none");
+            let err = object.scan("", 10).await.unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Unsupported, "{name}: {err}");
+            assert_eq!(err.backend(), Some(name), "{name}: {err}");
+        }
+    }
+    s.delete("listed").await.unwrap();
+
+    s.set(
+        "expiring",
+        b"x",
+        Some(Duration::from_millis(50)),
+        Condition::Always,
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    match s.try_purge_expired() {
+        Some(purge) => {
+            assert!(caps.purge_expired, "{name}: purges but does not report it");
+            match purge.await {
+                Ok(removed) => assert!(
+                    removed >= 1,
+                    "{name}: reports purge_expired, but an expired value was not purged"
+                ),
+                Err(e) if e.kind() == StoreErrorKind::Unsupported => assert!(
+                    !s.capabilities().purge_expired,
+                    "{name}: refused a purge it reports, and still reports it: {e}"
+                ),
+                Err(e) => panic!("{name}: purge_expired: {e}"),
+            }
+        }
+        None => {
+            assert!(
+                !caps.purge_expired,
+                "{name}: reports purge_expired but has none"
+            );
+            let err = object.purge_expired().await.unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::Unsupported, "{name}: {err}");
+            assert_eq!(err.backend(), Some(name), "{name}: {err}");
+        }
+    }
+    assert!(s.get("expiring").await.unwrap().is_none(), "{name}");
+}
+
+/// `purge_expired` runs where the store has it (Redis does not: it expires values by
+/// itself, and says so), and takes no live value.
 pub async fn purge_keeps_live_values<S>(store: Arc<S>)
 where
-    S: Scan + PurgeExpired + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "purge");
     s.set(
@@ -295,7 +368,13 @@ where
     .await
     .unwrap();
     tokio::time::sleep(Duration::from_millis(150)).await;
-    s.purge_expired().await.unwrap();
+    let object: &dyn StoreObject = &s;
+    match object.purge_expired().await {
+        Ok(_) => {}
+        // No purge (`capabilities_match_behaviour` checks the refusal is reported).
+        Err(e) if e.kind() == StoreErrorKind::Unsupported && !s.capabilities().purge_expired => {}
+        Err(e) => panic!("{name}: purge_expired: {e}"),
+    }
     assert!(
         s.get("live").await.unwrap().is_some(),
         "{name}: purge took a live value"
@@ -307,7 +386,7 @@ where
 /// honours its limit.
 pub async fn scan_matches_prefixes_literally<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "scan");
     for key in [
@@ -319,14 +398,15 @@ where
     ] {
         s.set(key, b"x", None, Condition::Always).await.unwrap();
     }
-    let mut keys = s.scan("scan/a%_*?[", 100).await.unwrap();
+    let object: &dyn StoreObject = &s;
+    let mut keys = object.scan("scan/a%_*?[", 100).await.unwrap();
     keys.sort();
     assert_eq!(
         keys,
         ["scan/a%_*?[1]", "scan/a%_*?[2]"],
         "{name}: scan is literal"
     );
-    let keys = s.scan("scan/", 2).await.unwrap();
+    let keys = object.scan("scan/", 2).await.unwrap();
     assert_eq!(keys.len(), 2, "{name}: scan honours its limit");
     cleanup(&s).await;
 }
@@ -335,7 +415,7 @@ where
 /// bytes stay, other keys are unaffected.
 pub async fn corrupt_values_are_named_and_left_in_place<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "corrupt");
     let typed = Codec::json().compress(satchel::Zstd).wrap(s.clone());
@@ -362,7 +442,7 @@ where
 /// A value another pipeline wrote is a `Codec` error, not corruption.
 pub async fn other_pipelines_values_are_codec_errors<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
 {
     let (s, name) = scoped(&store, "pipeline");
     let typed = Codec::json().compress(satchel::Zstd).wrap(s.clone());
@@ -376,7 +456,7 @@ where
 /// No lost update: 16 tasks × 200 typed `update`s of one counter end at exactly 3200.
 pub async fn no_lost_update<S>(store: Arc<S>)
 where
-    S: Scan + ?Sized + 'static,
+    S: Store + ?Sized + 'static,
 {
     concurrent_updates(store, 16, 200).await;
 }
@@ -385,7 +465,7 @@ where
 /// exactly `tasks × increments`.
 pub async fn concurrent_updates<S>(store: Arc<S>, tasks: u64, increments: u64)
 where
-    S: Scan + ?Sized + 'static,
+    S: Store + ?Sized + 'static,
 {
     let name = store.backend();
     let prefix = unique_prefix(&format!("{name}-race"));
@@ -410,7 +490,8 @@ where
     counter.delete("n").await.unwrap();
 }
 
-async fn cleanup<S: Scan + ?Sized>(s: &S) {
+async fn cleanup<T: StoreObject>(s: &T) {
+    let s: &dyn StoreObject = s;
     for key in s.scan("", 10_000).await.unwrap() {
         s.delete(&key).await.unwrap();
     }

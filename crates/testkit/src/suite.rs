@@ -111,6 +111,7 @@ macro_rules! __suite {
             bad_input_is_invalid,
             expired_values_are_gone,
             touch_extends_without_changing_the_version,
+            capabilities_match_behaviour,
             purge_keeps_live_values,
             scan_matches_prefixes_literally,
             corrupt_values_are_named_and_left_in_place,

@@ -15,6 +15,7 @@ use std::error::Error;
 use std::time::Duration;
 
 use satchel::{Codec, Zstd};
+use satchel_store::Store;
 use satchel_tower::{ExpiredDeletion, SatchelSessionStore};
 use tokio::net::TcpListener;
 
@@ -28,15 +29,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let listen = std::env::var("SATCHEL_LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".to_string());
 
     let store = satchel_store::open(&url).await?;
+    let store_purges = store.capabilities().purge_expired;
     // The one line that picks satchel: any store, any codec.
     let sessions = SatchelSessionStore::new(store, Codec::msgpack().compress(Zstd));
 
-    // SQL stores keep expired sessions until purged.
-    let purge = tokio::spawn(
-        sessions
-            .clone()
-            .continuously_delete_expired(Duration::from_secs(60)),
-    );
+    // SQL stores keep expired sessions until purged (Redis expires them by itself).
+    let purge = store_purges.then(|| {
+        tokio::spawn(
+            sessions
+                .clone()
+                .continuously_delete_expired(Duration::from_secs(60)),
+        )
+    });
 
     let listener = TcpListener::bind(&listen).await?;
     eprintln!(
@@ -49,6 +53,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         eprintln!("shutting down");
     };
     counter_app::serve(listener, sessions, ctrl_c).await?;
-    purge.abort();
+    if let Some(purge) = purge {
+        purge.abort();
+    }
     Ok(())
 }

@@ -63,7 +63,7 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use satchel::{DynCodec, ErrorKind, ValueCodec};
-use satchel_store_core::{Condition, PurgeExpired, Store, StoreObject, unix_millis};
+use satchel_store_core::{Condition, RetryPolicy, Store, StoreObject, unix_millis};
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 pub use tower_sessions_core::{ExpiredDeletion, SessionStore};
@@ -200,7 +200,11 @@ where
     K: ValueCodec + 'static,
 {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        for _ in 0..MAX_CREATE_ATTEMPTS {
+        // A collision needs a new id, not a pause: no backoff.
+        let mut attempts = RetryPolicy::new(MAX_CREATE_ATTEMPTS)
+            .with_backoff(Duration::ZERO, Duration::ZERO)
+            .attempts();
+        loop {
             let Some(ttl) = ttl_until(record::unix_ms(record.expiry_date)) else {
                 // Already expired: there is nothing to keep, and loading it would give
                 // `None` anyway.
@@ -214,15 +218,20 @@ where
                 .await
             {
                 Ok(_) => return Ok(()),
-                Err(e) if e.is_conflict() => record.id = Id::default(),
+                Err(e) if e.is_conflict() => {
+                    attempts.after_conflict(e).await.map_err(|e| {
+                        session_store::Error::Backend(format!(
+                            "no free session id: every write-if-absent conflicted (is the {} \
+                             store answering correctly?): {}",
+                            self.store.backend(),
+                            with_causes(&e)
+                        ))
+                    })?;
+                    record.id = Id::default();
+                }
                 Err(e) => return Err(backend_error(&e)),
             }
         }
-        Err(session_store::Error::Backend(format!(
-            "no free session id after {MAX_CREATE_ATTEMPTS} attempts: every write-if-absent \
-             conflicted (is the {} store answering correctly?)",
-            self.store.backend()
-        )))
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
@@ -287,19 +296,27 @@ where
 }
 
 /// Purges every expired value of the store, not only sessions' (stores purge by expiry, not
-/// by key). Redis expires values by itself; SQL tables and the memory store keep them until
-/// purged.
+/// by key). SQL tables and the memory store keep expired values until purged; Redis
+/// expires them by itself and has no purge (its
+/// [`capabilities`](satchel_store_core::Store::capabilities) say so): run the deletion
+/// task only for a store whose capabilities include `purge_expired`.
+///
+/// # Errors
+/// A backend error naming the store if it has no purge, and the store's errors.
 #[async_trait]
 impl<S, K> ExpiredDeletion for SatchelSessionStore<S, K>
 where
-    S: PurgeExpired + 'static,
+    S: StoreObject + 'static,
     K: ValueCodec + 'static,
 {
     async fn delete_expired(&self) -> session_store::Result<()> {
-        self.store
-            .purge_expired()
-            .await
-            .map(drop)
-            .map_err(|e| backend_error(&e))
+        let Some(purge) = self.store.try_purge_expired() else {
+            return Err(backend_error(&satchel_store_core::unsupported(
+                self.store.backend(),
+                "purge expired values (it expires them by itself: do not run a deletion \
+                 task for it)",
+            )));
+        };
+        purge.await.map(drop).map_err(|e| backend_error(&e))
     }
 }

@@ -1,0 +1,237 @@
+//! What a store can do beyond [`Store`]: [`Capabilities`], and [`StoreObject`], the form
+//! a store chosen at run time is used through.
+
+use crate::{BoxFuture, Result, Store, StoreError, StoreErrorKind};
+#[cfg(doc)]
+use crate::{PurgeExpired, Scan};
+
+/// The optional capabilities a store has, as [`Store::capabilities`] reports them.
+///
+/// A capability is reported only if the store really performs it: no adapter implements
+/// one as a no-op (Redis, which expires values by itself, does not report
+/// `purge_expired`). New capabilities may be added, so build a value from
+/// [`Capabilities::NONE`] with the `with_*` methods.
+///
+/// ```
+/// use satchel_store_core::Capabilities;
+///
+/// let caps = Capabilities::NONE.with_scan(true);
+/// assert!(caps.scan && !caps.purge_expired);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Lists keys by prefix ([`Scan`]).
+    pub scan: bool,
+    /// Deletes expired values on request ([`PurgeExpired`]): stores that keep them until
+    /// purged (SQL tables, the memory store).
+    pub purge_expired: bool,
+}
+
+impl Capabilities {
+    /// No optional capability.
+    pub const NONE: Self = Self {
+        scan: false,
+        purge_expired: false,
+    };
+
+    /// These capabilities, with [`Capabilities::scan`] set to `yes`.
+    #[must_use]
+    pub const fn with_scan(mut self, yes: bool) -> Self {
+        self.scan = yes;
+        self
+    }
+
+    /// These capabilities, with [`Capabilities::purge_expired`] set to `yes`.
+    #[must_use]
+    pub const fn with_purge_expired(mut self, yes: bool) -> Self {
+        self.purge_expired = yes;
+        self
+    }
+}
+
+/// A store used through `dyn` (`Arc<dyn StoreObject>`, what `satchel_store::open`
+/// returns): the byte [`Store`] plus the optional capabilities, each `None` when the store
+/// does not have it.
+///
+/// Generic code asks for a capability in its bounds (`S: Scan`); code holding a store
+/// chosen at run time asks the store. `dyn StoreObject` has `scan` and `purge_expired`
+/// methods of its own that refuse with [`StoreErrorKind::Unsupported`] naming the backend
+/// when the capability is missing.
+///
+/// Implementations report in [`Store::capabilities`] exactly the capabilities whose
+/// method here returns `Some`.
+pub trait StoreObject: Store {
+    /// Live keys starting with `prefix`, at most `limit` of them, as [`Scan::scan`];
+    /// `None` if this store cannot list keys.
+    fn try_scan<'a>(
+        &'a self,
+        prefix: &'a str,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Vec<String>>>>;
+
+    /// Deletes every expired value, as [`PurgeExpired::purge_expired`]; `None` if this
+    /// store does not keep expired values to purge.
+    fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>>;
+}
+
+/// The error for a capability `store` does not have.
+pub fn unsupported(backend: &'static str, capability: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unsupported,
+        format!(
+            "this store cannot {capability} (Store::capabilities says which operations a \
+             store has)"
+        ),
+    )
+    .with_backend(backend)
+}
+
+impl dyn StoreObject + '_ {
+    /// Live keys starting with `prefix`, in no particular order, at most `limit` of them.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unsupported`] if the store cannot list keys
+    /// ([`Capabilities::scan`]); the store's errors otherwise.
+    pub fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        match self.try_scan(prefix, limit) {
+            Some(fut) => fut,
+            None => Box::pin(std::future::ready(Err(unsupported(
+                self.backend(),
+                "list keys (scan)",
+            )))),
+        }
+    }
+
+    /// Deletes every expired value, returning how many were removed.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unsupported`] if the store does not keep expired values to purge
+    /// ([`Capabilities::purge_expired`]: Redis expires them by itself); the store's errors
+    /// otherwise.
+    pub fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        match self.try_purge_expired() {
+            Some(fut) => fut,
+            None => Box::pin(std::future::ready(Err(unsupported(
+                self.backend(),
+                "purge expired values (it expires them by itself, or keeps none)",
+            )))),
+        }
+    }
+}
+
+/// Implements [`StoreObject`] for a store type from the capabilities it implements:
+/// `store_object!(MyStore: scan, purge_expired);`, `store_object!(MyStore: scan);` or
+/// `store_object!(MyStore);`. The type must also report them in [`Store::capabilities`].
+///
+/// ```
+/// use std::time::Duration;
+/// use satchel_store_core::*;
+///
+/// #[derive(Debug)]
+/// struct Nothing;
+/// impl Store for Nothing {
+///     fn get<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+///         Box::pin(async { Ok(None) })
+///     }
+///     fn set<'a>(&'a self, k: &'a str, _: &'a [u8], _: Option<Duration>, c: Condition)
+///         -> BoxFuture<'a, Result<Version>> {
+///         Box::pin(async move { Err(StoreError::conflict(k, c, None, "nothing")) })
+///     }
+///     fn delete<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool>> {
+///         Box::pin(async { Ok(false) })
+///     }
+///     fn touch<'a>(&'a self, _: &'a str, _: Duration) -> BoxFuture<'a, Result<bool>> {
+///         Box::pin(async { Ok(false) })
+///     }
+///     fn backend(&self) -> &'static str { "nothing" }
+/// }
+/// satchel_store_core::store_object!(Nothing);
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store: std::sync::Arc<dyn StoreObject> = std::sync::Arc::new(Nothing);
+/// let err = store.scan("", 10).await.unwrap_err();
+/// assert_eq!(err.kind(), StoreErrorKind::Unsupported);
+/// # }
+/// ```
+#[macro_export]
+macro_rules! store_object {
+    ($ty:ty $(: $($cap:ident),* $(,)?)?) => {
+        impl $crate::StoreObject for $ty {
+            fn try_scan<'a>(
+                &'a self,
+                prefix: &'a str,
+                limit: usize,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<::std::vec::Vec<::std::string::String>>>> {
+                $crate::store_object!(@scan self, prefix, limit $(, $($cap),*)?)
+            }
+            fn try_purge_expired(
+                &self,
+            ) -> ::core::option::Option<$crate::BoxFuture<'_, $crate::Result<u64>>> {
+                $crate::store_object!(@purge self $(, $($cap),*)?)
+            }
+        }
+    };
+    (@scan $self:ident, $prefix:ident, $limit:ident, scan $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::Scan::scan($self, $prefix, $limit))
+    };
+    (@scan $self:ident, $prefix:ident, $limit:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@scan $self, $prefix, $limit $(, $rest)*)
+    };
+    (@scan $self:ident, $prefix:ident, $limit:ident) => {{
+        let _ = ($prefix, $limit);
+        ::core::option::Option::None
+    }};
+    (@purge $self:ident, purge_expired $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::PurgeExpired::purge_expired($self))
+    };
+    (@purge $self:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@purge $self $(, $rest)*)
+    };
+    (@purge $self:ident) => {
+        ::core::option::Option::None
+    };
+}
+
+/// The error for a [`Condition`](crate::Condition) this version of a store does not know
+/// (`Condition` is `#[non_exhaustive]`): every adapter refuses it the same way, never
+/// treating it as another condition.
+pub fn unknown_condition(
+    key: &str,
+    condition: crate::Condition,
+    backend: &'static str,
+) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Unsupported,
+        format!(
+            "set: condition {condition:?} is not known to this version of the {backend} \
+             adapter; nothing was written (upgrade the adapter, or use Always, IfAbsent or \
+             IfVersion)"
+        ),
+    )
+    .with_key(key)
+    .with_backend(backend)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Condition, Version};
+
+    #[test]
+    fn an_unknown_condition_is_refused_naming_key_and_backend() {
+        let e = unknown_condition("cart:1", Condition::IfVersion(Version(3)), "postgres");
+        assert_eq!(e.kind(), StoreErrorKind::Unsupported);
+        assert_eq!(e.key(), Some("cart:1"));
+        assert_eq!(e.backend(), Some("postgres"));
+        assert!(e.to_string().contains("nothing was written"), "{e}");
+    }
+
+    #[test]
+    fn capabilities_build_from_none() {
+        assert_eq!(Capabilities::default(), Capabilities::NONE);
+        let both = Capabilities::NONE.with_scan(true).with_purge_expired(true);
+        assert!(both.scan && both.purge_expired);
+        assert!(!both.with_scan(false).scan);
+    }
+}
