@@ -75,11 +75,14 @@ pub(crate) fn from_status(status: Status, key: Option<&str>, address: &str) -> S
                 status.message()
             ),
         ),
+        // A store without the capability (Redis has no purge), or a server that does not
+        // know the call.
         Code::Unimplemented => (
-            StoreErrorKind::Backend,
+            StoreErrorKind::Unsupported,
             format!(
-                "the server at {address} does not implement this call ({}); is it a satchel \
-                 server of the same protocol version (satchel.store.v1)?",
+                "the server at {address} does not implement this call ({}); its store lacks \
+                 the capability, or it is not a satchel server of the same protocol version \
+                 (satchel.store.v1)",
                 status.message()
             ),
         ),
