@@ -6,10 +6,11 @@
 //! `#[serde(tag = …)]`, `untagged`, `flatten`) cannot be decoded. Those give a clear
 //! [`ErrorKind::Unsupported`] error suggesting a self-describing format, never garbage.
 //!
-//! Hostile input is bounded: bincode's byte limit is set from
-//! [`Limits::max_decoded_len`], so a length prefix cannot make it allocate more (without a
-//! limit, bincode allocates whatever a string's length prefix claims before reading it;
-//! the limit's accounting costs about 10% of decoding time, see `BENCHMARKS.md`), and
+//! Hostile input is bounded: bincode's byte limit is set from [`Limits::max_decoded_len`]
+//! and from the input itself ([`claim_limit`]: at most [`CLAIM_PER_INPUT_BYTE`] bytes per
+//! byte of input), so a length prefix cannot make it allocate more (without a limit,
+//! bincode allocates whatever a string's length prefix claims before reading it; the
+//! limit's accounting costs about 10% of decoding time, see `BENCHMARKS.md`), and
 //! nesting is bounded by [`Limits::max_depth`] (bincode itself has no depth limit, so a
 //! recursive type would otherwise overflow the stack).
 //!
@@ -106,7 +107,8 @@ fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error 
         DecodeError::LimitExceeded => (
             ErrorKind::LimitExceeded,
             format!(
-                "bincode value claims more than max_decoded_len ({} bytes)",
+                "bincode value claims more memory than allowed: max_decoded_len ({} bytes), \
+                 and at most {CLAIM_PER_INPUT_BYTE} bytes per byte of input",
                 limits.max_decoded_len
             ),
         ),
@@ -146,18 +148,39 @@ impl Format for Bincode {
     #[inline]
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
         // bincode's byte limit is a const generic: pick the smallest rung at or above the
-        // configured limit.
+        // claim limit.
         let c = config::standard();
-        match limits.max_decoded_len {
-            n if n <= 1 << 16 => decode_with(bytes, c.with_limit::<{ 1 << 16 }>(), limits),
-            n if n <= 1 << 20 => decode_with(bytes, c.with_limit::<{ 1 << 20 }>(), limits),
-            n if n <= 1 << 24 => decode_with(bytes, c.with_limit::<{ 1 << 24 }>(), limits),
-            n if n <= 1 << 26 => decode_with(bytes, c.with_limit::<{ 1 << 26 }>(), limits),
-            n if n <= 1 << 28 => decode_with(bytes, c.with_limit::<{ 1 << 28 }>(), limits),
-            n if n <= 1 << 30 => decode_with(bytes, c.with_limit::<{ 1 << 30 }>(), limits),
-            _ => decode_with(bytes, c.with_limit::<{ usize::MAX }>(), limits),
+        macro_rules! rungs {
+            ($($shift:literal)+) => {
+                match claim_limit(bytes.len(), limits.max_decoded_len) {
+                    $(n if n <= 1 << $shift => {
+                        decode_with(bytes, c.with_limit::<{ 1 << $shift }>(), limits)
+                    })+
+                    _ => decode_with(bytes, c.with_limit::<{ 1 << 40 }>(), limits),
+                }
+            };
         }
+        rungs!(16 18 20 22 24 26 28 30 32 34 36 38)
     }
+}
+
+/// How many bytes of memory bincode may claim per byte of input: what a string or vector's
+/// length prefix may make it allocate, summed over the value. Generous for real data (a
+/// `Vec<String>` of empty strings claims 24 bytes per input byte), and it keeps an 11-byte
+/// value that claims 2^62 bytes from allocating anything, whatever `max_decoded_len` says.
+pub const CLAIM_PER_INPUT_BYTE: usize = 256;
+
+/// The byte limit bincode decodes `input_len` bytes with: the smaller of `max_decoded_len`
+/// and [`CLAIM_PER_INPUT_BYTE`] × the input (64 KiB at least), never above 1 TiB.
+pub const fn claim_limit(input_len: usize, max_decoded_len: usize) -> usize {
+    let by_input = input_len.saturating_mul(CLAIM_PER_INPUT_BYTE);
+    let by_input = if by_input < 1 << 16 { 1 << 16 } else { by_input };
+    let limit = if by_input < max_decoded_len {
+        by_input
+    } else {
+        max_decoded_len
+    };
+    if limit > 1 << 40 { 1 << 40 } else { limit }
 }
 
 #[cfg(test)]
@@ -179,6 +202,31 @@ mod tests {
             .deserialize::<String>(&hostile, &Limits::default())
             .unwrap_err();
         assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+    }
+
+    /// 0.1 dropped bincode's byte limit when `max_decoded_len` was above 1 GiB
+    /// (`with_limit::<{usize::MAX}>`): an 11-byte value claiming 2^62 bytes then made
+    /// bincode allocate them, and the process aborted.
+    #[test]
+    fn regression_huge_claim_with_a_huge_limit_is_refused() {
+        let mut hostile = vec![0xFD];
+        hostile.extend_from_slice(&(1u64 << 62).to_le_bytes());
+        for limit in [1 << 31, 1 << 40, usize::MAX] {
+            let limits = Limits::default().max_decoded_len(limit);
+            let err = Bincode.deserialize::<String>(&hostile, &limits).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{limit}: {err}");
+        }
+        // Legitimate values still decode under a huge limit.
+        let strings: Vec<String> = vec![String::new(); 10_000];
+        let mut out = Vec::new();
+        Bincode.serialize_into(&strings, &mut out).unwrap();
+        let limits = Limits::default().max_decoded_len(usize::MAX);
+        let back: Vec<String> = Bincode.deserialize(&out, &limits).unwrap();
+        assert_eq!(back.len(), 10_000);
+        assert_eq!(claim_limit(11, usize::MAX), 1 << 16);
+        assert_eq!(claim_limit(1 << 30, usize::MAX), 1 << 38);
+        assert_eq!(claim_limit(1 << 33, usize::MAX), 1 << 40);
+        assert_eq!(claim_limit(1 << 20, 1 << 24), 1 << 24);
     }
 
     #[test]

@@ -14,13 +14,15 @@ pub(crate) mod code {
     pub(crate) const USAGE: u8 = 2;
     /// An input file is missing or unreadable, or the input is not JSON.
     pub(crate) const INPUT: u8 = 3;
-    /// The store cannot be reached or failed.
+    /// The store cannot be reached, failed, or refused the request (a value over its size
+    /// limit).
     pub(crate) const STORE: u8 = 4;
     /// Stored or encoded bytes cannot be read: header, checksum, decompression, decoding.
     pub(crate) const CORRUPT: u8 = 5;
     /// The key is not in the store.
     pub(crate) const NOT_FOUND: u8 = 6;
-    /// `convert` finished, but some values could not be converted.
+    /// `convert` or `ls` finished, but some keys could not be converted or read (each is
+    /// listed).
     pub(crate) const PARTIAL: u8 = 7;
     /// Stopped by Ctrl-C (SIGINT) before the end.
     pub(crate) const INTERRUPTED: u8 = 130;
@@ -67,13 +69,15 @@ impl CliError {
         Self::new(code::USAGE, format!("bad --codec: {}", chain(err)))
     }
 
-    /// A store error, naming the (redacted) store URL.
+    /// A store error, naming the (redacted) store URL. A request the store refuses (a value
+    /// over its size limit, say) is the store's answer, not bad usage: exit code 4.
     pub(crate) fn store(url: &str, err: &StoreError) -> Self {
         let url = redact_url(url);
         match err.kind() {
-            StoreErrorKind::InvalidInput => {
-                Self::new(code::USAGE, format!("store `{url}`: {}", chain(err)))
-            }
+            StoreErrorKind::InvalidInput => Self::new(
+                code::STORE,
+                format!("store `{url}` refused the request: {}", chain(err)),
+            ),
             StoreErrorKind::Codec | StoreErrorKind::Corrupt => {
                 Self::new(code::CORRUPT, format!("store `{url}`: {}", chain(err)))
             }
@@ -84,10 +88,13 @@ impl CliError {
         }
     }
 
-    /// A store that could not be opened.
+    /// A store that could not be opened (a URL it does not accept is bad usage: 2).
     pub(crate) fn open_store(url: &str, err: &StoreError) -> Self {
         match err.kind() {
-            StoreErrorKind::InvalidInput => Self::store(url, err),
+            StoreErrorKind::InvalidInput => Self::new(
+                code::USAGE,
+                format!("store `{}`: {}", redact_url(url), chain(err)),
+            ),
             _ => Self::new(
                 code::STORE,
                 format!("cannot reach store `{}`: {}", redact_url(url), chain(err)),

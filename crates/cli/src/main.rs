@@ -6,14 +6,16 @@
 //! below names each once. Adding a subcommand is one line there and one module.
 //!
 //! Exit codes: 0 success, 1 other failure, 2 bad usage (arguments, pipeline spec, TTL,
-//! store URL), 3 input file missing or not JSON, 4 store unreachable or failing,
-//! 5 corrupt value (header, checksum, decompression, decoding), 6 key not found,
-//! 7 `convert` left some values unconverted, 130 interrupted by Ctrl-C, 141 standard
+//! store URL), 3 input file missing or not JSON, 4 store unreachable, failing or refusing
+//! the request (a value over its size limit), 5 corrupt value (header, checksum,
+//! decompression, decoding), 6 key not found, 7 `convert` left some values unconverted or
+//! `ls` could not read some keys (each listed), 130 interrupted by Ctrl-C, 141 standard
 //! output closed early (quietly, as if ended by SIGPIPE).
 
 mod commands;
 mod error;
 mod store;
+mod tree;
 mod util;
 mod value;
 
@@ -76,9 +78,9 @@ commands! {
 
 const AFTER_HELP: &str = "\
 Exit codes: 0 success, 1 other failure, 2 bad usage (arguments, pipeline spec, TTL, store
-URL), 3 input file missing or not JSON, 4 store unreachable or failing, 5 corrupt value
-(header, checksum, decompression, decoding), 6 key not found, 7 convert left some values
-unconverted, 130 interrupted by Ctrl-C, 141 stdout closed early (quietly).
+URL), 3 input file missing or not JSON, 4 store unreachable, failing or refusing the
+request, 5 corrupt value (header, checksum, decompression, decoding), 6 key not found,
+7 convert left some values unconverted or ls could not read some keys, 130 interrupted by Ctrl-C, 141 stdout closed early (quietly).
 
 Pipeline specs are format[+compression[:level]]: json, msgpack+zstd, bincode+lz4,
 json+gzip:9. Store URLs can also come from SATCHEL_STORE.";

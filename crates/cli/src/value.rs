@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 use crate::error::{CliError, chain, code};
+use crate::tree::Tree;
 
 /// A JSON value in a form bincode can write and read back: every value tagged with its kind.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
@@ -32,8 +33,21 @@ enum Dyn {
     U64(u64),
     F64(f64),
     Str(String),
-    Seq(Vec<Dyn>),
-    Map(Vec<(String, Dyn)>),
+    Seq(Vec<Counted>),
+    Map(Vec<(String, Counted)>),
+}
+
+/// A [`Dyn`] that takes one node from the decoding budget ([`crate::tree`]) before it is
+/// read; written exactly as the `Dyn` inside.
+#[derive(Serialize, Debug, Clone, PartialEq)]
+#[serde(transparent)]
+struct Counted(Dyn);
+
+impl<'de> Deserialize<'de> for Counted {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        crate::tree::take::<D::Error>()?;
+        Dyn::deserialize(de).map(Counted)
+    }
 }
 
 impl From<&Value> for Dyn {
@@ -47,10 +61,12 @@ impl From<&Value> for Dyn {
                 _ => Dyn::F64(n.as_f64().unwrap_or(f64::NAN)),
             },
             Value::String(s) => Dyn::Str(s.clone()),
-            Value::Array(items) => Dyn::Seq(items.iter().map(Dyn::from).collect()),
-            Value::Object(map) => {
-                Dyn::Map(map.iter().map(|(k, v)| (k.clone(), Dyn::from(v))).collect())
-            }
+            Value::Array(items) => Dyn::Seq(items.iter().map(|v| Counted(v.into())).collect()),
+            Value::Object(map) => Dyn::Map(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Counted(v.into())))
+                    .collect(),
+            ),
         }
     }
 }
@@ -64,11 +80,11 @@ impl From<Dyn> for Value {
             Dyn::U64(u) => Value::Number(u.into()),
             Dyn::F64(f) => Number::from_f64(f).map_or(Value::Null, Value::Number),
             Dyn::Str(s) => Value::String(s),
-            Dyn::Seq(items) => Value::Array(items.into_iter().map(Value::from).collect()),
+            Dyn::Seq(items) => Value::Array(items.into_iter().map(|c| c.0.into()).collect()),
             Dyn::Map(entries) => Value::Object(
                 entries
                     .into_iter()
-                    .map(|(k, v)| (k, Value::from(v)))
+                    .map(|(k, v)| (k, v.0.into()))
                     .collect::<Map<_, _>>(),
             ),
         }
@@ -87,10 +103,25 @@ pub(crate) fn encode(codec: &DynCodec, value: &Value) -> Result<Vec<u8>, satchel
 /// Decodes bytes written by `codec` into JSON (through [`Dyn`] for bincode): the fast
 /// path, with the codec's own errors and no stage-by-stage report.
 pub(crate) fn decode_with(codec: &DynCodec, bytes: &[u8]) -> Result<Value, satchel::Error> {
-    if codec.format().header_id() == Some(FormatId::BINCODE) {
-        codec.decode::<Dyn>(bytes).map(Value::from)
-    } else {
-        codec.decode(bytes)
+    bounded(|| {
+        if codec.format().header_id() == Some(FormatId::BINCODE) {
+            codec.decode::<Counted>(bytes).map(|c| c.0.into())
+        } else {
+            codec.decode::<Tree>(bytes).map(|t| t.0)
+        }
+    })
+}
+
+/// Runs one decoding into a tree under [`crate::tree::MAX_NODES`]; a value over it is a
+/// [`satchel::ErrorKind::LimitExceeded`] error saying so.
+fn bounded(f: impl FnOnce() -> Result<Value, satchel::Error>) -> Result<Value, satchel::Error> {
+    match crate::tree::bounded(f) {
+        // The format's error only wraps the budget's own message: not repeated.
+        (Err(_), true) => Err(satchel::Error::new(
+            satchel::ErrorKind::LimitExceeded,
+            crate::tree::too_large_message(),
+        )),
+        (result, _) => result,
     }
 }
 
@@ -114,7 +145,13 @@ pub(crate) struct Decoded {
     pub(crate) level: Option<&'static str>,
     /// The value.
     pub(crate) value: Value,
+    /// Why the value above is not exactly what is stored, if it is not (a JSON integer
+    /// wider than 64 bits, read as a float).
+    pub(crate) inexact: Option<&'static str>,
 }
+
+const WIDE_INTEGER: &str =
+    "it holds an integer wider than 64 bits, which the JSON data model reads as a float";
 
 /// Decodes any satchel value into JSON, step by step so a failure names its stage:
 /// header, checksum, decompression or decoding. `what` names the value in messages
@@ -166,23 +203,27 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
         Cow::Owned(out)
     };
     let value = if format.header_id() == Some(FormatId::BINCODE) {
-        format
-            .deserialize::<Dyn>(&raw, &limits)
-            .map(Value::from)
-            .map_err(|e| {
-                let err = corrupt("decoding", &e);
-                CliError::new(
-                    err.code(),
-                    format!(
-                        "{err} (bincode is not self-describing: satchel can show the bincode \
+        bounded(|| {
+            format
+                .deserialize::<Counted>(&raw, &limits)
+                .map(|c| c.0.into())
+        })
+        .map_err(|e| {
+            if e.is_limit() {
+                return corrupt("decoding", &e);
+            }
+            let err = corrupt("decoding", &e);
+            CliError::new(
+                err.code(),
+                format!(
+                    "{err} (bincode is not self-describing: satchel can show the bincode \
                          values it wrote itself, but values other programs wrote need their \
                          Rust type to be read)"
-                    ),
-                )
-            })?
+                ),
+            )
+        })?
     } else {
-        format
-            .deserialize::<Value>(&raw, &limits)
+        bounded(|| format.deserialize::<Tree>(&raw, &limits).map(|t| t.0))
             .map_err(|e| corrupt("decoding", &e))?
     };
     Ok(Decoded {
@@ -194,6 +235,8 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
         stored_len: bytes.len(),
         decoded_len: raw.len(),
         level: level_hint(header.compression(), payload),
+        inexact: (header.format() == FormatId::JSON && crate::tree::has_wide_integer(&raw))
+            .then_some(WIDE_INTEGER),
         value,
     })
 }
@@ -209,13 +252,16 @@ fn decode_foreign(
     corrupt: &dyn Fn(&str, &satchel::Error) -> CliError,
 ) -> Result<Option<Decoded>, CliError> {
     let limits = Limits::default();
+    let mut inexact = None;
     let (pipeline, format, compression, value) = if let Some(sniffed) = satchel::kvdb::sniff(bytes)
     {
         let detected = satchel::kvdb::inspect(bytes, &limits)
             .map_err(|e| corrupt("decompression", &e))?
             .unwrap_or(sniffed);
-        let value: Value = satchel::kvdb::decode_any_with(bytes, &limits, &KVDB_KEEP)
-            .map_err(|e| corrupt("decoding", &e))?;
+        let value = bounded(|| {
+            satchel::kvdb::decode_any_with::<Tree>(bytes, &limits, &KVDB_KEEP).map(|t| t.0)
+        })
+        .map_err(|e| corrupt("decoding", &e))?;
         let format = detected
             .serializer
             .map_or("kvdb-?", satchel::kvdb::Serializer::name);
@@ -226,10 +272,16 @@ fn decode_foreign(
             value,
         )
     } else if satchel::coherence::is_coherence_json(bytes) {
-        let value: Value = satchel::Codec::coherence()
-            .decode(bytes)
-            .map_err(|e| corrupt("decoding", &e))?;
+        let value = bounded(|| {
+            satchel::Codec::coherence()
+                .decode::<Tree>(bytes)
+                .map(|t| t.0)
+        })
+        .map_err(|e| corrupt("decoding", &e))?;
         let name = satchel::coherence::CoherenceJson::NAME.to_string();
+        if crate::tree::has_wide_integer(&bytes[1..]) {
+            inexact = Some(WIDE_INTEGER);
+        }
         (name.clone(), name, "none".to_string(), value)
     } else {
         return Ok(None);
@@ -245,6 +297,7 @@ fn decode_foreign(
         decoded_len,
         level: None,
         value,
+        inexact,
     }))
 }
 

@@ -2,65 +2,14 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use satchel::{Codec, DynCodec, sniff};
 use satchel_store::Condition;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_satchel");
-
-/// Runs `satchel ARGS` with `stdin`, returning its output.
-fn satchel(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("SATCHEL_STORE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("satchel starts");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin)
-        .expect("write stdin");
-    child.wait_with_output().expect("satchel runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// Asserts success and returns stdout.
-#[track_caller]
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "satchel failed ({:?}): {}",
-        out.status.code(),
-        stderr(out)
-    );
-    stdout(out)
-}
-
-/// Asserts failure with `code` and returns stderr.
-#[track_caller]
-fn fails(out: &Output, code: i32) -> String {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout: {}\nstderr: {}",
-        stdout(out),
-        stderr(out)
-    );
-    stderr(out)
-}
+mod common;
+use common::*;
 
 fn sample() -> Value {
     json!({
@@ -334,14 +283,6 @@ fn get_set_del_ls_inspect_on_sqlite() {
         2,
     );
     assert!(err.contains("bad TTL"), "{err}");
-}
-
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(f)
 }
 
 /// 1,000 json values (every 100th with a TTL) and two corrupt ones.

@@ -41,6 +41,7 @@ const SERDE_JSON_DEPTH: usize = 128;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Json {
     simd_above: usize,
+    simd_up_to: usize,
 }
 
 impl Json {
@@ -50,6 +51,12 @@ impl Json {
     /// 4 KB up.
     pub const DEFAULT_SIMD_ABOVE: usize = 8 * 1024;
 
+    /// Documents larger than this are decoded with serde_json whatever the feature:
+    /// simd-json reserves its tape up front at 32 bytes per byte of input (measured: a
+    /// 60 MB document of zeros made it ask for 1.92 GB before reading anything), while
+    /// serde_json's memory follows what the data builds. 1 MiB keeps the tape at 32 MiB.
+    pub const SIMD_UP_TO: usize = 1 << 20;
+
     /// JSON with the default decoder choice.
     pub const fn new() -> Self {
         Self {
@@ -58,6 +65,7 @@ impl Json {
             } else {
                 usize::MAX
             },
+            simd_up_to: Self::SIMD_UP_TO,
         }
     }
 
@@ -68,12 +76,18 @@ impl Json {
         self
     }
 
-    /// Decode documents of at least `bytes` bytes with simd-json (0: always).
+    /// Decode documents of at least `bytes` bytes (and at most [`Json::SIMD_UP_TO`]) with
+    /// simd-json (0: every document up to that size).
     #[cfg(feature = "simd")]
     #[must_use]
     pub const fn simd_above(mut self, bytes: usize) -> Self {
         self.simd_above = bytes;
         self
+    }
+
+    /// Whether a document of `len` bytes is decoded with simd-json.
+    pub const fn uses_simd(&self, len: usize) -> bool {
+        len >= self.simd_above && len <= self.simd_up_to
     }
 
     fn serde_decode<T: DeserializeOwned>(bytes: &[u8], limits: &Limits) -> Result<T, Error> {
@@ -167,7 +181,7 @@ impl Format for Json {
     #[inline]
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
         #[cfg(feature = "simd")]
-        if bytes.len() >= self.simd_above {
+        if self.uses_simd(bytes.len()) {
             // simd-json parses in place, so it needs a private copy.
             let mut scratch = bytes.to_vec();
             return Self::simd_decode(&mut scratch, limits);
@@ -182,9 +196,27 @@ impl Format for Json {
         limits: &Limits,
     ) -> Result<T, Error> {
         #[cfg(feature = "simd")]
-        if bytes.len() >= self.simd_above {
+        if self.uses_simd(bytes.len()) {
             return Self::simd_decode(bytes, limits);
         }
         Self::serde_decode(bytes, limits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 0.1 decoded every JSON document of 8 KiB and more with simd-json, whose tape is
+    /// reserved up front at 32 bytes per input byte: a 60 MB value (within the 64 MiB
+    /// limit) asked for 1.92 GB. Large documents go to serde_json.
+    #[test]
+    fn regression_large_documents_never_reach_simd_json() {
+        let json = Json::new();
+        assert!(!json.uses_simd(Json::SIMD_UP_TO + 1));
+        assert!(!json.uses_simd(60_000_000));
+        assert_eq!(json.uses_simd(Json::SIMD_UP_TO), cfg!(feature = "simd"));
+        assert!(!json.uses_simd(100), "small documents stay with serde_json");
+        assert!(!json.serde_only().uses_simd(Json::SIMD_UP_TO));
     }
 }

@@ -1,10 +1,15 @@
 //! `satchel convert`: re-encode every value of a store to a new pipeline.
 //!
 //! Each value is read, decoded (into the JSON data model, as every command does),
-//! encoded with the target pipeline and written back only if it has not changed since it
-//! was read (`Condition::IfVersion`), keeping its remaining time to live. Values already
-//! in the target pipeline are skipped, so an interrupted run is finished by running the
-//! same command again. A value that cannot be decoded is left untouched and listed.
+//! encoded with the target pipeline, decoded again from the new bytes and compared with
+//! what was read, and written back only if both agree and it has not changed since it was
+//! read (`Condition::IfVersion`), keeping its remaining time to live. Values already in the
+//! target pipeline are skipped, so an interrupted run is finished by running the same
+//! command again. A value that cannot be decoded, that the JSON data model cannot hold
+//! exactly (integers wider than 64 bits, NaN, ±Inf), or whose new bytes would not read back
+//! the same (over a limit, say) is left untouched and listed; so is a key the store cannot
+//! read. Converting to bincode is refused: the tool writes bincode in its own tagged form,
+//! which programs reading their own Rust types cannot decode.
 //! Ctrl-C stops after the key in progress and prints the counts (a second Ctrl-C quits at
 //! once).
 
@@ -12,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use satchel::{DynCodec, sniff};
-use satchel_store::{Condition, DynStore, StoreError};
+use satchel::{DynCodec, FormatId, sniff};
+use satchel_store::{Condition, DynStore, StoreError, StoreErrorKind};
 use serde_json::json;
 
 use crate::Global;
@@ -54,6 +59,16 @@ const ATTEMPTS: usize = 5;
 /// Converts the store.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     let target: DynCodec = args.to.parse().map_err(|e| CliError::spec(&e))?;
+    if target.format().header_id() == Some(FormatId::BINCODE) {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "--to {target}: bincode is not self-describing, so satchel can only write it in \
+                 its own tagged form, which programs reading their own Rust types cannot \
+                 decode; convert to json or msgpack"
+            ),
+        ));
+    }
     let interrupted = watch_interrupt();
     let store = args.store.open().await?;
     let mut keys = store
@@ -83,6 +98,9 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             Ok(Outcome::Converted) => converted += 1,
             Ok(Outcome::Skipped) => skipped += 1,
             Ok(Outcome::Failed(why)) => failed.push((key.clone(), why)),
+            // A key the store cannot read or write (foreign, too large, …) is listed and
+            // the run goes on; a store that is down or slow stops it.
+            Err(e) if is_per_key(&e) => failed.push((key.clone(), chain(&e))),
             Err(e) => {
                 stopped = Some(args.store.error(&e));
                 break;
@@ -142,14 +160,32 @@ async fn convert_one(
         if sniff(&entry.value).is_ok_and(|h| Some(h.pipeline) == target.pipeline()) {
             return Ok(Outcome::Skipped);
         }
-        let decoded = match value::decode(&entry.value, "") {
+        let decoded = match crate::tree::strictly(|| value::decode(&entry.value, "")) {
             Ok(d) => d,
             Err(e) => return Ok(Outcome::Failed(e.to_string())),
         };
+        if let Some(why) = decoded.inexact {
+            return Ok(Outcome::Failed(format!("{why}; left as it was")));
+        }
         let bytes = match value::encode(target, &decoded.value) {
             Ok(b) => b,
             Err(e) => return Ok(Outcome::Failed(format!("cannot encode: {}", chain(&e)))),
         };
+        // Never replace a value with bytes that do not read back as the same value.
+        match value::decode_with(target, &bytes) {
+            Ok(back) if back == decoded.value => {}
+            Ok(_) => {
+                return Ok(Outcome::Failed(format!(
+                    "as {target} it would not read back as the same value; left as it was"
+                )));
+            }
+            Err(e) => {
+                return Ok(Outcome::Failed(format!(
+                    "as {target} it would not read back ({}); left as it was",
+                    chain(&e)
+                )));
+            }
+        }
         let ttl = remaining(entry.expires_at);
         if ttl == Some(Duration::ZERO) {
             return Ok(Outcome::Skipped); // expired while we worked
@@ -166,6 +202,18 @@ async fn convert_one(
     Ok(Outcome::Failed(format!(
         "changed by another writer {ATTEMPTS} times while converting; run again"
     )))
+}
+
+/// Whether a store error concerns one key only (so the run can go on): the store refused
+/// or could not read that key's value, as opposed to being unreachable.
+pub(crate) fn is_per_key(e: &StoreError) -> bool {
+    matches!(
+        e.kind(),
+        StoreErrorKind::InvalidInput
+            | StoreErrorKind::Corrupt
+            | StoreErrorKind::Codec
+            | StoreErrorKind::NotFound
+    )
 }
 
 fn report(

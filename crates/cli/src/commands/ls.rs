@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::Global;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult, chain, code};
 use crate::store::{StoreArg, remaining};
 use crate::util::{Table, human_duration, print_json, println};
 
@@ -40,10 +40,27 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     }
     let mut table = Table::new(&["key", "pipeline", "bytes", "ttl"], &["bytes"]);
     let mut rows = Vec::new();
+    let mut unreadable = 0usize;
     for key in &keys {
-        // A key that expired or was deleted since the scan is left out.
-        let Some(entry) = store.get(key).await.map_err(|e| args.store.error(&e))? else {
-            continue;
+        // A key that expired or was deleted since the scan is left out; one the store
+        // cannot read (foreign, too large) is listed with the reason and the listing goes
+        // on; a store that is down stops it.
+        let entry = match store.get(key).await {
+            Ok(Some(entry)) => entry,
+            Ok(None) => continue,
+            Err(e) if super::convert::is_per_key(&e) => {
+                unreadable += 1;
+                let why = chain(&e);
+                table.row(vec![
+                    key.clone(),
+                    format!("(unreadable: {why})"),
+                    "-".into(),
+                    "-".into(),
+                ]);
+                rows.push(json!({ "key": key, "error": why }));
+                continue;
+            }
+            Err(e) => return Err(args.store.error(&e)),
         };
         let pipeline = crate::value::pipeline_name(&entry.value);
         let ttl = remaining(entry.expires_at);
@@ -61,10 +78,16 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         }));
     }
     if global.json {
-        print_json(&Value::Array(rows))
+        print_json(&Value::Array(rows))?;
     } else {
         let text = table.render();
         std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes())?;
-        Ok(())
     }
+    if unreadable > 0 {
+        return Err(CliError::new(
+            code::PARTIAL,
+            format!("{unreadable} key(s) could not be read; each is listed with the reason"),
+        ));
+    }
+    Ok(())
 }
