@@ -1,0 +1,205 @@
+//! Saving a session: compare-and-set, merging on conflict, new ids, deletion.
+
+use super::*;
+
+impl<S, K> Session<S, K>
+where
+    S: Store + ?Sized + 'static,
+    K: ValueCodec + Clone + 'static,
+{
+    pub(super) fn ttl(&self) -> Result<Duration, StoreError> {
+        let config = &self.sessions.shared.config;
+        let mut ttl = config.idle_timeout;
+        if let Some(abs) = config.absolute_timeout {
+            let left = self.record.created_ms.saturating_add(millis(abs)) - now_ms();
+            if left <= 0 {
+                return Err(StoreError::new(
+                    StoreErrorKind::NotFound,
+                    "the session is past its absolute timeout",
+                ));
+            }
+            ttl = ttl.min(Duration::from_millis(left as u64));
+        }
+        Ok(ttl)
+    }
+
+    /// Writes the session, assigning an id on the first save. Fails rather than overwrite
+    /// a version saved by someone else since this one was loaded.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Conflict`] if another handle saved the session since it was
+    /// loaded (re-connect, or use [`Session::save_merging`]); [`StoreErrorKind::NotFound`]
+    /// if it was deleted or expired meanwhile, or is past its absolute timeout; codec and
+    /// store errors.
+    pub async fn save(&mut self) -> Result<(), StoreError> {
+        self.save_inner(false).await
+    }
+
+    /// Like [`Session::save`], but on a conflict merges: the stored session is re-read and
+    /// this handle's changes (keys inserted, changed or removed since it was loaded, and
+    /// the owner) are applied on top of it, key by key, then saved again.
+    ///
+    /// # Errors
+    /// As [`Session::save`], without conflicts (unless the merge loses every attempt of its
+    /// retry policy, 100 by default).
+    pub async fn save_merging(&mut self) -> Result<(), StoreError> {
+        self.save_inner(true).await
+    }
+
+    pub(super) async fn save_inner(&mut self, merge: bool) -> Result<(), StoreError> {
+        let shared = self.sessions.shared.clone();
+        let mut attempts = RetryPolicy::default().attempts();
+        loop {
+            let ttl = self.ttl()?;
+            let (id, condition) = match (&self.id, self.version) {
+                (Some(id), Some(v)) => (id.clone(), Condition::IfVersion(v)),
+                (Some(id), None) => (id.clone(), Condition::IfAbsent),
+                (None, _) => (SessionId::generate()?, Condition::IfAbsent),
+            };
+            let bytes = shared
+                .codec
+                .encode(&self.record)
+                .map_err(|e| codec_error("the session cannot be encoded", e))?;
+            let key = self.sessions.key(&id);
+            match shared.store.set(&key, &bytes, Some(ttl), condition).await {
+                Ok(version) => {
+                    // The owner index changes only when the owner does, or when the
+                    // session is first written under this id (new, or after cycle_id).
+                    let owner_changed = self.saved.owner != self.record.owner;
+                    if owner_changed && self.id.is_some() {
+                        self.sessions
+                            .unindex(self.saved.owner.as_deref(), &id)
+                            .await?;
+                    }
+                    if owner_changed || condition == Condition::IfAbsent {
+                        self.sessions
+                            .index(self.record.owner.as_deref(), &id)
+                            .await?;
+                    }
+                    self.id = Some(id);
+                    self.version = Some(version);
+                    self.saved = self.record.clone();
+                    return Ok(());
+                }
+                // A fresh id collided (2^-128): draw another.
+                Err(e) if e.is_conflict() && self.id.is_none() => {
+                    attempts.after_conflict(e).await?;
+                }
+                Err(e) if e.is_conflict() => {
+                    // A merging save backs off before it re-reads, so that it merges onto
+                    // the freshest value.
+                    let lost = if merge {
+                        attempts.after_conflict(e).await?;
+                        None
+                    } else {
+                        Some(e)
+                    };
+                    let theirs = match self.sessions.connect(id.as_str()).await {
+                        Ok(theirs) => theirs,
+                        Err(nf) if nf.is_not_found() => {
+                            return Err(StoreError::new(
+                                StoreErrorKind::NotFound,
+                                format!(
+                                    "session {} was deleted or expired since it was loaded",
+                                    short(&id)
+                                ),
+                            )
+                            .with_key(key));
+                        }
+                        Err(other) => return Err(other),
+                    };
+                    if let Some(e) = lost {
+                        return Err(StoreError::new(
+                            StoreErrorKind::Conflict,
+                            format!(
+                                "session {} was saved by another handle since it was loaded: \
+                                 reload it, or save with save_merging",
+                                short(&id)
+                            ),
+                        )
+                        .with_key(key)
+                        .with_source(e));
+                    }
+                    self.merge_onto(theirs);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    pub(super) fn merge_onto(&mut self, theirs: Session<S, K>) {
+        let mut merged = theirs.record.clone();
+        let keys: BTreeSet<&String> = self
+            .record
+            .data
+            .keys()
+            .chain(self.saved.data.keys())
+            .collect();
+        for key in keys {
+            let mine = self.record.data.get(key);
+            if mine != self.saved.data.get(key) {
+                match mine {
+                    Some(v) => merged.data.insert(key.clone(), v.clone()),
+                    None => merged.data.remove(key),
+                };
+            }
+        }
+        if self.record.owner != self.saved.owner {
+            merged.owner.clone_from(&self.record.owner);
+        }
+        self.saved = theirs.record;
+        self.version = theirs.version;
+        self.record = merged;
+    }
+
+    /// Gives the session a new id, keeping its data (do this when a user logs in): the
+    /// session is saved under the new id, pending changes included, and the old id is
+    /// deleted.
+    ///
+    /// # Errors
+    /// As [`Session::save`].
+    pub async fn cycle_id(&mut self) -> Result<(), StoreError> {
+        let old = self.id.take();
+        let old_version = self.version.take();
+        if let Err(e) = self.save().await {
+            self.id = old;
+            self.version = old_version;
+            return Err(e);
+        }
+        if let Some(old) = old {
+            let shared = &self.sessions.shared;
+            shared.store.delete(&self.sessions.key(&old)).await?;
+            self.sessions
+                .unindex(self.saved.owner.as_deref(), &old)
+                .await?;
+        }
+        if let Some(ka) = self.keep_alive.take() {
+            drop(ka);
+            self.open()?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the session from the store.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn delete(mut self) -> Result<bool, StoreError> {
+        self.close();
+        match &self.id {
+            Some(id) => {
+                let existed = self
+                    .sessions
+                    .shared
+                    .store
+                    .delete(&self.sessions.key(id))
+                    .await?;
+                self.sessions
+                    .unindex(self.saved.owner.as_deref(), id)
+                    .await?;
+                Ok(existed)
+            }
+            None => Ok(false),
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! [`Sessions`]: one kind of session over a store: creates, connects to and deletes.
+
+use super::*;
+
+/// One kind of session kept in a store through a codec: creates, connects to and deletes
+/// sessions, and lists or deletes all sessions of an owner. Cheap to clone.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), satchel_store::StoreError> {
+/// use std::sync::Arc;
+/// use satchel::Codec;
+/// use satchel_session::{SessionConfig, Sessions};
+/// use satchel_store::MemoryStore;
+///
+/// let sessions = Sessions::new(Arc::new(MemoryStore::new()), Codec::json(), SessionConfig::default());
+/// let mut s = sessions.create();
+/// s.insert("user", &"ann")?;
+/// s.save().await?;
+/// let id = s.id().unwrap().to_string();
+///
+/// let again = sessions.connect(&id).await?;
+/// assert_eq!(again.get::<String>("user")?.as_deref(), Some("ann"));
+/// # Ok(()) }
+/// ```
+pub struct Sessions<S: ?Sized = dyn StoreObject, K = DynCodec> {
+    pub(super) shared: Arc<Shared<S, K>>,
+}
+
+pub(super) struct Shared<S: ?Sized, K> {
+    pub(super) codec: K,
+    pub(super) config: SessionConfig,
+    pub(super) store: Arc<S>,
+}
+
+impl<S: ?Sized, K> Clone for Sessions<S, K> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<S: Store + ?Sized, K: fmt::Debug> fmt::Debug for Sessions<S, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("backend", &self.shared.store.backend())
+            .field("codec", &self.shared.codec)
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+impl<S, K> Sessions<S, K>
+where
+    S: Store + ?Sized + 'static,
+    K: ValueCodec + Clone + 'static,
+{
+    /// Sessions kept in `store` through `codec`.
+    pub fn new(store: Arc<S>, codec: K, config: SessionConfig) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                codec,
+                config,
+                store,
+            }),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.shared.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<S> {
+        &self.shared.store
+    }
+
+    pub(super) fn key(&self, id: &SessionId) -> String {
+        format!("{}{id}", self.shared.config.key_prefix)
+    }
+
+    pub(super) fn owner_key(&self, owner: &str) -> String {
+        format!("{}owner:{owner}", self.shared.config.key_prefix)
+    }
+
+    /// A new, empty session. It has no id until it is first saved.
+    pub fn create(&self) -> Session<S, K> {
+        let record = Record {
+            created_ms: now_ms(),
+            owner: None,
+            data: BTreeMap::new(),
+        };
+        Session {
+            sessions: self.clone(),
+            id: None,
+            version: None,
+            saved: record.clone(),
+            record,
+            keep_alive: None,
+        }
+    }
+
+    /// Loads the session `id`.
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::NotFound`] if `id` is malformed, unknown, expired or past its
+    /// absolute timeout; [`StoreErrorKind::Corrupt`] naming the session if its record does
+    /// not decode (its bytes stay in the store unless [`SessionConfig::purge_corrupt`]);
+    /// store errors.
+    pub async fn connect(&self, id: &str) -> Result<Session<S, K>, StoreError> {
+        let Some(id) = SessionId::parse(id) else {
+            return Err(StoreError::new(
+                StoreErrorKind::NotFound,
+                "not a session id this server issued",
+            ));
+        };
+        let key = self.key(&id);
+        let Some(entry) = self.shared.store.get(&key).await? else {
+            return Err(not_found(&id));
+        };
+        let record: Record = match self.shared.codec.decode(&entry.value) {
+            Ok(r) => r,
+            Err(e) => {
+                if self.shared.config.purge_corrupt {
+                    self.shared.store.delete(&key).await?;
+                    tracing::warn!(session = %short(&id), "purged a session that did not decode");
+                    return Err(not_found(&id));
+                }
+                return Err(StoreError::new(
+                    StoreErrorKind::Corrupt,
+                    format!(
+                        "session {} does not decode ({}); its bytes are left in the store",
+                        short(&id),
+                        e.message()
+                    ),
+                )
+                .with_key(key)
+                .with_source(e));
+            }
+        };
+        if let Some(abs) = self.shared.config.absolute_timeout
+            && record.created_ms.saturating_add(millis(abs)) <= now_ms()
+        {
+            self.shared.store.delete(&key).await?;
+            self.unindex(record.owner.as_deref(), &id).await?;
+            return Err(not_found(&id));
+        }
+        Ok(Session {
+            sessions: self.clone(),
+            id: Some(id),
+            version: Some(entry.version),
+            saved: record.clone(),
+            record,
+            keep_alive: None,
+        })
+    }
+
+    /// Loads the session `id` if it exists, or starts a new one otherwise, which gets a
+    /// NEW id when saved: an id the server did not issue is never adopted (no session
+    /// fixation).
+    ///
+    /// # Errors
+    /// As [`Sessions::connect`], except that unknown and expired sessions are not errors.
+    pub async fn connect_or_create(&self, id: Option<&str>) -> Result<Session<S, K>, StoreError> {
+        match id {
+            Some(id) => match self.connect(id).await {
+                Ok(s) => Ok(s),
+                Err(e) if e.is_not_found() => Ok(self.create()),
+                Err(e) => Err(e),
+            },
+            None => Ok(self.create()),
+        }
+    }
+
+    /// Deletes the session `id`. Returns whether it existed.
+    ///
+    /// # Errors
+    /// Store errors.
+    pub async fn delete(&self, id: &str) -> Result<bool, StoreError> {
+        let Some(id) = SessionId::parse(id) else {
+            return Ok(false);
+        };
+        let owner = match self.shared.store.get(&self.key(&id)).await? {
+            Some(e) => self
+                .shared
+                .codec
+                .decode::<Record>(&e.value)
+                .ok()
+                .and_then(|r| r.owner),
+            None => None,
+        };
+        let existed = self.shared.store.delete(&self.key(&id)).await?;
+        self.unindex(owner.as_deref(), &id).await?;
+        Ok(existed)
+    }
+}
