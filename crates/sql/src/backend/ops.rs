@@ -1,0 +1,354 @@
+//! The statements of each operation.
+
+use super::*;
+
+impl Inner {
+    pub(super) async fn create_schema(&self) -> Result<()> {
+        let statements = std::iter::once(&self.sql.create_table).chain(&self.sql.create_index);
+        for sql in statements {
+            let result = with_pool!(&self.pool, p => {
+                self.retry(true, || async move { sqlx::query(sql).execute(p).await.map(drop) })
+                    .await
+            });
+            match result {
+                Ok(_) => {}
+                // Two processes creating the same table at once: PostgreSQL's catalog
+                // refuses the second, and the table is there.
+                Err(e) if error::is_unique_violation(&e) => {}
+                Err(e) => {
+                    return Err(self.err(e, Op::Schema).with_key(self.table.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn get(&self, key: &str) -> Result<Option<Entry>> {
+        check_key(key)?;
+        let now = now_millis();
+        let sql = self.sql.get.as_str();
+        let row = with_pool!(&self.pool, p => {
+            self.retry(true, || async move {
+                sqlx::query_as::<_, (Vec<u8>, i64, Option<i64>)>(sql)
+                    .bind(key)
+                    .bind(now)
+                    .fetch_optional(p)
+                    .await
+            })
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Get).with_key(key))?;
+        match row {
+            Some((value, version, expires_at)) => Ok(Some(Entry::new(
+                value,
+                self.version(key, version)?,
+                expires_at.map(from_unix_millis),
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) async fn set(
+        &self,
+        key: &str,
+        value: &[u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> Result<Version> {
+        check_write(key, ttl)?;
+        #[cfg(feature = "mysql")]
+        if self.dialect == Dialect::MySql
+            && key.chars().count() > crate::dialect::MYSQL_MAX_KEY_CHARS
+        {
+            return Err(error::key_too_long(
+                key,
+                crate::dialect::MYSQL_MAX_KEY_CHARS,
+                self.dialect,
+            ));
+        }
+        let now = now_millis();
+        let write = Write {
+            key,
+            value,
+            expires_at: ttl.map(|ttl| expiry(now, ttl)),
+            stamp: next_stamp(),
+            now,
+        };
+        let if_absent = match condition {
+            Condition::IfVersion(expected) => return self.set_if_version(write, expected).await,
+            Condition::IfAbsent => true,
+            Condition::Always => false,
+            _ => return Err(unknown_condition(key, condition, self.dialect.name())),
+        };
+        let conflict = || error::conflict(key, condition, self.dialect);
+        let fail = |e: sqlx::Error| {
+            if if_absent && error::is_unique_violation(&e) {
+                conflict()
+            } else {
+                self.err(e, Op::Set).with_key(key)
+            }
+        };
+
+        // SQLite and PostgreSQL: one upsert statement that returns the new version, or no
+        // row when if-absent finds a live value.
+        #[cfg(any(feature = "sqlite", feature = "postgres"))]
+        macro_rules! upsert {
+            ($p:expr) => {{
+                let sql = if if_absent {
+                    self.sql.insert_if_absent.as_str()
+                } else {
+                    self.sql.upsert.as_str()
+                };
+                self.retry(!if_absent, || async move {
+                    let query = sqlx::query_scalar::<_, i64>(sql)
+                        .bind(write.key)
+                        .bind(write.value)
+                        .bind(write.stamp)
+                        .bind(write.expires_at);
+                    let query = if if_absent {
+                        query.bind(write.now)
+                    } else {
+                        query
+                    };
+                    query.fetch_optional($p).await
+                })
+                .await
+            }};
+        }
+        let version = match &self.pool {
+            #[cfg(feature = "sqlite")]
+            Pool::Sqlite(p) => upsert!(p),
+            #[cfg(feature = "postgres")]
+            Pool::Postgres(p) => upsert!(p),
+            #[cfg(feature = "mysql")]
+            Pool::MySql(p) => self.mysql_set(p, write, if_absent).await,
+        }
+        .map_err(fail)?;
+        match version {
+            Some(version) => self.version(key, version),
+            None => Err(conflict()),
+        }
+    }
+
+    /// Compare-and-set: one `UPDATE` of the live row at `expected`, on every database.
+    pub(super) async fn set_if_version(
+        &self,
+        write: Write<'_>,
+        expected: Version,
+    ) -> Result<Version> {
+        let Write {
+            key,
+            value,
+            expires_at,
+            stamp,
+            now,
+        } = write;
+        let condition = Condition::IfVersion(expected);
+        // A version above i64::MAX was never handed out: nothing can match it.
+        let Ok(expected) = i64::try_from(expected.0) else {
+            return Err(error::conflict(key, condition, self.dialect));
+        };
+        let version = stamp.max(expected.saturating_add(1));
+        let sql = self.sql.update_if_version.as_str();
+        let updated = with_pool!(&self.pool, p => {
+            self.retry(false, || async move {
+                sqlx::query(sql)
+                    .bind(value)
+                    .bind(version)
+                    .bind(expires_at)
+                    .bind(key)
+                    .bind(expected)
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Set).with_key(key))?;
+        if updated == 1 {
+            self.version(key, version)
+        } else {
+            Err(error::conflict(key, condition, self.dialect))
+        }
+    }
+
+    /// MySQL has no `RETURNING`: lock the row, decide, write, commit; rerun on deadlock.
+    /// `Ok(None)` is a lost if-absent.
+    #[cfg(feature = "mysql")]
+    pub(super) async fn mysql_set(
+        &self,
+        pool: &sqlx::MySqlPool,
+        write: Write<'_>,
+        if_absent: bool,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let Write {
+            key,
+            value,
+            expires_at,
+            stamp,
+            now,
+        } = write;
+        let mut attempts = 0;
+        let mut reconnected = false;
+        loop {
+            attempts += 1;
+            let result: Result<Option<i64>, sqlx::Error> = async {
+                let mut tx = pool.begin().await?;
+                let row = sqlx::query_as::<_, (i64, Option<i64>)>(&self.sql.select_for_update)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let version = match row {
+                    Some((_, expires)) if if_absent && expires.is_none_or(|t| t > now) => {
+                        tx.rollback().await?;
+                        return Ok(None);
+                    }
+                    Some((old, _)) => {
+                        let version = stamp.max(old.saturating_add(1));
+                        sqlx::query(&self.sql.replace)
+                            .bind(value)
+                            .bind(version)
+                            .bind(expires_at)
+                            .bind(key)
+                            .execute(&mut *tx)
+                            .await?;
+                        version
+                    }
+                    None => {
+                        // A concurrent insert of the same key makes this fail (duplicate
+                        // key or deadlock); the rerun then finds and locks its row.
+                        sqlx::query(&self.sql.insert)
+                            .bind(key)
+                            .bind(value)
+                            .bind(stamp)
+                            .bind(expires_at)
+                            .execute(&mut *tx)
+                            .await?;
+                        stamp
+                    }
+                };
+                tx.commit().await?;
+                Ok(Some(version))
+            }
+            .await;
+            match result {
+                Err(e)
+                    if attempts < MYSQL_TX_ATTEMPTS
+                        && (error::is_deadlock(&e) || error::is_unique_violation(&e)) =>
+                {
+                    tracing::debug!(
+                        backend = "mysql",
+                        "write transaction lost a race; rerunning"
+                    );
+                }
+                Err(e)
+                    if !if_absent
+                        && !reconnected
+                        && error::is_connection_lost(&e, self.dialect) =>
+                {
+                    reconnected = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    pub(super) async fn delete(&self, key: &str) -> Result<bool> {
+        check_key(key)?;
+        let now = now_millis();
+        let (live, expired) = (
+            self.sql.delete_live.as_str(),
+            self.sql.delete_expired_key.as_str(),
+        );
+        let deleted = with_pool!(&self.pool, p => {
+            async {
+                let deleted = self
+                    .retry(false, || async move {
+                        sqlx::query(live)
+                            .bind(key)
+                            .bind(now)
+                            .execute(p)
+                            .await
+                            .map(|r| r.rows_affected())
+                    })
+                    .await?;
+                if deleted == 0 {
+                    // An expired row is invisible already; remove it as the memory store
+                    // does.
+                    self.retry(true, || async move {
+                        sqlx::query(expired).bind(key).bind(now).execute(p).await.map(drop)
+                    })
+                    .await?;
+                }
+                Ok::<_, sqlx::Error>(deleted)
+            }
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Delete).with_key(key))?;
+        Ok(deleted > 0)
+    }
+
+    pub(super) async fn touch(&self, key: &str, ttl: Duration) -> Result<bool> {
+        check_write(key, Some(ttl))?;
+        let now = now_millis();
+        let expires_at = expiry(now, ttl);
+        let sql = self.sql.touch.as_str();
+        let touched = with_pool!(&self.pool, p => {
+            self.retry(true, || async move {
+                sqlx::query(sql)
+                    .bind(expires_at)
+                    .bind(key)
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Touch).with_key(key))?;
+        Ok(touched > 0)
+    }
+
+    pub(super) async fn scan(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let now = now_millis();
+        let pattern = like_prefix(prefix);
+        let pattern = pattern.as_str();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = self.sql.scan.as_str();
+        // Where LIKE ignores case, the prefix is also compared exactly.
+        let exact = self.dialect.like_ignores_case().then(|| {
+            (
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+                prefix,
+            )
+        });
+        let keys = with_pool!(&self.pool, p => {
+            self.retry(true, || async move {
+                let query = sqlx::query_scalar::<_, String>(sql).bind(pattern).bind(now);
+                let query = match exact {
+                    Some((chars, prefix)) => query.bind(chars).bind(prefix),
+                    None => query,
+                };
+                query.bind(limit).fetch_all(p).await
+            })
+            .await
+        });
+        keys.map_err(|e| self.err(e, Op::Scan))
+    }
+
+    pub(super) async fn purge(&self) -> Result<u64> {
+        let now = now_millis();
+        let sql = self.sql.purge.as_str();
+        with_pool!(&self.pool, p => {
+            self.retry(true, || async move {
+                sqlx::query(sql).bind(now).execute(p).await.map(|r| r.rows_affected())
+            })
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Purge))
+    }
+}

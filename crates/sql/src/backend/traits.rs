@@ -1,0 +1,58 @@
+//! The `Store`, `Scan` and `PurgeExpired` impls of [`SqlStore`].
+
+use super::*;
+
+impl Store for SqlStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Entry>>> {
+        Box::pin(self.inner.timed(Some(key), false, self.inner.get(key)))
+    }
+
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+    ) -> BoxFuture<'a, Result<Version>> {
+        Box::pin(
+            self.inner
+                .timed(Some(key), true, self.inner.set(key, value, ttl, condition)),
+        )
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.inner.timed(Some(key), true, self.inner.delete(key)))
+    }
+
+    fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(
+            self.inner
+                .timed(Some(key), true, self.inner.touch(key, ttl)),
+        )
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.dialect.name()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE.with_scan(true).with_purge_expired(true)
+    }
+}
+
+satchel_store_core::store_object!(SqlStore: scan, purge_expired);
+
+impl Scan for SqlStore {
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(
+            self.inner
+                .timed(None, false, self.inner.scan(prefix, limit)),
+        )
+    }
+}
+
+impl PurgeExpired for SqlStore {
+    fn purge_expired(&self) -> BoxFuture<'_, Result<u64>> {
+        Box::pin(self.inner.timed(None, true, self.inner.purge()))
+    }
+}
