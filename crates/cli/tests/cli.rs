@@ -726,6 +726,17 @@ fn serve_then_set_get_inspect_ls_del_through_grpc() {
     let addr = info["listening"].as_str().expect("address").to_string();
     assert!(addr.starts_with("127.0.0.1:"), "{info}");
     assert_eq!(info["store"], json!(db));
+    // The Coherence endpoint is mounted unless --no-coherence.
+    assert_eq!(info["coherence"], json!(true), "{info}");
+    assert_eq!(
+        info["services"],
+        json!([
+            "satchel.store.v1.Store",
+            "coherence.NamedCacheService",
+            "grpc.health.v1.Health"
+        ]),
+        "{info}"
+    );
     let url = format!("grpc://{addr}");
 
     let value = json!({"user": "ann", "cart": [1, 2, 3]});

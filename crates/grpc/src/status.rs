@@ -1,19 +1,30 @@
 //! Store errors to gRPC statuses and back: the one mapping both sides share.
 
+#[cfg(feature = "client")]
 use std::time::Duration;
 
 use satchel_store_core::{StoreError, StoreErrorKind};
 use tonic::{Code, Status};
 
 /// The backend name a [`GrpcStore`](crate::GrpcStore) reports in its errors and spans.
+#[cfg(feature = "client")]
 pub(crate) const BACKEND: &str = "grpc";
 
-/// The status a server answers for a store error.
+/// The status a server answers for a store error: the mapping in the crate docs, shared
+/// with the services an [`Extension`](crate::Extension) adds (so a Coherence call that hits
+/// a conflict answers `ABORTED` like a store call does).
 ///
 /// Only the error's own message crosses the wire (it never holds credentials: see
 /// `satchel_store_core::Store`); its `source` chain, which can hold backend details, stays
-/// in the server's log.
-pub(crate) fn to_status(e: &StoreError) -> Status {
+/// in the server's log, and a backend's own failure becomes `INTERNAL` with no details.
+///
+/// ```
+/// use satchel_store_core::{StoreError, StoreErrorKind};
+/// let status = satchel_grpc::to_status(&StoreError::new(StoreErrorKind::Conflict, "changed"));
+/// assert_eq!(status.code(), tonic::Code::Aborted);
+/// ```
+#[cfg(feature = "server")]
+pub fn to_status(e: &StoreError) -> Status {
     let code = match e.kind() {
         StoreErrorKind::NotFound => Code::NotFound,
         StoreErrorKind::Conflict => Code::Aborted,
@@ -34,6 +45,7 @@ pub(crate) fn to_status(e: &StoreError) -> Status {
 }
 
 /// The store error a client reports for a status the server (or the transport) answered.
+#[cfg(feature = "client")]
 pub(crate) fn from_status(status: Status, key: Option<&str>, address: &str) -> StoreError {
     let (kind, message) = match status.code() {
         Code::NotFound => (StoreErrorKind::NotFound, status.message().to_string()),
@@ -102,6 +114,7 @@ pub(crate) fn from_status(status: Status, key: Option<&str>, address: &str) -> S
 
 /// Whether a status the client made itself stands for a broken connection (tonic reports
 /// a connection reset mid-call as `UNKNOWN` "transport error").
+#[cfg(feature = "client")]
 fn lost_connection(status: &Status) -> bool {
     let mut cause = std::error::Error::source(status);
     while let Some(e) = cause {
@@ -113,6 +126,7 @@ fn lost_connection(status: &Status) -> bool {
     false
 }
 
+#[cfg(feature = "client")]
 fn timeout_kind(status: &Status, address: &str) -> (StoreErrorKind, String) {
     (
         StoreErrorKind::Timeout,
@@ -125,6 +139,7 @@ fn timeout_kind(status: &Status, address: &str) -> (StoreErrorKind, String) {
 }
 
 /// The error for a call that got no answer within the client's request timeout.
+#[cfg(feature = "client")]
 pub(crate) fn timed_out(key: Option<&str>, address: &str, timeout: Duration) -> StoreError {
     let e = StoreError::new(
         StoreErrorKind::Timeout,
@@ -141,7 +156,7 @@ pub(crate) fn timed_out(key: Option<&str>, address: &str, timeout: Duration) -> 
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "client", feature = "server"))]
 mod tests {
     use super::*;
 

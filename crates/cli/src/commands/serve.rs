@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use satchel_coherence::Coherence;
 use satchel_grpc::{Server, ServerConfig, ServerTls, shutdown_signal};
 use serde_json::json;
 
@@ -63,8 +64,10 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .map_err(|e| CliError::open_store(&args.store, &e))?;
     let mut config = ServerConfig::new(args.listen)
         .with_header_check(args.check_header)
-        .with_max_message_size(args.max_message_size)
-        .with_coherence(!args.no_coherence);
+        .with_max_message_size(args.max_message_size);
+    if !args.no_coherence {
+        config = config.with_extension(Coherence::new());
+    }
     if let Some(token) = args.token {
         config = config.with_token(token);
     }
@@ -88,6 +91,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .await
         .map_err(serve_error)?;
     let addr = bound.local_addr();
+    let services: Vec<&str> = bound.services().iter().map(|s| s.name).collect();
     let shown = satchel_store::redact_url(&args.store);
     if global.json {
         // One line, so a supervising script can read it as soon as it is printed.
@@ -96,16 +100,12 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             "store": shown,
             "transport": tls,
             "coherence": !args.no_coherence,
+            "services": services,
         }))?;
     } else {
-        let coherence = if args.no_coherence {
-            ""
-        } else {
-            ", coherence.NamedCacheService"
-        };
+        let services = services.join(", ");
         println(format_args!(
-            "satchel serve: listening on {addr} ({tls} gRPC: satchel.store.v1.Store{coherence}, \
-             grpc.health.v1.Health), storing into {shown}"
+            "satchel serve: listening on {addr} ({tls} gRPC: {services}), storing into {shown}"
         ))?;
         println(format_args!(
             "  try: satchel set --store grpc://{addr} greeting '\"hello\"' && satchel get \

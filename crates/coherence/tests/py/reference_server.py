@@ -4,9 +4,9 @@ Not part of satchel: it is the smallest server that behaves as docs/coherence-pr
 says satchel must, written against the client's own generated stubs. Use it to run the
 end-to-end script without satchel (or to compare behaviours):
 
-    target/py/coherence/bin/python crates/grpc/tests/py/reference_server.py 127.0.0.1:0 &
+    target/py/coherence/bin/python crates/coherence/tests/py/reference_server.py 127.0.0.1:0 &
     # prints "LISTENING 127.0.0.1:PORT"
-    COHERENCE_SERVER_ADDRESS=127.0.0.1:PORT target/py/coherence/bin/python crates/grpc/tests/py/coherence_e2e.py
+    COHERENCE_SERVER_ADDRESS=127.0.0.1:PORT target/py/coherence/bin/python crates/coherence/tests/py/coherence_e2e.py
 
 Page size: SATCHEL_REF_PAGE_SIZE entries (default 100). TLS: set SATCHEL_REF_TLS_CERT and
 SATCHEL_REF_TLS_KEY (PEM files) to serve TLS instead of plaintext.

@@ -1,11 +1,11 @@
-"""Checks crates/grpc/proto/coherence/** against the Coherence Python client's own descriptors.
+"""Checks crates/coherence/proto/coherence/** against the Coherence Python client's own descriptors.
 
 Compiles our .proto files with grpc_tools.protoc (only as a check: the Rust build uses protox)
 and compares every file, message, field (name, number, type, label, oneof) and service method
 with the FileDescriptorProto embedded in coherence-client's generated *_pb2.py modules.
 Run with the venv built from scripts/py/coherence.requirements.txt:
 
-    target/py/coherence/bin/python crates/grpc/tests/py/check_protos.py
+    target/py/coherence/bin/python crates/coherence/tests/py/check_protos.py
 
 Exit status 0 when every file is identical on the wire, 1 otherwise.
 """

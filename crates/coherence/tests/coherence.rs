@@ -11,25 +11,43 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use satchel_grpc::ServerConfig;
-use satchel_grpc::coherence::proto::{
+use satchel_coherence::proto::{
     self as cp, map_listener_request::RequestType, map_listener_response::ResponseType,
     named_cache_service_client::NamedCacheServiceClient,
 };
-use satchel_grpc::coherence::{cache_prefix, parse_store_key, store_key};
+use satchel_coherence::{Coherence, cache_prefix, parse_store_key, store_key};
+use satchel_grpc::ServerConfig;
 use satchel_json::coherence::{BigInt, Classed, CoherenceClass, from_slice, to_vec};
 use satchel_store::{MemoryStore, Scan, Store, StoreObject};
-use satchel_testkit::grpc::{TestServer, serve, serve_with};
+use satchel_testkit::grpc::TestServer;
 use serde::{Deserialize, Serialize};
 use tonic::Code;
 use tonic::transport::Channel;
 
 type Client = NamedCacheServiceClient<Channel>;
 
-async fn client(server: &TestServer) -> Client {
-    NamedCacheServiceClient::connect(format!("http://{}", server.addr))
-        .await
+/// A satchel server over `store` with the Coherence endpoint mounted, as `satchel serve`
+/// runs it.
+async fn serve(store: Arc<dyn StoreObject>) -> TestServer {
+    serve_with(store, ServerConfig::new("127.0.0.1:0".parse().unwrap())).await
+}
+
+/// [`serve`] with `config` (its address replaced by an ephemeral loopback port).
+async fn serve_with(store: Arc<dyn StoreObject>, config: ServerConfig) -> TestServer {
+    satchel_testkit::grpc::serve_with(store, config.with_extension(Coherence::new())).await
+}
+
+async fn connect(addr: impl std::fmt::Display) -> Client {
+    let channel = Channel::from_shared(format!("http://{addr}"))
         .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    NamedCacheServiceClient::new(channel)
+}
+
+async fn client(server: &TestServer) -> Client {
+    connect(server.addr).await
 }
 
 /// A value as the Python client serializes it.
@@ -787,11 +805,8 @@ async fn the_endpoint_can_be_turned_off_and_health_reports_it() {
     );
     server.stop().await;
 
-    let server = serve_with(
-        Arc::new(MemoryStore::new()),
-        ServerConfig::new("127.0.0.1:0".parse().unwrap()).with_coherence(false),
-    )
-    .await;
+    // A satchel server without the extension.
+    let server = satchel_testkit::grpc::serve(Arc::new(MemoryStore::new())).await;
     let r = client(&server).await.get(get("k")).await;
     assert_eq!(r.unwrap_err().code(), Code::Unimplemented);
     server.stop().await;
@@ -1238,7 +1253,7 @@ async fn the_bearer_token_does_not_guard_the_coherence_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
-    use satchel_grpc::coherence::CoherenceService;
+    use satchel_coherence::CoherenceService;
     let service = CoherenceService::new(Arc::new(MemoryStore::new()))
         .with_max_entries(10)
         .with_page_size(4);
@@ -1256,9 +1271,7 @@ async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
                 },
             ),
     );
-    let mut c = NamedCacheServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let mut c = connect(addr).await;
     let fill = |n: usize| cp::PutAllRequest {
         cache: CACHE.into(),
         format: "json".into(),

@@ -2,12 +2,40 @@
 //! over a satchel store, so Coherence clients (Python `coherence-client`, …) can use
 //! `satchel serve` as their cache.
 //!
-//! - [`CoherenceService`] implements the service; [`Server`](crate::Server) mounts it by
-//!   default ([`ServerConfig::with_coherence`](crate::ServerConfig::with_coherence)).
+//! - [`Coherence`] is the endpoint as an [`Extension`](satchel_grpc::Extension) of the
+//!   satchel gRPC server: `ServerConfig::with_extension(Coherence::new())` serves it next to
+//!   `satchel.store.v1.Store`, on the same port and over the same store (`satchel serve`
+//!   does, unless `--no-coherence`).
+//! - [`CoherenceService`] implements the service, for a tonic server of your own.
 //! - [`store_key`], [`cache_prefix`] and [`parse_store_key`] say where an entry lives in the
 //!   store (`coherence:<scope>:<cache>:<key JSON>`), so satchel's own tools can read what
 //!   Coherence clients wrote: the values are `0x15` + JSON, `satchel_json::CoherenceJson`.
-//! - [`proto`] holds the generated messages and stubs (a client too, for tests and tools).
+//! - [`proto`] holds the generated messages, the server trait and a client stub (for tests
+//!   and tools; it takes any tonic channel).
+//!
+//! ```
+//! use satchel_coherence::Coherence;
+//! use satchel_grpc::ServerConfig;
+//!
+//! let config = ServerConfig::new("127.0.0.1:1408".parse().unwrap())
+//!     .with_extension(Coherence::new().with_max_entries(50_000));
+//! assert!(format!("{config:?}").contains("coherence"));
+//! ```
+//!
+//! Coherence clients cannot send satchel's bearer token, so the endpoint is mounted open
+//! ([`Mount::add_open_service`](satchel_grpc::Mount::add_open_service): the server warns at
+//! start when it has a token); TLS, mutual TLS, the request time limit and the message size
+//! limit are the server's and apply. The satchel header check does not apply (Coherence
+//! values have no satchel header).
+//!
+//! | file | what |
+//! | --- | --- |
+//! | `extension.rs` | [`Coherence`], the server extension |
+//! | `keys.rs` | the store key layout below |
+//! | `service/` | [`CoherenceService`]: one file per kind of call (see its module docs) |
+//! | `proto/coherence/*.proto` | v0, compiled by `build.rs` (protox, no `protoc`) |
+//! | `proto/coherence/v1/` | v1, reference only: not compiled, not packaged |
+//! | `tests/coherence.rs`, `tests/py/` | every call through tonic, and the real Python client end to end |
 //!
 //! The newer protocol, v1 (`coherence.proxy.v1.ProxyService`), is deliberately not served:
 //! tonic answers `UNIMPLEMENTED` for it, which is what makes the clients fall back to v0.
@@ -36,7 +64,7 @@
 //! Store limits on key length apply to the whole key (MySQL/MariaDB: 255 characters).
 //!
 //! ```
-//! use satchel_grpc::coherence::{cache_prefix, parse_store_key, store_key};
+//! use satchel_coherence::{cache_prefix, parse_store_key, store_key};
 //! assert_eq!(store_key("", "carts", b"\x15\"ann\""), "coherence::carts:\"ann\"");
 //! assert_eq!(store_key("a:b", "50%", b"\x1542"), "coherence:a%3Ab:50%25:42");
 //! assert_eq!(store_key("", "c", b"\x15[1,\n2]"), "coherence::c:#155b312c0a325d");
@@ -47,9 +75,11 @@
 //! );
 //! ```
 
+mod extension;
 mod keys;
 mod service;
 
+pub use extension::Coherence;
 pub use keys::{KEY_PREFIX, cache_prefix, key_from_suffix, parse_store_key, store_key};
 pub use service::CoherenceService;
 

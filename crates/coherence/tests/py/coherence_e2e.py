@@ -4,7 +4,7 @@ Run with the venv built from scripts/py/coherence.requirements.txt, against a se
 answers the Coherence gRPC protocol (v0, coherence.NamedCacheService):
 
     COHERENCE_SERVER_ADDRESS=127.0.0.1:PORT SATCHEL_E2E_CACHE=e2e-123 \\
-        target/py/coherence/bin/python crates/grpc/tests/py/coherence_e2e.py
+        target/py/coherence/bin/python crates/coherence/tests/py/coherence_e2e.py
 
 Environment:
     COHERENCE_SERVER_ADDRESS          host:port of the server (read by the client itself)

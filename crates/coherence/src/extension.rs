@@ -1,0 +1,72 @@
+//! [`Coherence`]: the endpoint as an extension of the satchel gRPC server.
+
+use satchel_grpc::{Extension, Mount};
+
+use crate::CoherenceService;
+
+/// Serves `coherence.NamedCacheService` on a satchel [`Server`](satchel_grpc::Server), over
+/// the server's store: add it with
+/// [`ServerConfig::with_extension`](satchel_grpc::ServerConfig::with_extension).
+///
+/// The service is mounted without the bearer token (its clients cannot send one), with the
+/// server's message size limit, reported `SERVING` by the health service while the server
+/// runs, and its `events` streams are ended when the shutdown signal fires (so they do not
+/// hold a graceful shutdown up).
+#[derive(Clone, Debug)]
+pub struct Coherence {
+    max_entries: usize,
+    page_size: usize,
+}
+
+impl Coherence {
+    /// The endpoint with the default limits ([`CoherenceService::DEFAULT_MAX_ENTRIES`],
+    /// [`CoherenceService::DEFAULT_PAGE_SIZE`]).
+    pub fn new() -> Self {
+        Self {
+            max_entries: CoherenceService::DEFAULT_MAX_ENTRIES,
+            page_size: CoherenceService::DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// See [`CoherenceService::with_max_entries`].
+    #[must_use]
+    pub fn with_max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
+
+    /// See [`CoherenceService::with_page_size`].
+    #[must_use]
+    pub fn with_page_size(mut self, entries: usize) -> Self {
+        self.page_size = entries;
+        self
+    }
+}
+
+impl Default for Coherence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Extension for Coherence {
+    fn name(&self) -> &str {
+        "coherence"
+    }
+
+    fn mount(&self, mount: &mut Mount<'_>) {
+        let service = CoherenceService::new(mount.store().clone())
+            .with_max_entries(self.max_entries)
+            .with_page_size(self.page_size);
+        let closing = service.clone();
+        let limit = mount.max_message_size();
+        mount.add_open_service(
+            service
+                .into_server()
+                .max_decoding_message_size(limit)
+                .max_encoding_message_size(limit),
+            "Coherence clients cannot send one",
+        );
+        mount.on_shutdown(move || closing.close_streams());
+    }
+}

@@ -1,0 +1,161 @@
+//! Request checks, value comparison and the statuses the endpoint answers.
+
+use std::time::{Duration, SystemTime};
+
+use satchel_json::coherence::{COHERENCE_FORMAT_NAME, MAGIC};
+use satchel_store_core::{Entry, StoreError, StoreErrorKind};
+use tonic::Status;
+
+use crate::keys::cache_prefix;
+
+/// Refuses an empty cache name, and a format other than `json` where the request has one
+/// (an empty format is taken as `json`).
+pub(super) fn namespace(scope: &str, cache: &str, format: Option<&str>) -> Result<String, Status> {
+    if cache.is_empty() {
+        return Err(Status::invalid_argument(
+            "invalid request, cache name cannot be null or empty",
+        ));
+    }
+    if let Some(format) = format
+        && !format.is_empty()
+        && format != COHERENCE_FORMAT_NAME
+    {
+        return Err(Status::invalid_argument(format!(
+            "unsupported serialization format {format:?}: satchel's Coherence endpoint \
+             supports \"{COHERENCE_FORMAT_NAME}\" only"
+        )));
+    }
+    Ok(cache_prefix(scope, cache))
+}
+
+/// Refuses bytes that are not a `json`-format value: `0x15` then one JSON text.
+pub(super) fn check_json(field: &str, bytes: &[u8]) -> Result<(), Status> {
+    let Some((&MAGIC, json)) = bytes.split_first() else {
+        return Err(Status::invalid_argument(if bytes.is_empty() {
+            format!("malformed {field}: it is empty (format json is 0x15 followed by JSON)")
+        } else {
+            format!(
+                "malformed {field}: it does not start with 0x15, the marker of format json \
+                 (first byte: 0x{:02x})",
+                bytes[0]
+            )
+        }));
+    };
+    // serde_json skips ignored strings without checking their UTF-8: check it first.
+    let text = std::str::from_utf8(json).map_err(|e| {
+        Status::invalid_argument(format!(
+            "malformed {field}: the JSON after 0x15 is not UTF-8 ({e})"
+        ))
+    })?;
+    serde_json::from_str::<serde::de::IgnoredAny>(text)
+        .map(drop)
+        .map_err(|e| {
+            Status::invalid_argument(format!(
+                "malformed {field}: not valid JSON after 0x15 ({e})"
+            ))
+        })
+}
+
+/// A request's `ttl` in milliseconds: 0 is the cache's default (satchel caches have none:
+/// no expiry), -1 never expires, more expires after that long.
+pub(super) fn ttl(ms: i64) -> Result<Option<Duration>, Status> {
+    match ms {
+        0 | -1 => Ok(None),
+        ms if ms > 0 => Ok(Some(Duration::from_millis(ms.unsigned_abs()))),
+        ms => Err(Status::invalid_argument(format!(
+            "invalid ttl {ms}: use milliseconds > 0, 0 for the cache's default (no expiry) \
+             or -1 for never"
+        ))),
+    }
+}
+
+/// Whether two serialized values are the same: the same bytes, or the same JSON (so a
+/// value written by a client that spaces its JSON differently still matches).
+pub(super) fn same_value(a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
+    match (parse_value(a), parse_value(b)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+pub(super) fn parse_value(bytes: &[u8]) -> Option<serde_json::Value> {
+    match bytes.split_first() {
+        Some((&MAGIC, json)) => serde_json::from_slice(json).ok(),
+        _ => None,
+    }
+}
+
+pub(super) fn store_failed(op: &str, e: &StoreError) -> Status {
+    match e.kind() {
+        StoreErrorKind::Conflict | StoreErrorKind::NotFound | StoreErrorKind::InvalidInput => {
+            tracing::debug!(op, error = %e, "coherence: store call refused");
+        }
+        _ => {
+            tracing::warn!(op, error = %e, source = ?std::error::Error::source(e), "coherence: store call failed")
+        }
+    }
+    satchel_grpc::to_status(e)
+}
+
+pub(super) fn busy(op: &str) -> Status {
+    Status::aborted(format!(
+        "coherence {op}: the entry kept changing under concurrent writers; try again"
+    ))
+}
+
+pub(super) fn unsupported(what: &str) -> Status {
+    Status::unimplemented(format!(
+        "coherence {what} is not supported by satchel's Coherence endpoint"
+    ))
+}
+
+/// What is left of an entry's time to live: `Ok(None)` for none, `Err(())` if it has just
+/// expired.
+pub(super) fn remaining(entry: &Entry) -> Result<Option<Duration>, ()> {
+    match entry.expires_at {
+        None => Ok(None),
+        Some(at) => match at.duration_since(SystemTime::now()) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            _ => Err(()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttls() {
+        assert_eq!(ttl(0).unwrap(), None);
+        assert_eq!(ttl(-1).unwrap(), None);
+        assert_eq!(ttl(1500).unwrap(), Some(Duration::from_millis(1500)));
+        assert_eq!(ttl(-2).unwrap_err().code(), tonic::Code::InvalidArgument);
+    }
+
+    #[test]
+    fn json_checks_name_the_field() {
+        assert!(check_json("key", b"\x15\"k\"").is_ok());
+        for bad in [
+            &b""[..],
+            b"\x00x",
+            b"\x15{not json",
+            b"\x15",
+            b"\x15\"\xff\"",
+        ] {
+            let e = check_json("key", bad).unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument);
+            assert!(e.message().contains("key"), "{}", e.message());
+        }
+    }
+
+    #[test]
+    fn values_match_by_bytes_or_json() {
+        assert!(same_value(b"\x15{\"a\": 1}", b"\x15{\"a\":1}"));
+        assert!(!same_value(b"\x151", b"\x151.0"));
+        assert!(same_value(b"\x15NaN", b"\x15NaN"));
+    }
+}

@@ -1,0 +1,346 @@
+//! [`CoherenceService`]: `coherence.NamedCacheService` (v0) over a satchel store.
+//!
+//! This file holds the service, its settings and the table of calls; each call's work is
+//! in the file of its kind:
+//!
+//! - `checks.rs`: request checks (cache name, format, JSON keys and values, ttl), value
+//!   comparison, the statuses the endpoint answers;
+//! - `store.rs`: store access shared by the calls (read, compare-and-set put, listing a
+//!   cache, clearing it, streaming entries);
+//! - `entries.rs`: calls on one entry or a list of keys (`get`, `put`, `replace`, …);
+//! - `whole_cache.rs`: calls on a whole cache (`size`, `clear`, `keySet`, `values`, …);
+//! - `paging.rs`: `nextKeySetPage` / `nextEntrySetPage` and their cookies;
+//! - `events.rs`: the `events` listener stream.
+
+mod checks;
+mod entries;
+mod events;
+mod paging;
+mod store;
+mod whole_cache;
+
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use satchel_store_core::StoreObject;
+use tokio::sync::watch;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::proto::{self, named_cache_service_server as server};
+use checks::unsupported;
+
+/// A stream of replies, as tonic wants it.
+type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// How many times a compare-and-set is retried against concurrent writers before the call
+/// gives up with `ABORTED`.
+const CAS_ATTEMPTS: usize = 64;
+
+/// The Coherence gRPC cache service, v0 (`coherence.NamedCacheService`), over any satchel
+/// store: what lets Oracle Coherence clients (Python `coherence-client`, and the others
+/// that speak the same protocol) use `satchel serve` as their cache.
+///
+/// [`Coherence`](crate::Coherence) mounts it on a satchel [`Server`](satchel_grpc::Server);
+/// to serve it from a tonic server of your own, wrap it with
+/// [`CoherenceService::into_server`].
+///
+/// Every `(scope, cache)` is a namespace of store keys (see [`store_key`](crate::store_key));
+/// keys and values are kept exactly as the client sent them (format `json`: `0x15` then
+/// JSON, checked). Conditional calls use the store's compare-and-set; `remove` and
+/// `removeMapping` read, then delete unconditionally (the `Store` trait has no conditional
+/// delete), so a write landing between the two can be deleted. Whole-cache calls (`size`,
+/// `containsValue`, `keySet`, paging, …) scan the cache's prefix and refuse caches with
+/// more than [`CoherenceService::with_max_entries`] entries.
+///
+/// Coherence clients cannot send satchel's bearer token: this service checks none (TLS and
+/// mutual TLS are the server's, and apply). Values are checked to be Coherence JSON, never
+/// for a satchel header.
+///
+/// Listeners are acknowledged but never fire: the `events` stream answers every request
+/// with `subscribed`/`unsubscribed` and stays open until the client cancels it or
+/// [`CoherenceService::close_streams`] is called. Entry processors, aggregators, indexes
+/// and filters answer `UNIMPLEMENTED` naming the call.
+#[derive(Clone)]
+pub struct CoherenceService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn StoreObject>,
+    max_entries: usize,
+    page_size: usize,
+    /// `true` once [`CoherenceService::close_streams`] was called.
+    closed: watch::Sender<bool>,
+}
+
+impl CoherenceService {
+    /// The default [`CoherenceService::with_max_entries`]: 100,000.
+    pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+    /// The default [`CoherenceService::with_page_size`]: 200 entries.
+    pub const DEFAULT_PAGE_SIZE: usize = 200;
+
+    /// The service over `store`.
+    pub fn new(store: Arc<dyn StoreObject>) -> Self {
+        Self::build(store, Self::DEFAULT_MAX_ENTRIES, Self::DEFAULT_PAGE_SIZE)
+    }
+
+    fn build(store: Arc<dyn StoreObject>, max_entries: usize, page_size: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                max_entries: max_entries.max(1),
+                page_size: page_size.max(1),
+                closed: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    /// The most entries a cache may hold for the calls that list it (`size`,
+    /// `containsValue`, `keySet`, `values`, `entrySet` and their pages): each scans the
+    /// cache's prefix, and a cache with more entries answers `RESOURCE_EXHAUSTED` rather
+    /// than a wrong answer. `clear`, `truncate`, `destroy` and `isEmpty` work at any size.
+    #[must_use]
+    pub fn with_max_entries(self, max: usize) -> Self {
+        let page_size = self.inner.page_size;
+        Self::build(self.inner.store.clone(), max, page_size)
+    }
+
+    /// The entries per page of `nextKeySetPage` / `nextEntrySetPage`. Every page re-scans
+    /// the cache (the `Scan` trait has no cursor), so larger pages cost fewer scans.
+    #[must_use]
+    pub fn with_page_size(self, entries: usize) -> Self {
+        let max = self.inner.max_entries;
+        Self::build(self.inner.store.clone(), max, entries)
+    }
+
+    /// Ends every open `events` stream, and any opened later, so a graceful shutdown does
+    /// not wait for clients to let go of them. [`Coherence`](crate::Coherence) has the server
+    /// call it when its shutdown signal fires.
+    pub fn close_streams(&self) {
+        self.inner.closed.send_replace(true);
+    }
+
+    /// The service wrapped for a tonic router.
+    pub fn into_server(self) -> server::NamedCacheServiceServer<Self> {
+        server::NamedCacheServiceServer::new(self)
+    }
+}
+
+impl fmt::Debug for CoherenceService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CoherenceService")
+            .field("store", &self.inner.store)
+            .field("max_entries", &self.inner.max_entries)
+            .field("page_size", &self.inner.page_size)
+            .finish()
+    }
+}
+
+#[tonic::async_trait]
+impl server::NamedCacheService for CoherenceService {
+    async fn add_index(&self, _: Request<proto::AddIndexRequest>) -> Result<Response<()>, Status> {
+        Err(unsupported("addIndex (indexes)"))
+    }
+
+    async fn aggregate(
+        &self,
+        _: Request<proto::AggregateRequest>,
+    ) -> Result<Response<Vec<u8>>, Status> {
+        Err(unsupported("aggregate (aggregators)"))
+    }
+
+    async fn clear(&self, request: Request<proto::ClearRequest>) -> Result<Response<()>, Status> {
+        whole_cache::clear(&self.inner, request).await
+    }
+
+    async fn contains_entry(
+        &self,
+        request: Request<proto::ContainsEntryRequest>,
+    ) -> Result<Response<bool>, Status> {
+        entries::contains_entry(&self.inner, request).await
+    }
+
+    async fn contains_key(
+        &self,
+        request: Request<proto::ContainsKeyRequest>,
+    ) -> Result<Response<bool>, Status> {
+        entries::contains_key(&self.inner, request).await
+    }
+
+    async fn contains_value(
+        &self,
+        request: Request<proto::ContainsValueRequest>,
+    ) -> Result<Response<bool>, Status> {
+        whole_cache::contains_value(&self.inner, request).await
+    }
+
+    async fn destroy(
+        &self,
+        request: Request<proto::DestroyRequest>,
+    ) -> Result<Response<()>, Status> {
+        whole_cache::destroy(&self.inner, request).await
+    }
+
+    type entrySetStream = ReplyStream<proto::Entry>;
+
+    async fn entry_set(
+        &self,
+        request: Request<proto::EntrySetRequest>,
+    ) -> Result<Response<Self::entrySetStream>, Status> {
+        whole_cache::entry_set(&self.inner, request).await
+    }
+
+    type eventsStream = ReplyStream<proto::MapListenerResponse>;
+
+    async fn events(
+        &self,
+        request: Request<Streaming<proto::MapListenerRequest>>,
+    ) -> Result<Response<Self::eventsStream>, Status> {
+        events::events(&self.inner, request).await
+    }
+
+    async fn get(
+        &self,
+        request: Request<proto::GetRequest>,
+    ) -> Result<Response<proto::OptionalValue>, Status> {
+        entries::get(&self.inner, request).await
+    }
+
+    type getAllStream = ReplyStream<proto::Entry>;
+
+    async fn get_all(
+        &self,
+        request: Request<proto::GetAllRequest>,
+    ) -> Result<Response<Self::getAllStream>, Status> {
+        entries::get_all(&self.inner, request).await
+    }
+
+    async fn invoke(&self, _: Request<proto::InvokeRequest>) -> Result<Response<Vec<u8>>, Status> {
+        Err(unsupported("invoke (entry processors)"))
+    }
+
+    type invokeAllStream = ReplyStream<proto::Entry>;
+
+    async fn invoke_all(
+        &self,
+        _: Request<proto::InvokeAllRequest>,
+    ) -> Result<Response<Self::invokeAllStream>, Status> {
+        Err(unsupported("invokeAll (entry processors)"))
+    }
+
+    async fn is_empty(
+        &self,
+        request: Request<proto::IsEmptyRequest>,
+    ) -> Result<Response<bool>, Status> {
+        whole_cache::is_empty(&self.inner, request).await
+    }
+
+    async fn is_ready(
+        &self,
+        request: Request<proto::IsReadyRequest>,
+    ) -> Result<Response<bool>, Status> {
+        whole_cache::is_ready(request)
+    }
+
+    type keySetStream = ReplyStream<Vec<u8>>;
+
+    async fn key_set(
+        &self,
+        request: Request<proto::KeySetRequest>,
+    ) -> Result<Response<Self::keySetStream>, Status> {
+        whole_cache::key_set(&self.inner, request).await
+    }
+
+    type nextEntrySetPageStream = ReplyStream<proto::EntryResult>;
+
+    async fn next_entry_set_page(
+        &self,
+        request: Request<proto::PageRequest>,
+    ) -> Result<Response<Self::nextEntrySetPageStream>, Status> {
+        paging::next_entry_set_page(&self.inner, request).await
+    }
+
+    type nextKeySetPageStream = ReplyStream<Vec<u8>>;
+
+    async fn next_key_set_page(
+        &self,
+        request: Request<proto::PageRequest>,
+    ) -> Result<Response<Self::nextKeySetPageStream>, Status> {
+        paging::next_key_set_page(&self.inner, request).await
+    }
+
+    async fn put(&self, request: Request<proto::PutRequest>) -> Result<Response<Vec<u8>>, Status> {
+        entries::put(&self.inner, request).await
+    }
+
+    async fn put_all(
+        &self,
+        request: Request<proto::PutAllRequest>,
+    ) -> Result<Response<()>, Status> {
+        entries::put_all(&self.inner, request).await
+    }
+
+    async fn put_if_absent(
+        &self,
+        request: Request<proto::PutIfAbsentRequest>,
+    ) -> Result<Response<Vec<u8>>, Status> {
+        entries::put_if_absent(&self.inner, request).await
+    }
+
+    async fn remove(
+        &self,
+        request: Request<proto::RemoveRequest>,
+    ) -> Result<Response<Vec<u8>>, Status> {
+        entries::remove(&self.inner, request).await
+    }
+
+    async fn remove_index(
+        &self,
+        _: Request<proto::RemoveIndexRequest>,
+    ) -> Result<Response<()>, Status> {
+        Err(unsupported("removeIndex (indexes)"))
+    }
+
+    async fn remove_mapping(
+        &self,
+        request: Request<proto::RemoveMappingRequest>,
+    ) -> Result<Response<bool>, Status> {
+        entries::remove_mapping(&self.inner, request).await
+    }
+
+    async fn replace(
+        &self,
+        request: Request<proto::ReplaceRequest>,
+    ) -> Result<Response<Vec<u8>>, Status> {
+        entries::replace(&self.inner, request).await
+    }
+
+    async fn replace_mapping(
+        &self,
+        request: Request<proto::ReplaceMappingRequest>,
+    ) -> Result<Response<bool>, Status> {
+        entries::replace_mapping(&self.inner, request).await
+    }
+
+    async fn size(&self, request: Request<proto::SizeRequest>) -> Result<Response<i32>, Status> {
+        whole_cache::size(&self.inner, request).await
+    }
+
+    async fn truncate(
+        &self,
+        request: Request<proto::TruncateRequest>,
+    ) -> Result<Response<()>, Status> {
+        whole_cache::truncate(&self.inner, request).await
+    }
+
+    type valuesStream = ReplyStream<Vec<u8>>;
+
+    async fn values(
+        &self,
+        request: Request<proto::ValuesRequest>,
+    ) -> Result<Response<Self::valuesStream>, Status> {
+        whole_cache::values(&self.inner, request).await
+    }
+}

@@ -1,0 +1,269 @@
+//! [`Server`]: any store behind the `satchel.store.v1.Store` gRPC service, the health
+//! service, and whatever [`Extension`]s add.
+//!
+//! - `config.rs`: [`ServerConfig`], [`ServerTls`].
+//! - `extension.rs`: [`Extension`], [`Mount`], [`ServiceInfo`].
+//! - `auth.rs`: the bearer-token check every guarded service shares.
+//! - `store_service.rs`: the `satchel.store.v1.Store` calls, translated to `Store` calls.
+
+mod auth;
+mod config;
+mod extension;
+mod store_service;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use satchel_store_core::StoreObject;
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::service::interceptor::InterceptedService;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+pub use config::{ServerConfig, ServerTls};
+pub use extension::{Extension, Mount, ServiceInfo};
+
+use crate::proto::store_server::StoreServer;
+use crate::{ServeError, ServeErrorKind};
+use auth::TokenCheck;
+use extension::Mounted;
+use store_service::StoreService;
+
+/// The health service's own name.
+const HEALTH: &str = "grpc.health.v1.Health";
+
+/// A gRPC server for one store: the `satchel.store.v1.Store` service, the standard health
+/// service (`grpc.health.v1.Health`) and the services of the config's [`Extension`]s.
+///
+/// Values pass through as opaque bytes; the codec pipeline runs in the clients.
+///
+/// ```no_run
+/// # async fn run(store: std::sync::Arc<dyn satchel_store_core::StoreObject>) -> Result<(), satchel_grpc::ServeError> {
+/// use satchel_grpc::{Server, ServerConfig, shutdown_signal};
+/// let server = Server::new(store, ServerConfig::new("127.0.0.1:1408".parse().unwrap()))
+///     .bind()
+///     .await?;
+/// println!("listening on {}", server.local_addr());
+/// server.serve_with_shutdown(shutdown_signal()).await
+/// # }
+/// ```
+pub struct Server {
+    store: Arc<dyn StoreObject>,
+    config: ServerConfig,
+}
+
+impl Server {
+    /// A server for `store` (any adapter: `dyn StoreObject` is this crate's deliberate
+    /// boundary, one virtual call per request).
+    pub fn new(store: Arc<dyn StoreObject>, config: ServerConfig) -> Self {
+        Self { store, config }
+    }
+
+    /// Binds the listening socket, so the address is known (and taken) before serving, and
+    /// mounts the extensions' services.
+    ///
+    /// # Errors
+    /// [`ServeErrorKind::Bind`] naming the address.
+    ///
+    /// # Panics
+    /// If two services have the same name (an extension adding `satchel.store.v1.Store`,
+    /// or the same extension twice).
+    pub async fn bind(self) -> Result<BoundServer, ServeError> {
+        let listener = TcpListener::bind(self.config.listen).await.map_err(|e| {
+            ServeError::new(
+                ServeErrorKind::Bind,
+                format!(
+                    "cannot listen on {} (in use, or not an address of this host?)",
+                    self.config.listen
+                ),
+            )
+            .with_source(e)
+        })?;
+        let local_addr = listener.local_addr().map_err(|e| {
+            ServeError::new(ServeErrorKind::Bind, "cannot read the bound address").with_source(e)
+        })?;
+        let Server { store, config } = self;
+        let guard = TokenCheck::new(config.token.as_deref());
+        let mut mounted = Mounted::default();
+
+        let store_service = StoreServer::new(StoreService {
+            store: store.clone(),
+            check_header: config.check_header,
+            session_prefix: config.session_prefix.clone(),
+            scan_cap: config.scan_cap,
+        })
+        .max_decoding_message_size(config.max_message_size)
+        .max_encoding_message_size(config.max_message_size);
+        mounted
+            .routes
+            .add_service(InterceptedService::new(store_service, guard.clone()));
+        mounted.services.push(ServiceInfo {
+            name: <StoreServer<StoreService> as NamedService>::NAME,
+            guarded: true,
+        });
+
+        for extension in &config.extensions {
+            extension.mount(&mut Mount {
+                store: &store,
+                max_message_size: config.max_message_size,
+                guard: &guard,
+                extension: extension.name(),
+                mounted: &mut mounted,
+            });
+        }
+
+        let (health, health_service) = tonic_health::server::health_reporter();
+        mounted.routes.add_service(health_service);
+        mounted.services.push(ServiceInfo {
+            name: HEALTH,
+            guarded: false,
+        });
+        Ok(BoundServer {
+            config,
+            listener,
+            local_addr,
+            health,
+            mounted,
+        })
+    }
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server")
+            .field("store", &self.store)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// A [`Server`] with its socket bound and its services mounted, ready to serve.
+#[derive(Debug)]
+pub struct BoundServer {
+    config: ServerConfig,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    health: HealthReporter,
+    mounted: Mounted,
+}
+
+impl BoundServer {
+    /// The address the server listens on (the real port when the config said port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Every service the server answers, in order: `satchel.store.v1.Store`, the
+    /// extensions' services, `grpc.health.v1.Health`.
+    pub fn services(&self) -> &[ServiceInfo] {
+        &self.mounted.services
+    }
+
+    /// Serves until `signal` completes, then stops accepting, lets requests in flight
+    /// finish, and returns.
+    ///
+    /// # Errors
+    /// [`ServeErrorKind::Tls`] for an unusable certificate or key;
+    /// [`ServeErrorKind::Transport`] if the server fails while running.
+    pub async fn serve_with_shutdown<F>(self, signal: F) -> Result<(), ServeError>
+    where
+        F: Future<Output = ()> + Send,
+    {
+        let BoundServer {
+            config,
+            listener,
+            local_addr,
+            health,
+            mounted,
+        } = self;
+        let mut builder = tonic::transport::Server::builder()
+            .timeout(config.max_request_time)
+            .http2_keepalive_interval(Some(Duration::from_secs(30)))
+            .http2_keepalive_timeout(Some(Duration::from_secs(10)));
+        if let Some(tls) = &config.tls {
+            let mut tls_config = tonic::transport::ServerTlsConfig::new().identity(
+                tonic::transport::Identity::from_pem(&tls.cert_pem, &tls.key_pem),
+            );
+            if let Some(ca) = &tls.client_ca_pem {
+                tls_config = tls_config.client_ca_root(tonic::transport::Certificate::from_pem(ca));
+            }
+            builder = builder.tls_config(tls_config).map_err(|e| {
+                ServeError::new(
+                    ServeErrorKind::Tls,
+                    "the server's TLS certificate or key is not usable",
+                )
+                .with_source(e)
+            })?;
+        }
+
+        let Mounted {
+            routes,
+            services,
+            on_shutdown,
+        } = mounted;
+        let served: Vec<&'static str> = services
+            .iter()
+            .map(|s| s.name)
+            .filter(|name| *name != HEALTH)
+            .collect();
+        for name in &served {
+            health
+                .set_service_status(name, ServingStatus::Serving)
+                .await;
+        }
+
+        // Replies go out at once (no Nagle delay: a small response would otherwise wait for
+        // the client's delayed ACK, ~40 ms per call).
+        let incoming = tonic::transport::server::TcpIncoming::from(listener)
+            .with_nodelay(Some(true))
+            .with_keepalive(Some(Duration::from_secs(60)));
+        tracing::info!(address = %local_addr, tls = config.tls.is_some(), services = ?served, "satchel gRPC server listening");
+        let result = builder
+            .add_routes(routes.routes())
+            .serve_with_incoming_shutdown(incoming, async move {
+                signal.await;
+                for name in &served {
+                    health
+                        .set_service_status(name, ServingStatus::NotServing)
+                        .await;
+                }
+                for hook in on_shutdown {
+                    hook();
+                }
+                tracing::info!("satchel gRPC server shutting down");
+            })
+            .await;
+        result.map_err(|e| {
+            ServeError::new(ServeErrorKind::Transport, "the gRPC server failed").with_source(e)
+        })
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM: the usual signal for
+/// [`BoundServer::serve_with_shutdown`].
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}

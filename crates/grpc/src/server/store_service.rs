@@ -1,0 +1,300 @@
+//! The `satchel.store.v1.Store` service: each call translated into one or two `Store` calls.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use satchel_store_core::{
+    Condition, Entry, SessionId, StoreError, StoreErrorKind, StoreObject, Version, unix_millis,
+};
+use tonic::{Request, Response, Status};
+
+use crate::proto::{self, store_server};
+use crate::status::to_status;
+
+/// The service implementation: thin translation between messages and `Store` calls. The
+/// bearer token is checked before a call gets here ([`TokenCheck`](super::auth::TokenCheck)).
+pub(crate) struct StoreService {
+    pub(crate) store: Arc<dyn StoreObject>,
+    pub(crate) check_header: bool,
+    pub(crate) session_prefix: String,
+    pub(crate) scan_cap: u32,
+}
+
+impl StoreService {
+    fn check_value(&self, key: &str, value: &[u8]) -> Result<(), Status> {
+        if self.check_header
+            && let Err(e) = satchel_core::sniff(value)
+        {
+            return Err(Status::invalid_argument(format!(
+                "key `{key}`: the value is not satchel pipeline output ({e}); this server \
+                 stores only values that start with a satchel header"
+            )));
+        }
+        Ok(())
+    }
+
+    fn session_key(&self, id: &str) -> Result<String, Status> {
+        match SessionId::parse(id) {
+            Some(id) => Ok(format!("{}{}", self.session_prefix, id.as_str())),
+            None => Err(Status::invalid_argument(
+                "not a session id: ids are the 22 characters CreateSession returned",
+            )),
+        }
+    }
+}
+
+fn failed(op: &str, e: &StoreError) -> Status {
+    match e.kind() {
+        StoreErrorKind::Conflict | StoreErrorKind::NotFound | StoreErrorKind::InvalidInput => {
+            tracing::debug!(op, error = %e, "store call refused");
+        }
+        _ => {
+            tracing::warn!(op, error = %e, source = ?std::error::Error::source(e), "store call failed")
+        }
+    }
+    to_status(e)
+}
+
+fn ttl(ms: u64) -> Result<Duration, Status> {
+    if ms == 0 {
+        return Err(Status::invalid_argument(
+            "a ttl of 0 ms would write a value that is already gone; leave it unset to keep \
+             the value until deleted",
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+pub(crate) fn entry_to_proto(e: Entry) -> proto::Entry {
+    proto::Entry {
+        value: e.value,
+        version: e.version.0,
+        expires_at_ms: e.expires_at.map(unix_millis),
+    }
+}
+
+#[tonic::async_trait]
+impl store_server::Store for StoreService {
+    async fn get(
+        &self,
+        request: Request<proto::GetRequest>,
+    ) -> Result<Response<proto::GetResponse>, Status> {
+        let key = request.into_inner().key;
+        let entry = self.store.get(&key).await.map_err(|e| failed("get", &e))?;
+        Ok(Response::new(proto::GetResponse {
+            entry: entry.map(entry_to_proto),
+        }))
+    }
+
+    async fn set(
+        &self,
+        request: Request<proto::SetRequest>,
+    ) -> Result<Response<proto::SetResponse>, Status> {
+        let r = request.into_inner();
+        self.check_value(&r.key, &r.value)?;
+        let ttl = r.ttl_ms.map(ttl).transpose()?;
+        let condition = match r.condition {
+            None | Some(proto::set_request::Condition::IfAbsent(false)) => Condition::Always,
+            Some(proto::set_request::Condition::IfAbsent(true)) => Condition::IfAbsent,
+            Some(proto::set_request::Condition::IfVersion(v)) => Condition::IfVersion(Version(v)),
+        };
+        let version = self
+            .store
+            .set(&r.key, &r.value, ttl, condition)
+            .await
+            .map_err(|e| failed("set", &e))?;
+        Ok(Response::new(proto::SetResponse { version: version.0 }))
+    }
+
+    async fn delete(
+        &self,
+        request: Request<proto::DeleteRequest>,
+    ) -> Result<Response<proto::DeleteResponse>, Status> {
+        let key = request.into_inner().key;
+        let existed = self
+            .store
+            .delete(&key)
+            .await
+            .map_err(|e| failed("delete", &e))?;
+        Ok(Response::new(proto::DeleteResponse { existed }))
+    }
+
+    async fn touch(
+        &self,
+        request: Request<proto::TouchRequest>,
+    ) -> Result<Response<proto::TouchResponse>, Status> {
+        let r = request.into_inner();
+        let found = self
+            .store
+            .touch(&r.key, ttl(r.ttl_ms)?)
+            .await
+            .map_err(|e| failed("touch", &e))?;
+        Ok(Response::new(proto::TouchResponse { found }))
+    }
+
+    async fn scan(
+        &self,
+        request: Request<proto::ScanRequest>,
+    ) -> Result<Response<proto::ScanResponse>, Status> {
+        let r = request.into_inner();
+        let limit = match r.limit {
+            0 => self.scan_cap,
+            n => n.min(self.scan_cap),
+        };
+        let keys = self
+            .store
+            .scan(&r.prefix, limit as usize)
+            .await
+            .map_err(|e| failed("scan", &e))?;
+        Ok(Response::new(proto::ScanResponse { keys }))
+    }
+
+    async fn purge_expired(
+        &self,
+        _request: Request<proto::PurgeExpiredRequest>,
+    ) -> Result<Response<proto::PurgeExpiredResponse>, Status> {
+        let removed = self
+            .store
+            .purge_expired()
+            .await
+            .map_err(|e| failed("purge_expired", &e))?;
+        Ok(Response::new(proto::PurgeExpiredResponse { removed }))
+    }
+
+    async fn create_session(
+        &self,
+        request: Request<proto::CreateSessionRequest>,
+    ) -> Result<Response<proto::CreateSessionResponse>, Status> {
+        let r = request.into_inner();
+        let lifetime = ttl(r.ttl_ms)?;
+        // 128 random bits never collide in practice; IfAbsent makes sure of it.
+        let id = SessionId::generate().map_err(|e| failed("create_session", &e))?;
+        let key = format!("{}{}", self.session_prefix, id.as_str());
+        self.check_value(&key, &r.value)?;
+        let version = self
+            .store
+            .set(&key, &r.value, Some(lifetime), Condition::IfAbsent)
+            .await
+            .map_err(|e| failed("create_session", &e))?;
+        Ok(Response::new(proto::CreateSessionResponse {
+            id: id.as_str().to_string(),
+            entry: Some(proto::Entry {
+                value: r.value,
+                version: version.0,
+                expires_at_ms: Some(unix_millis(SystemTime::now() + lifetime)),
+            }),
+        }))
+    }
+
+    async fn open_session(
+        &self,
+        request: Request<proto::OpenSessionRequest>,
+    ) -> Result<Response<proto::OpenSessionResponse>, Status> {
+        let r = request.into_inner();
+        let key = self.session_key(&r.id)?;
+        let lifetime = r.ttl_ms.map(ttl).transpose()?;
+        let Some(mut entry) = self
+            .store
+            .get(&key)
+            .await
+            .map_err(|e| failed("open_session", &e))?
+        else {
+            return Err(no_session());
+        };
+        if let Some(lifetime) = lifetime {
+            if !self
+                .store
+                .touch(&key, lifetime)
+                .await
+                .map_err(|e| failed("open_session", &e))?
+            {
+                return Err(no_session());
+            }
+            entry.expires_at = Some(SystemTime::now() + lifetime);
+        }
+        Ok(Response::new(proto::OpenSessionResponse {
+            entry: Some(entry_to_proto(entry)),
+        }))
+    }
+
+    async fn extend_session(
+        &self,
+        request: Request<proto::ExtendSessionRequest>,
+    ) -> Result<Response<proto::ExtendSessionResponse>, Status> {
+        let r = request.into_inner();
+        let key = self.session_key(&r.id)?;
+        let lifetime = ttl(r.ttl_ms)?;
+        if !self
+            .store
+            .touch(&key, lifetime)
+            .await
+            .map_err(|e| failed("extend_session", &e))?
+        {
+            return Err(no_session());
+        }
+        Ok(Response::new(proto::ExtendSessionResponse {
+            expires_at_ms: unix_millis(SystemTime::now() + lifetime),
+        }))
+    }
+
+    async fn close_session(
+        &self,
+        request: Request<proto::CloseSessionRequest>,
+    ) -> Result<Response<proto::CloseSessionResponse>, Status> {
+        let r = request.into_inner();
+        let key = self.session_key(&r.id)?;
+        let lifetime = r.ttl_ms.map(ttl).transpose()?;
+        let mut version = None;
+        if let Some(value) = &r.value {
+            self.check_value(&key, value)?;
+            let lifetime = match lifetime {
+                Some(l) => l,
+                // Keep what is left of the session's lifetime.
+                None => {
+                    let current = self
+                        .store
+                        .get(&key)
+                        .await
+                        .map_err(|e| failed("close_session", &e))?
+                        .ok_or_else(no_session)?;
+                    current
+                        .expires_at
+                        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                        .filter(|d| !d.is_zero())
+                        .ok_or_else(no_session)?
+                }
+            };
+            let condition = match r.if_version {
+                Some(v) => Condition::IfVersion(Version(v)),
+                None => Condition::Always,
+            };
+            version = Some(
+                self.store
+                    .set(&key, value, Some(lifetime), condition)
+                    .await
+                    .map_err(|e| failed("close_session", &e))?
+                    .0,
+            );
+        } else if let Some(lifetime) = lifetime
+            && !r.destroy
+            && !self
+                .store
+                .touch(&key, lifetime)
+                .await
+                .map_err(|e| failed("close_session", &e))?
+        {
+            return Err(no_session());
+        }
+        if r.destroy {
+            self.store
+                .delete(&key)
+                .await
+                .map_err(|e| failed("close_session", &e))?;
+        }
+        Ok(Response::new(proto::CloseSessionResponse { version }))
+    }
+}
+
+fn no_session() -> Status {
+    Status::not_found("no live session has this id (it expired, was closed, or never existed)")
+}
