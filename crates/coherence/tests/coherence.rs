@@ -1251,6 +1251,51 @@ async fn the_bearer_token_does_not_guard_the_coherence_endpoint() {
     server.stop().await;
 }
 
+/// The same service mounted with `Mount::add_service` instead: behind the server's token,
+/// like `satchel.store.v1.Store`.
+struct GuardedCoherence;
+
+impl satchel_grpc::Extension for GuardedCoherence {
+    fn name(&self) -> &str {
+        "guarded-coherence"
+    }
+
+    fn mount(&self, mount: &mut satchel_grpc::Mount<'_>) {
+        let service = satchel_coherence::CoherenceService::new(mount.store().clone());
+        mount.add_service(service.into_server());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_mounted_guarded_needs_the_bearer_token() {
+    let server = satchel_testkit::grpc::serve_with(
+        Arc::new(MemoryStore::new()),
+        ServerConfig::new("127.0.0.1:0".parse().unwrap())
+            .with_token("s3cret")
+            .with_extension(GuardedCoherence),
+    )
+    .await;
+    let mut c = client(&server).await;
+    let r = c.put(put("k", "v", 0)).await;
+    expect_code(
+        "a call without the token",
+        r,
+        Code::Unauthenticated,
+        "token",
+    )
+    .await;
+    let mut with_token = tonic::Request::new(put("k", "v", 0));
+    with_token
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
+    assert_eq!(c.put(with_token).await.unwrap().into_inner(), none());
+    let mut read = tonic::Request::new(get("k"));
+    read.metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
+    assert!(c.get(read).await.unwrap().into_inner().present);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
     use satchel_coherence::CoherenceService;
