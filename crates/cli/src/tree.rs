@@ -5,7 +5,7 @@
 //! memory. Every node decoded here is counted against [`MAX_NODES`] first, so a hostile
 //! value is refused after a bounded amount of work and memory, whatever its format.
 //!
-//! The budget lives in a thread-local counter that [`decode`] sets before and clears after
+//! The budget lives in a thread-local counter that [`bounded`] sets before and clears after
 //! one decoding; the types in this module read it. Decoding is synchronous, so one thread
 //! decodes one value at a time.
 

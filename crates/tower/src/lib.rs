@@ -81,12 +81,12 @@ pub const DEFAULT_KEY_PREFIX: &str = "tower-session:";
 const MAX_CREATE_ATTEMPTS: u32 = 16;
 
 /// A [`SessionStore`] keeping tower-sessions records in a satchel [`Store`], encoded by a
-/// satchel [`Codec`].
+/// satchel [`Codec`](satchel::Codec) (any [`ValueCodec`]).
 ///
 /// The defaults suit run-time choice: `S` a store from `satchel_store::open` (an
-/// `Arc<dyn StoreObject>`) and the codec a [`DynCodec`](satchel::DynCodec) parsed from a
-/// spec such as `"msgpack+zstd"`. A concrete store and codec
-/// (`SatchelSessionStore<MemoryStore, Json, Identity>`) keep the whole path static.
+/// `Arc<dyn StoreObject>`) and the codec a [`DynCodec`] parsed from a spec such as
+/// `"msgpack+zstd"`. A concrete store and codec
+/// (`SatchelSessionStore<MemoryStore, Codec<Json>>`) keep the whole path static.
 ///
 /// [`SessionStore::create`] never overwrites an existing session: it writes only if the key
 /// is absent and draws a new id on a collision. [`SessionStore::save`] writes with a time
