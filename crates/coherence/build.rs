@@ -2,7 +2,12 @@
 //! `services.proto`, package `coherence`) with protox (pure Rust), so building needs no
 //! `protoc`: the server trait, and a client stub without tonic's transport (for tests and
 //! tools, over any channel). The v1 files under `proto/coherence/v1/` are not compiled.
+//! Only with feature `endpoint`: the values alone need no generated code.
 
+#[cfg(not(feature = "endpoint"))]
+fn main() {}
+
+#[cfg(feature = "endpoint")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let protos = [
         "proto/coherence/messages.proto",

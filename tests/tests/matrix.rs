@@ -342,7 +342,7 @@ fn json_decoders_agree_on_the_corpus() {
 fn decode_any_in_reads_coherence_client_values() {
     use satchel::coherence::CoherenceFrame;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/json/tests/data/coherence");
+        .join("../crates/coherence/tests/data/values");
     let read = |name: &str| std::fs::read(dir.join(name)).expect("golden file");
     let readers = (satchel::AnyHeader, CoherenceFrame);
     let limits = satchel::Limits::default();

@@ -799,7 +799,7 @@ fn foreign_values_are_inspected_and_converted() {
     let url = format!("sqlite://{}", dir.path().join("foreign.db").display());
     let kvdb_model: &[u8] = br#"_kvdbenc_{"__type__":"pydantic","__class__":"app.models.User","value":{"name":"ann","visits":3}}"#;
     let coherence = std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../json/tests/data/coherence/dict.bin"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../coherence/tests/data/values/dict.bin"),
     )
     .expect("golden Coherence value");
     // 80 MiB of zeros, zstd-compressed under the kvdb prefix: above the 64 MiB limit.

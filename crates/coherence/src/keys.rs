@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use satchel_json::coherence::MAGIC;
+use crate::value::MAGIC;
 
 /// The prefix of every store key the Coherence endpoint writes.
 pub const KEY_PREFIX: &str = "coherence:";
@@ -29,6 +29,7 @@ pub fn store_key(scope: &str, cache: &str, key: &[u8]) -> String {
 
 /// The part of a store key that follows the [`cache_prefix`]: the key's JSON text, or `#`
 /// and hex.
+#[cfg(feature = "endpoint")]
 pub(crate) fn key_suffix(key: &[u8]) -> String {
     let mut out = String::new();
     push_key(&mut out, key);

@@ -1,25 +1,35 @@
-//! The Oracle Coherence gRPC cache protocol, v0 (`coherence.NamedCacheService`), served
-//! over a satchel store, so Coherence clients (Python `coherence-client`, …) can use
-//! `satchel serve` as their cache.
+//! Oracle Coherence interop: the values its gRPC clients keep, and the Coherence gRPC
+//! cache protocol, v0 (`coherence.NamedCacheService`), served over a satchel store, so
+//! Coherence clients (Python `coherence-client`, …) can use `satchel serve` as their cache.
+//!
+//! - [`value`] (re-exported here): [`CoherenceJson`], the `0x15`-prefixed JSON the clients
+//!   write, [`CoherenceFrame`], its framing, and helpers for Coherence's shapes
+//!   ([`Classed`], [`BigInt`], [`Entries`], [`to_vec`], [`from_slice`], …). Always built;
+//!   the `satchel` facade re-exports this crate without its default features as
+//!   `satchel::coherence`.
+//! - [`store_key`], [`cache_prefix`] and [`parse_store_key`] say where an entry lives in the
+//!   store (`coherence:<scope>:<cache>:<key JSON>`), so satchel's own tools can read what
+//!   Coherence clients wrote: the values are `0x15` + JSON, [`CoherenceJson`]. Always built.
+//!
+//! With the default feature `endpoint` (satchel-grpc's server, tonic, prost, tokio):
 //!
 //! - [`Coherence`] is the endpoint as an [`Extension`](satchel_grpc::Extension) of the
 //!   satchel gRPC server: `ServerConfig::with_extension(Coherence::new())` serves it next to
 //!   `satchel.store.v1.Store`, on the same port and over the same store (`satchel serve`
 //!   does, unless `--no-coherence`).
 //! - [`CoherenceService`] implements the service, for a tonic server of your own.
-//! - [`store_key`], [`cache_prefix`] and [`parse_store_key`] say where an entry lives in the
-//!   store (`coherence:<scope>:<cache>:<key JSON>`), so satchel's own tools can read what
-//!   Coherence clients wrote: the values are `0x15` + JSON, `satchel_json::CoherenceJson`.
 //! - [`proto`] holds the generated messages, the server trait and a client stub (for tests
 //!   and tools; it takes any tonic channel).
 //!
 //! ```
+//! # #[cfg(feature = "endpoint")] {
 //! use satchel_coherence::Coherence;
 //! use satchel_grpc::ServerConfig;
 //!
 //! let config = ServerConfig::new("127.0.0.1:1408".parse().unwrap())
 //!     .with_extension(Coherence::new().with_max_entries(50_000));
 //! assert!(format!("{config:?}").contains("coherence"));
+//! # }
 //! ```
 //!
 //! Coherence clients cannot send satchel's bearer token, so the endpoint is mounted open
@@ -30,11 +40,13 @@
 //!
 //! | file | what |
 //! | --- | --- |
+//! | `value.rs` | [`CoherenceJson`], [`CoherenceFrame`] and the value helpers |
 //! | `extension.rs` | [`Coherence`], the server extension |
 //! | `keys.rs` | the store key layout below |
 //! | `service/` | [`CoherenceService`]: one file per kind of call (see its module docs) |
 //! | `proto/coherence/*.proto` | v0, compiled by `build.rs` (protox, no `protoc`) |
 //! | `proto/coherence/v1/` | v1, reference only: not compiled, not packaged |
+//! | `tests/value.rs`, `tests/data/values/` | the values against bytes the Python client wrote |
 //! | `tests/coherence.rs`, `tests/py/` | every call through tonic, and the real Python client end to end |
 //!
 //! The newer protocol, v1 (`coherence.proxy.v1.ProxyService`), is deliberately not served:
@@ -75,16 +87,27 @@
 //! );
 //! ```
 
+#[cfg(feature = "endpoint")]
 mod extension;
 mod keys;
+#[cfg(feature = "endpoint")]
 mod service;
+pub mod value;
 
+#[cfg(feature = "endpoint")]
 pub use extension::Coherence;
 pub use keys::{KEY_PREFIX, cache_prefix, key_from_suffix, parse_store_key, store_key};
+#[cfg(feature = "endpoint")]
 pub use service::CoherenceService;
+pub use value::{
+    BIG_DEC_CLASS, BIG_INT_CLASS, BigInt, CLASS_FIELD, COHERENCE_FORMAT_NAME, Classed,
+    CoherenceClass, CoherenceFrame, CoherenceJson, Entries, MAGIC, class_of, from_slice,
+    is_coherence_json, to_vec,
+};
 
 /// The messages and service stubs generated from `proto/coherence/messages.proto` and
 /// `services.proto` (package `coherence`, wire-identical to the Coherence clients' own).
+#[cfg(feature = "endpoint")]
 #[allow(
     missing_docs,
     unreachable_pub,

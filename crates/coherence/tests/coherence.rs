@@ -15,9 +15,9 @@ use satchel_coherence::proto::{
     self as cp, map_listener_request::RequestType, map_listener_response::ResponseType,
     named_cache_service_client::NamedCacheServiceClient,
 };
+use satchel_coherence::{BigInt, Classed, CoherenceClass, from_slice, to_vec};
 use satchel_coherence::{Coherence, cache_prefix, parse_store_key, store_key};
 use satchel_grpc::ServerConfig;
-use satchel_json::coherence::{BigInt, Classed, CoherenceClass, from_slice, to_vec};
 use satchel_store::{MemoryStore, Scan, Store, StoreObject};
 use satchel_testkit::grpc::TestServer;
 use serde::{Deserialize, Serialize};

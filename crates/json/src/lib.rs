@@ -21,12 +21,8 @@
 //! # Ok::<(), satchel_core::Error>(())
 //! ```
 //!
-//! [`coherence`] holds [`CoherenceJson`], the `0x15`-prefixed JSON that Oracle Coherence's
-//! gRPC clients keep in their caches.
-
-pub mod coherence;
-
-pub use coherence::{CoherenceFrame, CoherenceJson, is_coherence_json};
+//! The `0x15`-prefixed JSON that Oracle Coherence's gRPC clients keep in their caches is
+//! `satchel_coherence::CoherenceJson`, in the `satchel-coherence` crate (built on [`Json`]).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -80,12 +80,12 @@ pub use satchel_core::{
 #[cfg_attr(docsrs, doc(cfg(feature = "json")))]
 pub use satchel_json::Json;
 
-/// Coherence clients' values (`0x15` + JSON with `@class` tags): [`CoherenceJson`](coherence::CoherenceJson),
+/// The `satchel-coherence` crate without its gRPC endpoint: the Coherence clients' values (`0x15` + JSON with `@class` tags), [`CoherenceJson`](coherence::CoherenceJson),
 /// [`CoherenceFrame`](coherence::CoherenceFrame), `Classed`, `from_slice`, …; see
 /// `Codec::coherence()`.
 #[cfg(feature = "coherence")]
 #[cfg_attr(docsrs, doc(cfg(feature = "coherence")))]
-pub use satchel_json::coherence;
+pub use satchel_coherence as coherence;
 
 #[cfg(feature = "msgpack")]
 #[cfg_attr(docsrs, doc(cfg(feature = "msgpack")))]

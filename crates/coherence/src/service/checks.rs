@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use satchel_json::coherence::{COHERENCE_FORMAT_NAME, MAGIC};
+use crate::value::{COHERENCE_FORMAT_NAME, MAGIC};
 use satchel_store_core::{Entry, StoreError, StoreErrorKind};
 use tonic::Status;
 

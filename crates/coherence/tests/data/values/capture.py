@@ -1,7 +1,7 @@
 """Captures the golden bytes in this directory from the real Python client's serializer.
 
 Run with the venv built from scripts/py/coherence.requirements.txt:
-    target/py/coherence/bin/python crates/json/tests/data/coherence/capture.py crates/json/tests/data/coherence
+    target/py/coherence/bin/python crates/coherence/tests/data/values/capture.py crates/coherence/tests/data/values
 Writes NAME.bin (the exact bytes `coherence.serialization.JSONSerializer().serialize` gives),
 manifest.json (the Python value, hex and text of each) and floats.txt (bit pattern and
 repr of random doubles, to check the float formatting).

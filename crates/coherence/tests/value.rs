@@ -1,19 +1,19 @@
 //! Coherence JSON against golden bytes captured from the Python client's own serializer
-//! (`coherence-client` 2.0.4; see `tests/data/coherence/capture.py`).
+//! (`coherence-client` 2.0.4; see `tests/data/values/capture.py`).
 
 use std::path::PathBuf;
 
-use satchel_core::{ErrorKind, Format, Framing, Identity, Limits, ReadAny};
-use satchel_json::coherence::{
+use satchel_coherence::is_coherence_json;
+use satchel_coherence::{
     BigInt, Classed, CoherenceClass, CoherenceFrame, CoherenceJson, Entries, class_of, from_slice,
     to_vec,
 };
-use satchel_json::is_coherence_json;
+use satchel_core::{ErrorKind, Format, Framing, Identity, Limits, ReadAny};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 fn golden(name: &str) -> Vec<u8> {
-    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "coherence"]
+    let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "values"]
         .iter()
         .collect::<PathBuf>()
         .join(format!("{name}.bin"));
@@ -198,7 +198,7 @@ fn classed_objects_read_as_plain_structs_and_values() {
 
 #[test]
 fn every_golden_file_decodes_or_fails_clearly() {
-    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "coherence"]
+    let dir: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "data", "values"]
         .iter()
         .collect();
     let manifest: Vec<Value> =
@@ -233,7 +233,7 @@ fn floats_are_written_as_python_repr() {
         env!("CARGO_MANIFEST_DIR"),
         "tests",
         "data",
-        "coherence",
+        "values",
         "floats.txt",
     ]
     .iter()

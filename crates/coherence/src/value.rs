@@ -18,7 +18,7 @@
 //! character outside printable ASCII escaped as `\uXXXX` (surrogate pairs above U+FFFF),
 //! floats as Python's `repr` prints them (`2.0`, `1e+16`, `1e-05`). Fields are written in
 //! declaration order, as Python writes attributes in assignment order. The golden tests
-//! (`tests/coherence.rs`) compare against bytes captured from `coherence-client` 2.0.4.
+//! (`tests/value.rs`) compare against bytes captured from `coherence-client` 2.0.4.
 //!
 //! Values kept for Coherence clients carry **no satchel header**: write them with
 //! [`to_vec`] or a codec whose framing is [`CoherenceFrame`] (`satchel::Codec::coherence()`),
@@ -42,7 +42,7 @@
 //! ordinary JSON objects.
 //!
 //! ```
-//! use satchel_json::coherence::{Classed, CoherenceClass, from_slice, is_coherence_json, to_vec};
+//! use satchel_coherence::{Classed, CoherenceClass, from_slice, is_coherence_json, to_vec};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
 //! struct Person { name: String, age: u32 }
@@ -66,7 +66,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use satchel_core::{Error, ErrorKind, Format, Framing, Identity, Limits, ReadAny};
 
-use crate::Json;
+use satchel_json::Json;
 
 /// The byte in front of every value the Coherence `json` serializer writes.
 pub const MAGIC: u8 = 0x15;
@@ -91,7 +91,7 @@ pub const CLASS_FIELD: &str = "@class";
 /// MessagePack value longer than one byte, so the test does not confuse them.
 ///
 /// ```
-/// use satchel_json::coherence::is_coherence_json;
+/// use satchel_coherence::is_coherence_json;
 /// assert!(is_coherence_json(b"\x15\"hello\""));
 /// assert!(is_coherence_json(b"\x15{\"a\": 1}"));
 /// assert!(!is_coherence_json(b"\x15"));
@@ -302,8 +302,8 @@ pub fn from_slice<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
 /// The `@class` of a JSON object, if it has one.
 ///
 /// ```
-/// let v: serde_json::Value = satchel_json::coherence::from_slice(b"\x15{\"@class\": \"x.Y\"}")?;
-/// assert_eq!(satchel_json::coherence::class_of(&v), Some("x.Y"));
+/// let v: serde_json::Value = satchel_coherence::from_slice(b"\x15{\"@class\": \"x.Y\"}")?;
+/// assert_eq!(satchel_coherence::class_of(&v), Some("x.Y"));
 /// # Ok::<(), satchel_core::Error>(())
 /// ```
 pub fn class_of(value: &serde_json::Value) -> Option<&str> {
@@ -445,7 +445,7 @@ impl<T: CoherenceClass + ?Sized> CoherenceClass for &T {
 /// `T` must be deserializable from one (any derived struct is).
 ///
 /// ```
-/// use satchel_json::coherence::{Classed, CoherenceClass, from_slice, to_vec};
+/// use satchel_coherence::{Classed, CoherenceClass, from_slice, to_vec};
 /// #[derive(serde::Serialize, serde::Deserialize, Debug)]
 /// struct Order { id: u64 }
 /// impl CoherenceClass for Order { const CLASS: &'static str = "shop.Order"; }
@@ -521,7 +521,7 @@ impl<'de, T: CoherenceClass + DeserializeOwned> Deserialize<'de> for Classed<T> 
 /// (The range is Python's: `-(2**63) - 1 ..= 2**63 - 1`.)
 ///
 /// ```
-/// use satchel_json::coherence::{BigInt, from_slice, to_vec};
+/// use satchel_coherence::{BigInt, from_slice, to_vec};
 /// let big = BigInt(1 << 64);
 /// assert_eq!(
 ///     to_vec(&big)?,
@@ -613,7 +613,7 @@ impl<'de> Deserialize<'de> for BigInt {
 /// order of its pairs. Reads that form or a plain JSON object (whose keys are strings).
 ///
 /// ```
-/// use satchel_json::coherence::{Entries, to_vec};
+/// use satchel_coherence::{Entries, to_vec};
 /// let m = Entries(vec![("eur".to_string(), 10), ("usd".to_string(), 5)]);
 /// assert_eq!(
 ///     to_vec(&m)?,
