@@ -38,13 +38,7 @@ async fn over_grpc(backing: DynStore) -> Served<dyn satchel_store::StoreObject> 
 store_suite!(memory, async || Arc::new(MemoryStore::new()));
 store_suite!(open_memory, async || open("memory://").await);
 store_suite!(sqlite_file, async || open(&sqlite_file("conf")).await);
-// `sqlite::memory:` is one connection: 16 tasks racing `update` on it exhaust the 1000
-// compare-and-set retries (the retry loop does not back off). Known; `--ignored` runs it.
-store_suite!(
-    sqlite_memory,
-    async || open("sqlite::memory:").await,
-    ignore_race "sqlite::memory: starves update's un-backed-off retries (issue 14, one retry helper)"
-);
+store_suite!(sqlite_memory, async || open("sqlite::memory:").await);
 store_suite!(grpc_sqlite, async || over_grpc(
     open(&sqlite_file("g-conf")).await
 )

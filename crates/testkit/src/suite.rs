@@ -68,20 +68,13 @@ impl<S: ?Sized + Send + Sync> Fixture for Served<S> {
 
 /// One named `#[tokio::test]` per behaviour of [`store`](crate::store) for one backend, in
 /// a module named after the backend. See the [module docs](self) for the two forms.
-///
-/// A third form, `store_suite!(name, closure, ignore_race "why")`, marks the
-/// `no_lost_update` test `#[ignore = "why"]`: it is still listed, and still runs under
-/// `cargo test -- --ignored`, for a backend with a known, reported starvation problem.
 #[macro_export]
 macro_rules! store_suite {
     ($backend:ident, env $var:literal, $make:expr $(,)?) => {
-        $crate::__suite!(store, $backend, ($var), $make, ());
-    };
-    ($backend:ident, $make:expr, ignore_race $reason:literal $(,)?) => {
-        $crate::__suite!(store, $backend, (), $make, (#[ignore = $reason]));
+        $crate::__suite!(store, $backend, ($var), $make);
     };
     ($backend:ident, $make:expr $(,)?) => {
-        $crate::__suite!(store, $backend, (), $make, ());
+        $crate::__suite!(store, $backend, (), $make);
     };
 }
 
@@ -101,7 +94,7 @@ macro_rules! session_suite {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __suite {
-    (store, $backend:ident, $var:tt, $make:expr, ($($race:tt)*)) => {
+    (store, $backend:ident, $var:tt, $make:expr) => {
         $crate::__suite!(@module store, $backend, $var, $make;
             missing_keys_are_absent,
             awkward_bytes_round_trip_with_growing_versions,
@@ -116,7 +109,7 @@ macro_rules! __suite {
             scan_matches_prefixes_literally,
             corrupt_values_are_named_and_left_in_place,
             other_pipelines_values_are_codec_errors,
-            $($race)* no_lost_update,
+            no_lost_update,
         );
     };
     (session, $backend:ident, $var:tt, $make:expr) => {
@@ -135,14 +128,12 @@ macro_rules! __suite {
             keep_alive_does_not_revive_a_deleted_session,
         );
     };
-    (@module $suite:ident, $backend:ident, $var:tt, $make:expr;
-        $($(#[$meta:meta])* $behaviour:ident),* $(,)?) => {
+    (@module $suite:ident, $backend:ident, $var:tt, $make:expr; $($behaviour:ident),* $(,)?) => {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                $(#[$meta])*
                 async fn $behaviour() {
                     let fixture = $crate::__suite!(@fixture $var, $make, $behaviour);
                     $crate::$suite::$behaviour($crate::suite::Fixture::store(&fixture)).await;
