@@ -211,7 +211,7 @@ impl GrpcStore {
         let message = proto::CloseSessionRequest {
             id: id.as_str().to_string(),
             value: last.map(|(v, _)| v.to_vec()),
-            if_version: last.map(|(_, v)| v.0),
+            if_version: last.map(|(_, v)| v.get()),
             ttl_ms: None,
             destroy,
         };
@@ -221,7 +221,7 @@ impl GrpcStore {
                 self.client.clone().close_session(self.request(message)),
             )
             .await?;
-        Ok(r.version.map(Version))
+        Ok(r.version.map(Version::new))
     }
 }
 
@@ -313,7 +313,7 @@ fn entry_from_proto(entry: Option<proto::Entry>) -> Result<Entry> {
     })?;
     Ok(Entry::new(
         e.value,
-        Version(e.version),
+        Version::new(e.version),
         e.expires_at_ms.map(from_unix_millis),
     ))
 }
@@ -343,7 +343,7 @@ impl Store for GrpcStore {
             check_write(key, ttl).map_err(|e| e.with_backend(BACKEND))?;
             let condition = match condition {
                 Condition::IfAbsent => Some(set_request::Condition::IfAbsent(true)),
-                Condition::IfVersion(v) => Some(set_request::Condition::IfVersion(v.0)),
+                Condition::IfVersion(v) => Some(set_request::Condition::IfVersion(v.get())),
                 Condition::Always => None,
                 _ => return Err(unknown_condition(key, condition, BACKEND)),
             };
@@ -356,7 +356,7 @@ impl Store for GrpcStore {
             let r = self
                 .call(Some(key), self.client.clone().set(self.request(message)))
                 .await?;
-            Ok(Version(r.version))
+            Ok(Version::new(r.version))
         })
     }
 

@@ -512,7 +512,11 @@ async fn sessions_are_created_extended_closed_and_expire_unless_extended() {
 
     // A close with a stale version loses; the current one wins.
     let e = store
-        .close_session(&id, Some((b"stale", Version(opened.version.0 - 1))), false)
+        .close_session(
+            &id,
+            Some((b"stale", Version::new(opened.version.get() - 1))),
+            false,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind(), StoreErrorKind::Conflict, "{e}");

@@ -239,7 +239,7 @@ impl RedisStore {
         let (mode, expected) = match condition {
             Condition::Always => ("always", String::new()),
             Condition::IfAbsent => ("absent", String::new()),
-            Condition::IfVersion(v) => ("version", v.0.to_string()),
+            Condition::IfVersion(v) => ("version", v.get().to_string()),
             _ => return Err(unknown_condition(key, condition, BACKEND)),
         };
         let ttl = ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default();
@@ -467,7 +467,7 @@ fn parse_get(key: &str, reply: Value) -> Result<Option<Entry>> {
                 ms if ms >= 0 => SystemTime::now().checked_add(Duration::from_millis(ms as u64)),
                 _ => return Err(bad_reply(Op::Get, "the value has no time to live").with_key(key)),
             };
-            Ok(Some(Entry::new(value, Version(version), expires_at)))
+            Ok(Some(Entry::new(value, Version::new(version), expires_at)))
         }
         Ok(_) => Err(bad_reply(Op::Get, "fields of the wrong types").with_key(key)),
         Err(items) => match items.as_slice() {
@@ -484,7 +484,7 @@ fn parse_set(key: &str, condition: Condition, reply: Value) -> Result<Version> {
     };
     match items.as_slice() {
         [Value::Int(1), version] => parse_version(version)
-            .map(Version)
+            .map(Version::new)
             .ok_or_else(|| bad_reply(Op::Set, "the new version is not a number").with_key(key)),
         [Value::Int(0), Value::Nil] | [Value::Int(0)] => Err(conflict(key, condition, None)),
         [Value::Int(0), current] => match parse_version(current) {
@@ -636,7 +636,7 @@ mod tests {
             Value::Int(-1),
         ]);
         let entry = parse_get("k", reply).unwrap().unwrap();
-        assert_eq!(entry, Entry::new(b"bytes".to_vec(), Version(42), None));
+        assert_eq!(entry, Entry::new(b"bytes".to_vec(), Version::new(42), None));
         let e = parse_get(
             "k",
             Value::Array(vec![Value::BulkString(b"string".to_vec())]),
@@ -645,9 +645,12 @@ mod tests {
         assert_eq!(e.kind(), StoreErrorKind::Corrupt);
 
         let ok = Value::Array(vec![Value::Int(1), Value::BulkString(b"43".to_vec())]);
-        assert_eq!(parse_set("k", Condition::Always, ok).unwrap(), Version(43));
+        assert_eq!(
+            parse_set("k", Condition::Always, ok).unwrap(),
+            Version::new(43)
+        );
         let lost = Value::Array(vec![Value::Int(0), Value::BulkString(b"43".to_vec())]);
-        let e = parse_set("k", Condition::IfVersion(Version(42)), lost).unwrap_err();
+        let e = parse_set("k", Condition::IfVersion(Version::new(42)), lost).unwrap_err();
         assert!(e.is_conflict());
         assert!(e.message().contains("v42 expected, v43 stored"), "{e}");
         let gone = Value::Array(vec![Value::Int(0), Value::Nil]);

@@ -106,7 +106,7 @@ pub(crate) fn bad_reply(op: Op, what: &'static str) -> StoreError {
 
 /// A conditional write that lost, worded like every other backend's.
 pub(crate) fn conflict(key: &str, condition: Condition, current: Option<u64>) -> StoreError {
-    StoreError::conflict(key, condition, current.map(Version), BACKEND)
+    StoreError::conflict(key, condition, current.map(Version::new), BACKEND)
 }
 
 /// A key that holds something satchel did not write (`redis_type` is what `TYPE` said).

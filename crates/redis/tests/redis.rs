@@ -125,7 +125,7 @@ async fn versions_increase_and_are_not_reused() {
         return;
     };
     let s = &fx.store;
-    let mut last = Version(0);
+    let mut last = Version::new(0);
     for i in 0..50u32 {
         let v = s
             .set("k", &i.to_be_bytes(), None, Condition::Always)
@@ -430,7 +430,7 @@ async fn keys_satchel_did_not_write_are_corrupt_and_left_alone() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
     let err = s
-        .set("plain", b"x", None, Condition::IfVersion(Version(1)))
+        .set("plain", b"x", None, Condition::IfVersion(Version::new(1)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");

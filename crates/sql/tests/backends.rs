@@ -233,10 +233,10 @@ mod checks {
         assert_eq!(e.key(), Some("k"));
         assert_eq!(e.backend(), Some(store.backend()));
         for wrong in [
-            Version(v1.0 - 1),
-            Version(v1.0 + 1),
-            Version(u64::MAX),
-            Version(0),
+            Version::new(v1.get() - 1),
+            Version::new(v1.get() + 1),
+            Version::new(u64::MAX),
+            Version::new(0),
         ] {
             let e = store
                 .set("k", b"two", None, Condition::IfVersion(wrong))

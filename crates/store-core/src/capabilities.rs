@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn an_unknown_condition_is_refused_naming_key_and_backend() {
-        let e = unknown_condition("cart:1", Condition::IfVersion(Version(3)), "postgres");
+        let e = unknown_condition("cart:1", Condition::IfVersion(Version::new(3)), "postgres");
         assert_eq!(e.kind(), StoreErrorKind::Unsupported);
         assert_eq!(e.key(), Some("cart:1"));
         assert_eq!(e.backend(), Some("postgres"));

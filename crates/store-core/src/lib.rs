@@ -43,8 +43,23 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 ///
 /// Compare-and-set ([`Condition::IfVersion`]) succeeds only if the stored version is still
 /// the one the writer read.
+///
+/// Callers compare versions and hand them back; only adapters and wire protocols, which
+/// must store and carry them, see the number ([`Version::new`], [`Version::get`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Version(pub u64);
+pub struct Version(u64);
+
+impl Version {
+    /// The version an adapter stored as `n` (or a wire protocol carried).
+    pub const fn new(n: u64) -> Self {
+        Self(n)
+    }
+
+    /// The number an adapter stores (or a wire protocol carries) for this version.
+    pub const fn get(self) -> u64 {
+        self.0
+    }
+}
 
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -71,7 +71,7 @@ impl Store for MemoryStore {
             Ok(map
                 .get(key)
                 .filter(|s| s.live(now))
-                .map(|s| Entry::new(s.value.clone(), Version(s.version), s.expires_at)))
+                .map(|s| Entry::new(s.value.clone(), Version::new(s.version), s.expires_at)))
         });
         Box::pin(std::future::ready(result))
     }
@@ -89,7 +89,7 @@ impl Store for MemoryStore {
             let current = map.get(key).filter(|s| s.live(now)).map(|s| s.version);
             let allowed = match condition {
                 Condition::IfAbsent => current.is_none(),
-                Condition::IfVersion(v) => current == Some(v.0),
+                Condition::IfVersion(v) => current == Some(v.get()),
                 Condition::Always => true,
                 _ => return Err(unknown_condition(key, condition, "memory")),
             };
@@ -97,7 +97,7 @@ impl Store for MemoryStore {
                 return Err(StoreError::conflict(
                     key,
                     condition,
-                    current.map(Version),
+                    current.map(Version::new),
                     "memory",
                 ));
             }
@@ -110,7 +110,7 @@ impl Store for MemoryStore {
                     expires_at: ttl.map(|t| now + t),
                 },
             );
-            Ok(Version(version))
+            Ok(Version::new(version))
         });
         Box::pin(std::future::ready(result))
     }

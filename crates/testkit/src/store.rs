@@ -85,8 +85,8 @@ where
             .set("bytes", value, None, Condition::Always)
             .await
             .unwrap();
-        assert!(v.0 > last, "{name}: version {v} after v{last}");
-        last = v.0;
+        assert!(v.get() > last, "{name}: version {v} after v{last}");
+        last = v.get();
         let e = s.get("bytes").await.unwrap().expect("just written");
         assert_eq!(e.value, value, "{name}: {} bytes", value.len());
         assert_eq!(e.version, v, "{name}");

@@ -31,7 +31,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             "key": args.key,
             "pipeline": decoded.pipeline,
             "stored_bytes": decoded.stored_len,
-            "version": entry.version.0,
+            "version": entry.version.get(),
             "expires_at_ms": expires_millis(entry.expires_at),
             "ttl_ms": remaining(entry.expires_at).map(|d| d.as_millis() as u64),
             "value": decoded.value,

@@ -51,7 +51,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     if global.json {
         let mut out = report;
         if let Some(entry) = &meta {
-            out["version"] = json!(entry.version.0);
+            out["version"] = json!(entry.version.get());
             out["expires_at_ms"] = json!(expires_millis(entry.expires_at));
             out["ttl_ms"] = json!(remaining(entry.expires_at).map(|d| d.as_millis() as u64));
         }
@@ -92,7 +92,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ),
     ];
     if let Some(entry) = &meta {
-        lines.push(("version", entry.version.0.to_string()));
+        lines.push(("version", entry.version.get().to_string()));
         lines.push((
             "ttl",
             remaining(entry.expires_at).map_or("none".to_string(), human_duration),

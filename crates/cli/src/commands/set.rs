@@ -67,7 +67,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             "key": args.key,
             "pipeline": codec.to_string(),
             "stored_bytes": bytes.len(),
-            "version": version.0,
+            "version": version.get(),
             "ttl_ms": args.ttl.map(|d| d.as_millis() as u64),
         }))
     } else {
@@ -78,7 +78,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             "set {} ({codec}, {} bytes, version {}{ttl})",
             args.key,
             bytes.len(),
-            version.0
+            version.get()
         ))
     }
 }

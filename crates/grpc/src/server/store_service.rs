@@ -68,7 +68,7 @@ fn ttl(ms: u64) -> Result<Duration, Status> {
 pub(crate) fn entry_to_proto(e: Entry) -> proto::Entry {
     proto::Entry {
         value: e.value,
-        version: e.version.0,
+        version: e.version.get(),
         expires_at_ms: e.expires_at.map(unix_millis),
     }
 }
@@ -96,14 +96,18 @@ impl store_server::Store for StoreService {
         let condition = match r.condition {
             None | Some(proto::set_request::Condition::IfAbsent(false)) => Condition::Always,
             Some(proto::set_request::Condition::IfAbsent(true)) => Condition::IfAbsent,
-            Some(proto::set_request::Condition::IfVersion(v)) => Condition::IfVersion(Version(v)),
+            Some(proto::set_request::Condition::IfVersion(v)) => {
+                Condition::IfVersion(Version::new(v))
+            }
         };
         let version = self
             .store
             .set(&r.key, &r.value, ttl, condition)
             .await
             .map_err(|e| failed("set", &e))?;
-        Ok(Response::new(proto::SetResponse { version: version.0 }))
+        Ok(Response::new(proto::SetResponse {
+            version: version.get(),
+        }))
     }
 
     async fn delete(
@@ -180,7 +184,7 @@ impl store_server::Store for StoreService {
             id: id.as_str().to_string(),
             entry: Some(proto::Entry {
                 value: r.value,
-                version: version.0,
+                version: version.get(),
                 expires_at_ms: Some(unix_millis(SystemTime::now() + lifetime)),
             }),
         }))
@@ -265,7 +269,7 @@ impl store_server::Store for StoreService {
                 }
             };
             let condition = match r.if_version {
-                Some(v) => Condition::IfVersion(Version(v)),
+                Some(v) => Condition::IfVersion(Version::new(v)),
                 None => Condition::Always,
             };
             version = Some(
@@ -273,7 +277,7 @@ impl store_server::Store for StoreService {
                     .set(&key, value, Some(lifetime), condition)
                     .await
                     .map_err(|e| failed("close_session", &e))?
-                    .0,
+                    .get(),
             );
         } else if let Some(lifetime) = lifetime
             && !r.destroy

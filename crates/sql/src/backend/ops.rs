@@ -145,7 +145,7 @@ impl Inner {
         } = write;
         let condition = Condition::IfVersion(expected);
         // A version above i64::MAX was never handed out: nothing can match it.
-        let Ok(expected) = i64::try_from(expected.0) else {
+        let Ok(expected) = i64::try_from(expected.get()) else {
             return Err(error::conflict(key, condition, self.dialect));
         };
         let version = stamp.max(expected.saturating_add(1));

@@ -9,7 +9,7 @@ impl Inner {
 
     pub(super) fn version(&self, key: &str, version: i64) -> Result<Version> {
         u64::try_from(version)
-            .map(Version)
+            .map(Version::new)
             .map_err(|_| error::bad_version(key, version, self.dialect))
     }
 
