@@ -197,7 +197,7 @@ async fn bench_store(
         typed.store().inner().clone(),
         Codec::json().compress(Zstd),
         satchel_session::SessionConfig::default()
-            .key_prefix(format!("satchel-bench-session:{}:", std::process::id())),
+            .with_key_prefix(format!("satchel-bench-session:{}:", std::process::id())),
     );
     let mut ids = Vec::new();
     for _ in 0..50 {

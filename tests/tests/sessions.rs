@@ -86,10 +86,12 @@ async fn named_sessions_share_one_store_per_url() {
     assert_eq!(o.url, "sqlite://x.db?mode=rwc");
     assert_eq!(o.codec.to_string(), "bincode+lz4");
     assert_eq!(
-        (o.idle_timeout_secs, o.absolute_timeout_secs),
-        (60, Some(3600))
+        (o.idle_timeout, o.absolute_timeout),
+        (Duration::from_secs(60), Some(Duration::from_secs(3600)))
     );
-    assert_eq!(o.prefix.as_deref(), Some("s:"));
+    assert_eq!(o.key_prefix.as_deref(), Some("s:"));
+    let o = SessionOptions::from_url("memory://?key_prefix=k:").unwrap();
+    assert_eq!(o.key_prefix.as_deref(), Some("k:"));
     let err = SessionOptions::from_url("memory://?codec=xml").unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
     assert!(err.to_string().contains("valid formats"), "{err}");
@@ -97,6 +99,23 @@ async fn named_sessions_share_one_store_per_url() {
         serde_json::from_str(r#"{"url":"redis://h","codec":"json+zstd","idle_timeout_secs":5}"#)
             .unwrap();
     assert_eq!(o.codec.to_string(), "json+zstd");
+    assert_eq!(o.idle_timeout, Duration::from_secs(5), "0.1 name, seconds");
+    let o: SessionOptions = serde_json::from_str(
+        r#"{"url":"redis://h","idle_timeout":7,"absolute_timeout":70,"key_prefix":"p:"}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        (o.idle_timeout, o.absolute_timeout, o.key_prefix.as_deref()),
+        (
+            Duration::from_secs(7),
+            Some(Duration::from_secs(70)),
+            Some("p:")
+        )
+    );
+    assert!(
+        serde_json::from_str::<SessionOptions>(r#"{"url":"x","idle_timeout":"5m"}"#).is_err(),
+        "whole seconds only"
+    );
 }
 
 /// A store whose `touch` fails with `Unavailable` while a switch is on, to drive the
@@ -158,8 +177,8 @@ async fn keep_alive_survives_a_transient_error_and_reports_a_persistent_one() {
         store.clone(),
         Codec::json(),
         SessionConfig::default()
-            .idle_timeout(Duration::from_millis(900))
-            .extend_interval(Some(Duration::from_millis(100))),
+            .with_idle_timeout(Duration::from_millis(900))
+            .with_extend_interval(Some(Duration::from_millis(100))),
     );
     let mut s = sessions.create();
     s.insert("k", &1).unwrap();

@@ -13,12 +13,17 @@ use crate::{SessionConfig, Sessions};
 /// Where and how one kind of session is kept: from a URL, a serde config struct or
 /// environment variables.
 ///
+/// The settings it shares with [`SessionConfig`] have the same names and types
+/// (`idle_timeout`, `absolute_timeout`, `key_prefix`); in URLs, environment variables and
+/// serde input their values are whole seconds. The names of satchel 0.1
+/// (`idle_timeout_secs`, `absolute_timeout_secs`, `prefix`) are still read.
+///
 /// ```
 /// use satchel_session::SessionOptions;
 /// let o = SessionOptions::from_url("redis://127.0.0.1:6379/?codec=msgpack+zstd&idle_timeout=900")?;
 /// assert_eq!(o.url, "redis://127.0.0.1:6379/");
 /// assert_eq!(o.codec.to_string(), "msgpack+zstd");
-/// assert_eq!(o.idle_timeout_secs, 900);
+/// assert_eq!(o.idle_timeout, std::time::Duration::from_secs(900));
 /// # Ok::<(), satchel_store::StoreError>(())
 /// ```
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -31,15 +36,31 @@ pub struct SessionOptions {
     /// The pipeline spec (default `json`).
     #[serde(default = "default_codec")]
     pub codec: DynCodec,
-    /// Idle timeout in seconds (default 1800).
-    #[serde(default = "default_idle")]
-    pub idle_timeout_secs: u64,
-    /// Absolute timeout in seconds (default none).
-    #[serde(default)]
-    pub absolute_timeout_secs: Option<u64>,
-    /// Key prefix (default `session:{name}:`).
-    #[serde(default)]
-    pub prefix: Option<String>,
+    /// [`SessionConfig::idle_timeout`] (default 30 minutes; whole seconds in serde input).
+    #[serde(
+        default = "default_idle",
+        deserialize_with = "seconds",
+        alias = "idle_timeout_secs"
+    )]
+    pub idle_timeout: Duration,
+    /// [`SessionConfig::absolute_timeout`] (default none; whole seconds in serde input).
+    #[serde(
+        default,
+        deserialize_with = "optional_seconds",
+        alias = "absolute_timeout_secs"
+    )]
+    pub absolute_timeout: Option<Duration>,
+    /// [`SessionConfig::key_prefix`] (default `session:{name}:`).
+    #[serde(default, alias = "prefix")]
+    pub key_prefix: Option<String>,
+}
+
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    u64::deserialize(d).map(Duration::from_secs)
+}
+
+fn optional_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    Option::<u64>::deserialize(d).map(|s| s.map(Duration::from_secs))
 }
 
 fn default_codec() -> DynCodec {
@@ -56,8 +77,8 @@ fn default_codec() -> DynCodec {
     })
 }
 
-fn default_idle() -> u64 {
-    1800
+fn default_idle() -> Duration {
+    SessionConfig::default().idle_timeout
 }
 
 fn invalid(message: String) -> StoreError {
@@ -70,14 +91,14 @@ impl SessionOptions {
         Self {
             url: url.into(),
             codec: default_codec(),
-            idle_timeout_secs: default_idle(),
-            absolute_timeout_secs: None,
-            prefix: None,
+            idle_timeout: default_idle(),
+            absolute_timeout: None,
+            key_prefix: None,
         }
     }
 
-    /// Reads `codec`, `idle_timeout`, `absolute_timeout` (seconds) and `prefix` from the
-    /// URL's query; other query parameters stay in the store URL.
+    /// Reads `codec`, `idle_timeout`, `absolute_timeout` (seconds) and `key_prefix` (or
+    /// `prefix`) from the URL's query; other query parameters stay in the store URL.
     ///
     /// # Errors
     /// [`StoreErrorKind::InvalidInput`] for a bad codec spec or number.
@@ -91,7 +112,7 @@ impl SessionOptions {
                 "codec" => options.set("codec", v)?,
                 "idle_timeout" => options.set("idle_timeout", v)?,
                 "absolute_timeout" => options.set("absolute_timeout", v)?,
-                "prefix" => options.set("prefix", v)?,
+                "key_prefix" | "prefix" => options.set("key_prefix", v)?,
                 _ => rest.push(pair),
             }
         }
@@ -116,7 +137,7 @@ impl SessionOptions {
             ("CODEC", "codec"),
             ("IDLE_TIMEOUT", "idle_timeout"),
             ("ABSOLUTE_TIMEOUT", "absolute_timeout"),
-            ("KEY_PREFIX", "prefix"),
+            ("KEY_PREFIX", "key_prefix"),
         ] {
             if let Some(v) = var(name) {
                 options.set(key, &v)?;
@@ -139,9 +160,11 @@ impl SessionOptions {
                     invalid(format!("session option `codec`: {}", e.message())).with_source(e)
                 })?;
             }
-            "idle_timeout" => self.idle_timeout_secs = secs(value)?,
-            "absolute_timeout" => self.absolute_timeout_secs = Some(secs(value)?),
-            _ => self.prefix = Some(value.to_string()),
+            "idle_timeout" => self.idle_timeout = Duration::from_secs(secs(value)?),
+            "absolute_timeout" => {
+                self.absolute_timeout = Some(Duration::from_secs(secs(value)?));
+            }
+            _ => self.key_prefix = Some(value.to_string()),
         }
         Ok(())
     }
@@ -153,10 +176,10 @@ impl SessionOptions {
 
     fn config(&self, name: &str) -> SessionConfig {
         SessionConfig::default()
-            .idle_timeout(Duration::from_secs(self.idle_timeout_secs))
-            .absolute_timeout(self.absolute_timeout_secs.map(Duration::from_secs))
-            .key_prefix(
-                self.prefix
+            .with_idle_timeout(self.idle_timeout)
+            .with_absolute_timeout(self.absolute_timeout)
+            .with_key_prefix(
+                self.key_prefix
                     .clone()
                     .unwrap_or_else(|| format!("session:{name}:")),
             )

@@ -18,7 +18,7 @@ use crate::store::unique_prefix;
 const SPECS: [&str; 3] = ["json", "msgpack+zstd", "bincode+lz4"];
 
 fn config(tag: &str) -> SessionConfig {
-    SessionConfig::default().key_prefix(unique_prefix(tag))
+    SessionConfig::default().with_key_prefix(unique_prefix(tag))
 }
 
 /// A typed value stored in the sessions.
@@ -241,7 +241,7 @@ where
     let idle = Sessions::new(
         store.clone(),
         Codec::json(),
-        config(&format!("{name}-idle")).idle_timeout(Duration::from_millis(300)),
+        config(&format!("{name}-idle")).with_idle_timeout(Duration::from_millis(300)),
     );
     let mut s = idle.create();
     s.insert("k", &1).unwrap();
@@ -269,8 +269,8 @@ where
         store.clone(),
         Codec::json(),
         config(&format!("{name}-abs"))
-            .idle_timeout(Duration::from_secs(60))
-            .absolute_timeout(Some(Duration::from_millis(500))),
+            .with_idle_timeout(Duration::from_secs(60))
+            .with_absolute_timeout(Some(Duration::from_millis(500))),
     );
     let mut s = absolute.create();
     s.insert("k", &1).unwrap();
@@ -296,7 +296,7 @@ where
     let corrupt = Sessions::new(
         store.clone(),
         codec,
-        SessionConfig::default().key_prefix(prefix.clone()),
+        SessionConfig::default().with_key_prefix(prefix.clone()),
     );
     let bad_id = SessionId::generate().unwrap();
     let key = format!("{prefix}{bad_id}");
@@ -315,8 +315,8 @@ where
         store.clone(),
         codec,
         SessionConfig::default()
-            .key_prefix(prefix)
-            .purge_corrupt(true),
+            .with_key_prefix(prefix)
+            .with_purge_corrupt(true),
     );
     assert!(
         purging
@@ -390,7 +390,7 @@ where
     let sessions = Sessions::new(
         store,
         Codec::json(),
-        config(&format!("{name}-alive")).idle_timeout(Duration::from_secs(1)),
+        config(&format!("{name}-alive")).with_idle_timeout(Duration::from_secs(1)),
     );
     let mut s = sessions.create();
     s.insert("k", &1).unwrap();
@@ -422,7 +422,7 @@ where
     let sessions = Sessions::new(
         store,
         Codec::json(),
-        config(&format!("{name}-deleted")).idle_timeout(Duration::from_secs(1)),
+        config(&format!("{name}-deleted")).with_idle_timeout(Duration::from_secs(1)),
     );
     let mut s = sessions.create();
     s.insert("k", &1).unwrap();

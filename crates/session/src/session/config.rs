@@ -35,35 +35,35 @@ impl Default for SessionConfig {
 impl SessionConfig {
     /// Sets [`SessionConfig::idle_timeout`].
     #[must_use]
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
     }
 
     /// Sets [`SessionConfig::absolute_timeout`].
     #[must_use]
-    pub fn absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
+    pub fn with_absolute_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.absolute_timeout = timeout;
         self
     }
 
     /// Sets [`SessionConfig::key_prefix`].
     #[must_use]
-    pub fn key_prefix(mut self, prefix: impl Into<String>) -> Self {
+    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.key_prefix = prefix.into();
         self
     }
 
     /// Sets [`SessionConfig::extend_interval`].
     #[must_use]
-    pub fn extend_interval(mut self, interval: Option<Duration>) -> Self {
+    pub fn with_extend_interval(mut self, interval: Option<Duration>) -> Self {
         self.extend_interval = interval;
         self
     }
 
     /// Sets [`SessionConfig::purge_corrupt`].
     #[must_use]
-    pub fn purge_corrupt(mut self, purge: bool) -> Self {
+    pub fn with_purge_corrupt(mut self, purge: bool) -> Self {
         self.purge_corrupt = purge;
         self
     }
