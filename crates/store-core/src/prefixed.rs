@@ -36,6 +36,11 @@ impl<S: Store> Prefixed<S> {
         &self.inner
     }
 
+    /// The store underneath, unwrapped (to put it under another prefix).
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
     fn full(&self, key: &str) -> Result<String> {
         crate::check_key(key)?;
         Ok(format!("{}{key}", self.prefix))

@@ -57,13 +57,12 @@
 //! That is a limit of tower-sessions' error type.
 
 use std::error::Error as StdError;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use satchel::{DynCodec, ErrorKind, ValueCodec};
-use satchel_store_core::{Condition, RetryPolicy, Store, StoreObject, unix_millis};
+use satchel_store_core::{Condition, Prefixed, RetryPolicy, Store, StoreObject, unix_millis};
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store;
 pub use tower_sessions_core::{ExpiredDeletion, SessionStore};
@@ -95,9 +94,9 @@ const MAX_CREATE_ATTEMPTS: u32 = 16;
 /// [crate docs](crate#damaged-records)).
 #[derive(Debug, Clone)]
 pub struct SatchelSessionStore<S = Arc<dyn StoreObject>, K = DynCodec> {
-    store: S,
+    /// The store, seen under the key prefix (the one key-prefix mechanism of satchel).
+    store: Prefixed<S>,
     codec: K,
-    prefix: Arc<str>,
 }
 
 impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
@@ -105,9 +104,8 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
     /// [`DEFAULT_KEY_PREFIX`].
     pub fn new(store: S, codec: K) -> Self {
         Self {
-            store,
+            store: Prefixed::new(store, DEFAULT_KEY_PREFIX),
             codec,
-            prefix: Arc::from(DEFAULT_KEY_PREFIX),
         }
     }
 
@@ -115,27 +113,30 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
     /// between several session layers gives each its own).
     #[must_use]
     pub fn with_key_prefix(mut self, prefix: impl Into<Arc<str>>) -> Self {
-        self.prefix = prefix.into();
+        let prefix: Arc<str> = prefix.into();
+        self.store = Prefixed::new(self.store.into_inner(), prefix.as_ref());
         self
     }
 
     /// The key prefix.
     pub fn key_prefix(&self) -> &str {
-        &self.prefix
+        self.store.prefix()
     }
 
     /// The store key a session is kept under: the prefix followed by the id as in the
     /// cookie.
     pub fn key(&self, id: &Id) -> String {
-        let mut key = String::with_capacity(self.prefix.len() + 22);
-        key.push_str(&self.prefix);
-        let _ = write!(key, "{id}");
-        key
+        format!("{}{id}", self.store.prefix())
     }
 
-    /// The byte store underneath.
+    /// A store error about the session `id`, naming its full store key.
+    fn store_error(&self, id: &Id, e: satchel_store_core::StoreError) -> session_store::Error {
+        backend_error(&e.with_key(self.key(id)))
+    }
+
+    /// The byte store underneath (keys there carry the prefix).
     pub fn store(&self) -> &S {
-        &self.store
+        self.store.inner()
     }
 
     /// The codec records are encoded with.
@@ -210,7 +211,7 @@ where
                 // `None` anyway.
                 return Ok(());
             };
-            let key = self.key(&record.id);
+            let key = record.id.to_string();
             let bytes = self.encode(record)?;
             match self
                 .store
@@ -229,26 +230,26 @@ where
                     })?;
                     record.id = Id::default();
                 }
-                Err(e) => return Err(backend_error(&e)),
+                Err(e) => return Err(self.store_error(&record.id, e)),
             }
         }
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let key = self.key(&record.id);
+        let key = record.id.to_string();
         match ttl_until(record::unix_ms(record.expiry_date)) {
             Some(ttl) => {
                 let bytes = self.encode(record)?;
                 self.store
                     .set(&key, &bytes, Some(ttl), Condition::Always)
                     .await
-                    .map_err(|e| backend_error(&e))?;
+                    .map_err(|e| self.store_error(&record.id, e))?;
             }
             None => {
                 self.store
                     .delete(&key)
                     .await
-                    .map_err(|e| backend_error(&e))?;
+                    .map_err(|e| self.store_error(&record.id, e))?;
             }
         }
         Ok(())
@@ -256,7 +257,12 @@ where
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = self.key(id);
-        let Some(entry) = self.store.get(&key).await.map_err(|e| backend_error(&e))? else {
+        let Some(entry) = self
+            .store
+            .get(&id.to_string())
+            .await
+            .map_err(|e| self.store_error(id, e))?
+        else {
             return Ok(None);
         };
         let stored = match self.decode(&entry.value) {
@@ -288,10 +294,10 @@ where
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.store
-            .delete(&self.key(id))
+            .delete(&id.to_string())
             .await
             .map(drop)
-            .map_err(|e| backend_error(&e))
+            .map_err(|e| self.store_error(id, e))
     }
 }
 
