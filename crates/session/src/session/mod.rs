@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime};
 
 use satchel::{DynCodec, Format, ValueCodec};
 use satchel_store::{
-    Condition, RetryPolicy, Store, StoreError, StoreErrorKind, StoreObject, Version,
+    Condition, Prefixed, RetryPolicy, Store, StoreError, StoreErrorKind, StoreObject, Version,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

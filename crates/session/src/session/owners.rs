@@ -60,7 +60,7 @@ where
                         StoreErrorKind::Corrupt,
                         format!("the session index of owner `{owner}` does not decode"),
                     )
-                    .with_key(self.owner_key(owner))
+                    .with_key(self.store_key(&self.owner_key(owner)))
                     .with_source(err)
                 })?;
                 Ok((set, Some(e.version)))

@@ -104,7 +104,7 @@ where
                                     short(&id)
                                 ),
                             )
-                            .with_key(key));
+                            .with_key(self.sessions.store_key(&key)));
                         }
                         Err(other) => return Err(other),
                     };
@@ -117,7 +117,7 @@ where
                                 short(&id)
                             ),
                         )
-                        .with_key(key)
+                        .with_key(self.sessions.store_key(&key))
                         .with_source(e));
                     }
                     self.merge_onto(theirs);

@@ -29,7 +29,9 @@ pub struct Sessions<S: ?Sized = dyn StoreObject, K = DynCodec> {
 pub(super) struct Shared<S: ?Sized, K> {
     pub(super) codec: K,
     pub(super) config: SessionConfig,
-    pub(super) store: Arc<S>,
+    /// The store under the configured key prefix: sessions use it with their own keys
+    /// (`{id}`, `owner:{owner}`).
+    pub(super) store: Prefixed<Arc<S>>,
 }
 
 impl<S: ?Sized, K> Clone for Sessions<S, K> {
@@ -60,8 +62,8 @@ where
         Self {
             shared: Arc::new(Shared {
                 codec,
+                store: Prefixed::new(store, config.key_prefix.clone()),
                 config,
-                store,
             }),
         }
     }
@@ -71,17 +73,24 @@ where
         &self.shared.config
     }
 
-    /// The store.
+    /// The store (keys there carry [`SessionConfig::key_prefix`]).
     pub fn store(&self) -> &Arc<S> {
-        &self.shared.store
+        self.shared.store.inner()
     }
 
+    /// The key of session `id`, under the prefix.
     pub(super) fn key(&self, id: &SessionId) -> String {
-        format!("{}{id}", self.shared.config.key_prefix)
+        id.as_str().to_string()
     }
 
+    /// The key of the owner index of `owner`, under the prefix.
     pub(super) fn owner_key(&self, owner: &str) -> String {
-        format!("{}owner:{owner}", self.shared.config.key_prefix)
+        format!("owner:{owner}")
+    }
+
+    /// `key` as the store sees it, prefix included, for messages.
+    pub(super) fn store_key(&self, key: &str) -> String {
+        format!("{}{key}", self.shared.store.prefix())
     }
 
     /// A new, empty session. It has no id until it is first saved.
@@ -135,7 +144,7 @@ where
                         e.message()
                     ),
                 )
-                .with_key(key)
+                .with_key(self.store_key(&key))
                 .with_source(e));
             }
         };
