@@ -174,7 +174,11 @@ pub const CLAIM_PER_INPUT_BYTE: usize = 256;
 /// and [`CLAIM_PER_INPUT_BYTE`] × the input (64 KiB at least), never above 1 TiB.
 pub const fn claim_limit(input_len: usize, max_decoded_len: usize) -> usize {
     let by_input = input_len.saturating_mul(CLAIM_PER_INPUT_BYTE);
-    let by_input = if by_input < 1 << 16 { 1 << 16 } else { by_input };
+    let by_input = if by_input < 1 << 16 {
+        1 << 16
+    } else {
+        by_input
+    };
     let limit = if by_input < max_decoded_len {
         by_input
     } else {
@@ -213,7 +217,9 @@ mod tests {
         hostile.extend_from_slice(&(1u64 << 62).to_le_bytes());
         for limit in [1 << 31, 1 << 40, usize::MAX] {
             let limits = Limits::default().max_decoded_len(limit);
-            let err = Bincode.deserialize::<String>(&hostile, &limits).unwrap_err();
+            let err = Bincode
+                .deserialize::<String>(&hostile, &limits)
+                .unwrap_err();
             assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{limit}: {err}");
         }
         // Legitimate values still decode under a huge limit.

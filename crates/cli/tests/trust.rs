@@ -250,3 +250,26 @@ fn regression_one_unreadable_key_never_aborts_ls_or_convert() {
         .query::<()>(&mut con)
         .expect("del");
 }
+
+/// 0.1 printed a PostgreSQL password given as `?password=` and a gRPC token given as
+/// `grpc://TOKEN@host` in its error messages. Every credential form is redacted, in the
+/// messages a user sees when the store cannot be reached or refuses them.
+#[test]
+fn regression_credentials_in_store_urls_never_reach_messages() {
+    let secret = "s3cr3t-Z9";
+    for url in [
+        format!("postgres://nobody@127.0.0.1:5432/test?password={secret}"),
+        format!("postgres://nobody:{secret}@127.0.0.1:5432/test"),
+        format!("postgres://nobody@127.0.0.1:5432/test?sslmode=disable&PASSWORD={secret}"),
+        format!("mysql://nobody:{secret}@127.0.0.1:3306/test"),
+        format!("redis://:{secret}@127.0.0.1:1"),
+        format!("grpc://{secret}@127.0.0.1:1"),
+        format!("grpcs://{secret}@127.0.0.1:1"),
+    ] {
+        let out = satchel(&["get", "--store", &url, "some-key"], b"");
+        assert!(!out.status.success(), "{url}");
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!text.contains(secret), "{url}: {text}");
+        assert!(text.contains("***") || !text.contains("nobody"), "{url}: {text}");
+    }
+}

@@ -291,16 +291,17 @@ fn endpoint(config: &GrpcConfig) -> Result<(Endpoint, Shared)> {
     ))
 }
 
+/// A ttl on the wire, under the one rule every store follows
+/// ([`satchel_store_core::ttl_millis`]); zero is refused.
 fn millis(d: Duration) -> Result<u64> {
-    let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-    if ms == 0 {
+    if d.is_zero() {
         return Err(StoreError::new(
             StoreErrorKind::InvalidInput,
-            "a time to live under 1 ms would be gone before it is written",
+            "a time to live of zero would be gone before it is written",
         )
         .with_backend(BACKEND));
     }
-    Ok(ms)
+    Ok(satchel_store_core::ttl_millis(d))
 }
 
 fn entry_from_proto(entry: Option<proto::Entry>) -> Result<Entry> {

@@ -22,10 +22,6 @@ use crate::error::{
 };
 use crate::scripts;
 
-/// Longest time to live sent to the server, in milliseconds (about 142,000 years): longer
-/// ones are capped, so `PEXPIRE` never overflows on the server.
-const MAX_TTL_MILLIS: u64 = 1 << 52;
-
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
 ///
 /// Each value is one Redis HASH with the fields `v` (the bytes) and `n` (the version, in
@@ -421,13 +417,10 @@ impl Found {
     }
 }
 
-/// `ttl` in whole milliseconds, rounded up (a sub-millisecond ttl is not zero) and capped at
-/// [`MAX_TTL_MILLIS`].
+/// `ttl` in whole milliseconds under the one rule every store follows
+/// ([`satchel_store_core::ttl_millis`]: rounded up, capped at 2^52 ms, Redis's own cap).
 fn ttl_millis(ttl: Duration) -> u64 {
-    let millis = ttl.as_nanos().div_ceil(1_000_000);
-    u64::try_from(millis)
-        .unwrap_or(u64::MAX)
-        .clamp(1, MAX_TTL_MILLIS)
+    satchel_store_core::ttl_millis(ttl)
 }
 
 /// `s` with the glob characters of `SCAN MATCH` (`*?[]\`) escaped, so it matches literally.
@@ -613,7 +606,7 @@ mod tests {
         assert_eq!(ttl_millis(Duration::from_micros(1)), 1);
         assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
         assert_eq!(ttl_millis(Duration::from_secs(3)), 3000);
-        assert_eq!(ttl_millis(Duration::MAX), MAX_TTL_MILLIS);
+        assert_eq!(ttl_millis(Duration::MAX), 1 << 52);
     }
 
     #[test]

@@ -23,6 +23,7 @@ mod error;
 mod id;
 mod prefixed;
 mod retry;
+mod ttl;
 
 pub use base64url::{decode_base64url, encode_base64url};
 pub use capabilities::{Capabilities, StoreObject, unknown_condition, unsupported};
@@ -30,6 +31,7 @@ pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
 pub use prefixed::Prefixed;
 pub use retry::{Attempts, RetryPolicy};
+pub use ttl::{MAX_TTL, expires_at, ttl_millis};
 
 /// The future returned by store methods: boxed, `Send`, borrowing the store and arguments.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -261,27 +263,52 @@ pub fn from_unix_millis(millis: i64) -> SystemTime {
     }
 }
 
-/// `url` with any password replaced by `***`, for messages and `Debug` output.
+/// Query parameters whose values are credentials, redacted by [`redact_url`] (compared
+/// without regard to case; sqlx, redis-rs and libpq accept several of these).
+pub const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "pass",
+    "passwd",
+    "pwd",
+    "sslpassword",
+    "token",
+    "auth",
+    "secret",
+    "api_key",
+    "apikey",
+];
+
+/// `url` with every credential replaced by `***`, for messages and `Debug` output: the
+/// password of the user info, the whole user info of a `grpc://`/`grpcs://` URL (where it
+/// is a bearer token, `grpc://TOKEN@host`), and the values of the query parameters in
+/// [`SECRET_PARAMS`] (`?password=…`).
 ///
 /// ```
+/// use satchel_store_core::redact_url;
+/// assert_eq!(redact_url("postgres://app:s3cret@db:5432/test"), "postgres://app:***@db:5432/test");
+/// assert_eq!(redact_url("redis://:pw@host"), "redis://:***@host");
+/// assert_eq!(redact_url("sqlite://data.db"), "sqlite://data.db");
 /// assert_eq!(
-///     satchel_store_core::redact_url("postgres://app:s3cret@db:5432/test"),
-///     "postgres://app:***@db:5432/test"
+///     redact_url("postgres://app@db/test?sslmode=require&password=s3cret"),
+///     "postgres://app@db/test?sslmode=require&password=***"
 /// );
-/// assert_eq!(satchel_store_core::redact_url("redis://:pw@host"), "redis://:***@host");
-/// assert_eq!(satchel_store_core::redact_url("sqlite://data.db"), "sqlite://data.db");
+/// assert_eq!(redact_url("grpc://t0ken@127.0.0.1:1408"), "grpc://***@127.0.0.1:1408");
 /// ```
 pub fn redact_url(url: &str) -> String {
     let Some(scheme_end) = url.find("://") else {
-        return url.to_string();
+        return redact_query(url);
     };
+    let scheme = &url[..scheme_end];
+    let token_userinfo =
+        scheme.eq_ignore_ascii_case("grpc") || scheme.eq_ignore_ascii_case("grpcs");
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    match authority.rfind('@') {
+    let with_authority = match authority.rfind('@') {
         Some(at) => {
             let userinfo = &authority[..at];
             let redacted = match userinfo.find(':') {
+                _ if token_userinfo => "***".to_string(),
                 Some(colon) => format!("{}:***", &userinfo[..colon]),
                 None => userinfo.to_string(),
             };
@@ -292,5 +319,28 @@ pub fn redact_url(url: &str) -> String {
             )
         }
         None => url.to_string(),
-    }
+    };
+    redact_query(&with_authority)
+}
+
+/// The values of [`SECRET_PARAMS`] in the query of `url` replaced by `***`.
+fn redact_query(url: &str) -> String {
+    let Some(q) = url.find('?') else {
+        return url.to_string();
+    };
+    let (head, query) = url.split_at(q + 1);
+    let (query, fragment) = match query.find('#') {
+        Some(h) => query.split_at(h),
+        None => (query, ""),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if SECRET_PARAMS.iter().any(|s| s.eq_ignore_ascii_case(name)) => {
+                format!("{name}=***")
+            }
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{}{fragment}", pairs.join("&"))
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use satchel_store_core::{
     BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, Version, check_key, check_write, unknown_condition,
+    StoreErrorKind, Version, check_key, check_write, expires_at, unknown_condition,
 };
 
 /// A store in this process's memory: for tests, caches and single-process services.
@@ -107,7 +107,7 @@ impl Store for MemoryStore {
                 Slot {
                     value: value.to_vec(),
                     version,
-                    expires_at: ttl.map(|t| now + t),
+                    expires_at: ttl.map(|t| expires_at(now, t)),
                 },
             );
             Ok(Version::new(version))
@@ -129,7 +129,7 @@ impl Store for MemoryStore {
             let now = SystemTime::now();
             Ok(match map.get_mut(key).filter(|s| s.live(now)) {
                 Some(slot) => {
-                    slot.expires_at = Some(now + ttl);
+                    slot.expires_at = Some(expires_at(now, ttl));
                     true
                 }
                 None => false,

@@ -272,6 +272,50 @@ where
     cleanup(&s).await;
 }
 
+/// 0.1: `MemoryStore::set` with `Duration::MAX` panicked while holding its mutex, poisoning
+/// the store for every later call, and each backend capped large ttls its own way. Every
+/// store now follows one rule ([`satchel_store::MAX_TTL`]): a huge ttl is "effectively
+/// no expiry", stored as [`MAX_TTL`](satchel_store::MAX_TTL) from now, and the store
+/// keeps working.
+pub async fn regression_huge_ttls_mean_no_expiry_everywhere<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "hugettl");
+    let before = std::time::SystemTime::now();
+    for ttl in [
+        Duration::MAX,
+        Duration::from_secs(u64::MAX),
+        satchel_store::MAX_TTL * 3,
+    ] {
+        s.set("forever", b"v", Some(ttl), Condition::Always)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: set with ttl {ttl:?}: {e}"));
+        let e = s.get("forever").await.unwrap().expect("stored");
+        let expires = e.expires_at.expect("a ttl was given");
+        let ahead = expires.duration_since(before).expect("in the future");
+        let max = satchel_store::MAX_TTL;
+        assert!(
+            ahead >= max - Duration::from_secs(60) && ahead <= max + Duration::from_secs(60),
+            "{name}: {ttl:?} expires {ahead:?} from now, not MAX_TTL"
+        );
+        assert!(
+            s.touch("forever", ttl).await.unwrap(),
+            "{name}: touch with {ttl:?}"
+        );
+    }
+    // Still usable afterwards (0.1's memory store was poisoned here).
+    s.set("after", b"ok", None, Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get("after").await.unwrap().unwrap().value,
+        b"ok",
+        "{name}"
+    );
+    cleanup(&s).await;
+}
+
 /// The capabilities a store reports ([`Store::capabilities`]) are the ones it has: a
 /// reported capability works (a purge really removes an expired value), a missing one is
 /// `None` from [`StoreObject`] and an `Unsupported` error naming the backend from

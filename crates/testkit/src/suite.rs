@@ -104,6 +104,7 @@ macro_rules! __suite {
             bad_input_is_invalid,
             expired_values_are_gone,
             touch_extends_without_changing_the_version,
+            regression_huge_ttls_mean_no_expiry_everywhere,
             capabilities_match_behaviour,
             purge_keeps_live_values,
             scan_matches_prefixes_literally,

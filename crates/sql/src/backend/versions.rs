@@ -7,10 +7,10 @@ pub(super) fn now_millis() -> i64 {
     unix_millis(SystemTime::now())
 }
 
-/// When a value written at `now` (ms) with `ttl` expires; a ttl under a millisecond still
-/// gives the value that millisecond.
+/// When a value written at `now` (ms) with `ttl` expires, under the one rule every store
+/// follows ([`satchel_store_core::ttl_millis`]: rounded up, capped at 2^52 ms).
 pub(super) fn expiry(now: i64, ttl: Duration) -> i64 {
-    let millis = ttl.as_nanos().div_ceil(1_000_000);
+    let millis = satchel_store_core::ttl_millis(ttl);
     now.saturating_add(i64::try_from(millis).unwrap_or(i64::MAX))
 }
 
@@ -60,6 +60,6 @@ mod tests {
     pub(super) fn expiry_rounds_up_and_saturates() {
         assert_eq!(expiry(1_000, Duration::from_millis(300)), 1_300);
         assert_eq!(expiry(1_000, Duration::from_nanos(1)), 1_001);
-        assert_eq!(expiry(1_000, Duration::MAX), i64::MAX);
+        assert_eq!(expiry(1_000, Duration::MAX), 1_000 + (1 << 52));
     }
 }
