@@ -18,6 +18,10 @@ pub struct SessionConfig {
     /// Delete a stored session that fails to decode when connecting to it (default
     /// false: the error names the session and its bytes stay for inspection).
     pub purge_corrupt: bool,
+    /// How saves that lose a compare-and-set race (merging saves, new ids, the owner
+    /// index) are retried (default [`RetryPolicy::default`]: 100 attempts, jittered
+    /// backoff).
+    pub retry_policy: RetryPolicy,
 }
 
 impl Default for SessionConfig {
@@ -28,11 +32,19 @@ impl Default for SessionConfig {
             key_prefix: "session:".to_string(),
             extend_interval: None,
             purge_corrupt: false,
+            retry_policy: RetryPolicy::default(),
         }
     }
 }
 
 impl SessionConfig {
+    /// Sets [`SessionConfig::retry_policy`].
+    #[must_use]
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry_policy = policy;
+        self
+    }
+
     /// Sets [`SessionConfig::idle_timeout`].
     #[must_use]
     pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {

@@ -76,7 +76,7 @@ where
         mut edit: impl FnMut(&mut BTreeSet<String>),
     ) -> Result<(), StoreError> {
         let key = self.owner_key(owner);
-        let mut attempts = RetryPolicy::default().attempts();
+        let mut attempts = self.shared.config.retry_policy.attempts();
         loop {
             let (mut set, version) = self.load_index(owner).await?;
             let before = set.clone();

@@ -48,7 +48,7 @@ where
 
     pub(super) async fn save_inner(&mut self, merge: bool) -> Result<(), StoreError> {
         let shared = self.sessions.shared.clone();
-        let mut attempts = RetryPolicy::default().attempts();
+        let mut attempts = shared.config.retry_policy.attempts();
         loop {
             let ttl = self.ttl()?;
             let (id, condition) = match (&self.id, self.version) {
