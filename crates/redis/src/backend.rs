@@ -582,7 +582,7 @@ fn prepare_tls(config: &RedisConfig, _redacted: &str) -> Result<()> {
 fn prepare_tls(config: &RedisConfig, redacted: &str) -> Result<()> {
     if config.urls.iter().any(|u| u.starts_with("rediss:")) {
         return Err(StoreError::new(
-            StoreErrorKind::InvalidInput,
+            satchel_store_core::StoreErrorKind::InvalidInput,
             format!("{redacted}: rediss:// URLs need the `tls` cargo feature of satchel-redis"),
         )
         .with_backend(BACKEND));
