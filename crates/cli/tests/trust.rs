@@ -270,6 +270,9 @@ fn regression_credentials_in_store_urls_never_reach_messages() {
         assert!(!out.status.success(), "{url}");
         let text = format!("{}{}", stdout(&out), stderr(&out));
         assert!(!text.contains(secret), "{url}: {text}");
-        assert!(text.contains("***") || !text.contains("nobody"), "{url}: {text}");
+        assert!(
+            text.contains("***") || !text.contains("nobody"),
+            "{url}: {text}"
+        );
     }
 }

@@ -272,20 +272,37 @@ impl RedisStore {
         Ok(removed > 0)
     }
 
+    /// Extends a satchel value's ttl; a foreign key is the same error as from `get` (one
+    /// rule for keys satchel did not write, in every operation), and keeps its own ttl.
     async fn touch_key(&self, key: &str, ttl: Duration) -> Result<bool> {
         check_write(key, Some(ttl))?;
-        let mut cmd = redis::cmd("PEXPIRE");
-        cmd.arg(self.full_key(key)).arg(ttl_millis(ttl));
-        let set: i64 = self
+        let full = self.full_key(key);
+        let ms = ttl_millis(ttl);
+        let reply: Value = self
             .run(Op::Touch, Some(key), true, |mut conn| {
-                let cmd = &cmd;
-                async move { cmd.query_async(&mut conn).await }
+                let full = &full;
+                async move {
+                    scripts::TOUCH
+                        .key(full)
+                        .arg(ms)
+                        .invoke_async(&mut conn)
+                        .await
+                }
             })
             .await?;
-        Ok(set == 1)
+        match reply {
+            Value::Int(n) => Ok(n == 1),
+            Value::Array(items) => match items.as_slice() {
+                [Value::BulkString(t)] => Err(foreign(key, Op::Touch, t)),
+                [Value::SimpleString(t)] => Err(foreign(key, Op::Touch, t.as_bytes())),
+                _ => Err(bad_reply(Op::Touch, "an unexpected array").with_key(key)),
+            },
+            _ => Err(bad_reply(Op::Touch, "not a number").with_key(key)),
+        }
     }
 
     async fn scan_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        satchel_store_core::check_prefix(prefix)?;
         if limit == 0 {
             return Ok(Vec::new());
         }

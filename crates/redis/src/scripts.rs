@@ -67,6 +67,25 @@ if ARGV[4] ~= '' then redis.call('PEXPIRE', key, ARGV[4]) end
 return {1, n}
 ";
 
+/// Sets a new time to live on a satchel value, in one step; a key satchel did not write
+/// is left alone, as [`GET`] and conditional writes leave it.
+///
+/// `KEYS[1]`: the key. `ARGV[1]`: the time to live in milliseconds. Returns `1` when
+/// extended, `0` when there is no live value, `{type}` for a key satchel did not write.
+pub(crate) const TOUCH_LUA: &str = r"
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return 0 end
+if t ~= 'hash' then return {t} end
+local n = redis.call('HGET', KEYS[1], 'n')
+if not n or not string.match(n, '^%d+$') or redis.call('HEXISTS', KEYS[1], 'v') == 0 then
+  return {'hash without satchel fields'}
+end
+return redis.call('PEXPIRE', KEYS[1], ARGV[1])
+";
+
+/// [`TOUCH_LUA`], with its SHA-1 for `EVALSHA`.
+pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_LUA));
+
 /// [`GET_LUA`], with its SHA-1 for `EVALSHA`.
 pub(crate) static GET: LazyLock<Script> = LazyLock::new(|| Script::new(GET_LUA));
 

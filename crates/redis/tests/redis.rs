@@ -440,6 +440,18 @@ async fn keys_satchel_did_not_write_are_corrupt_and_left_alone() {
         .await
         .unwrap();
     assert_eq!(still, "not a hash");
+    // regression: 0.1's touch set a ttl on keys satchel did not write, while get called
+    // them foreign. One rule for foreign keys: touch refuses them the same way and leaves
+    // their ttl alone.
+    let err = s.touch("plain", Duration::from_secs(1)).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("did not write"), "{err}");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(&raw_key)
+        .query_async(&mut fx.raw)
+        .await
+        .unwrap();
+    assert_eq!(ttl, -1, "touch must not set a ttl on a foreign key");
     // An unconditional set replaces it.
     s.set("plain", b"mine", None, Condition::Always)
         .await

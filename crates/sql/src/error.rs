@@ -115,6 +115,25 @@ pub(crate) fn key_too_long(key: &str, max_chars: usize, dialect: Dialect) -> Sto
     .with_backend(dialect.name())
 }
 
+/// A value the server would refuse for its packet size (MySQL's `max_allowed_packet`).
+pub(crate) fn value_over_packet(
+    key: &str,
+    len: usize,
+    max_packet: usize,
+    dialect: Dialect,
+) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::InvalidInput,
+        format!(
+            "the value is {len} bytes; with its key and statement that is over the server's \
+             max_allowed_packet of {max_packet} bytes: raise max_allowed_packet on the server, \
+             or store less"
+        ),
+    )
+    .with_key(key)
+    .with_backend(dialect.name())
+}
+
 /// A stored number that cannot be a version.
 pub(crate) fn bad_version(key: &str, version: i64, dialect: Dialect) -> StoreError {
     StoreError::new(
@@ -190,6 +209,11 @@ fn database_kind(db: &dyn sqlx::error::DatabaseError, dialect: Dialect) -> Store
             "57P01" | "57P02" | "57P03" | "53300" => StoreErrorKind::Unavailable,
             // query_canceled (statement_timeout), lock_not_available
             "57014" | "55P03" => StoreErrorKind::Timeout,
+            // program_limit_exceeded (a key too long for the index: "index row size …
+            // exceeds maximum"), character_not_in_repertoire, string_data_right_truncation:
+            // the request, not the database, is at fault
+            c if c.starts_with("54") => StoreErrorKind::InvalidInput,
+            "22021" | "22001" => StoreErrorKind::InvalidInput,
             _ => StoreErrorKind::Backend,
         },
         #[cfg(feature = "mysql")]

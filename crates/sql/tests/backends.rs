@@ -748,3 +748,36 @@ async fn postgres_survives_terminated_connections() {
     }
     fx.cleanup().await;
 }
+
+/// 0.1: a value just over MariaDB's `max_allowed_packet` was sent, the server closed the
+/// connection, and the error said the database "could not be reached". It is refused
+/// before it is sent, as invalid input naming the limit, and the store keeps working.
+#[cfg(feature = "mysql")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_value_over_max_allowed_packet_is_invalid_input() {
+    let Some(fx) = Fixture::open(Target::MySql).await else {
+        return;
+    };
+    let max: i64 = {
+        use sqlx::Connection;
+        let mut c = sqlx::MySqlConnection::connect(&fx.url).await.unwrap();
+        sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+    };
+    let value = vec![7u8; usize::try_from(max).unwrap() + 1];
+    let err = fx
+        .store
+        .set("big", &value, None, Condition::Always)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("max_allowed_packet"), "{err}");
+    fx.store
+        .set("small", b"ok", None, Condition::Always)
+        .await
+        .unwrap();
+    assert_eq!(fx.store.get("small").await.unwrap().unwrap().value, b"ok");
+    fx.cleanup().await;
+}

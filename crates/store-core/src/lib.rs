@@ -232,7 +232,8 @@ pub fn check_write(key: &str, ttl: Option<Duration>) -> Result<()> {
     Ok(())
 }
 
-/// Refuses an empty key.
+/// Refuses what no store may be given as a key: an empty key, and a NUL character (which
+/// PostgreSQL's text cannot hold, so every store refuses it the same way).
 ///
 /// # Errors
 /// [`StoreErrorKind::InvalidInput`].
@@ -241,6 +242,29 @@ pub fn check_key(key: &str) -> Result<()> {
         return Err(StoreError::new(
             StoreErrorKind::InvalidInput,
             "the key is empty",
+        ));
+    }
+    if key.contains('\0') {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            "the key contains a NUL character, which not every store can hold; \
+             encode it (base64url, percent-encoding) first",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses a scan prefix with a NUL character: no key can hold one ([`check_key`]), and
+/// refusing it keeps every store's answer the same (0.1's SQLite matched nothing while
+/// other stores matched).
+///
+/// # Errors
+/// [`StoreErrorKind::InvalidInput`].
+pub fn check_prefix(prefix: &str) -> Result<()> {
+    if prefix.contains('\0') {
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidInput,
+            "the prefix contains a NUL character, which no key can hold",
         ));
     }
     Ok(())

@@ -43,6 +43,7 @@ pub use open::{DynStore, SCHEMES, open};
 pub use satchel_store_core::{
     Attempts, BoxFuture, Capabilities, Condition, Entry, MAX_TTL, Prefixed, PurgeExpired, Result,
     RetryPolicy, Scan, SessionId, Store, StoreError, StoreErrorKind, StoreObject, Version,
-    check_key, check_write, decode_base64url, encode_base64url, expires_at, from_unix_millis,
-    redact_url, store_object, ttl_millis, unix_millis, unknown_condition, unsupported,
+    check_key, check_prefix, check_write, decode_base64url, encode_base64url, expires_at,
+    from_unix_millis, redact_url, store_object, ttl_millis, unix_millis, unknown_condition,
+    unsupported,
 };

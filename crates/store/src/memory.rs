@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use satchel_store_core::{
     BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, Version, check_key, check_write, expires_at, unknown_condition,
+    StoreErrorKind, Version, check_key, check_prefix, check_write, expires_at, unknown_condition,
 };
 
 /// A store in this process's memory: for tests, caches and single-process services.
@@ -151,14 +151,16 @@ satchel_store_core::store_object!(MemoryStore: scan, purge_expired);
 
 impl Scan for MemoryStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        let result = self.map.lock().map_err(|_| poisoned()).map(|map| {
-            let now = SystemTime::now();
-            map.iter()
-                .filter(|(k, s)| k.starts_with(prefix) && s.live(now))
-                .map(|(k, _)| k.clone())
-                .take(limit)
-                .collect()
-        });
+        let result = check_prefix(prefix)
+            .and_then(|()| self.map.lock().map_err(|_| poisoned()))
+            .map(|map| {
+                let now = SystemTime::now();
+                map.iter()
+                    .filter(|(k, s)| k.starts_with(prefix) && s.live(now))
+                    .map(|(k, _)| k.clone())
+                    .take(limit)
+                    .collect()
+            });
         Box::pin(std::future::ready(result))
     }
 }

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use satchel::Codec;
-use satchel_store::{CodecExt, Condition, Prefixed, Store, StoreErrorKind, StoreObject};
+use satchel_store::{
+    CodecExt, Condition, Prefixed, Store, StoreError, StoreErrorKind, StoreObject,
+};
 
 /// A prefix no other run uses, so suites can share a live server and leave no traces.
 pub fn unique_prefix(tag: &str) -> String {
@@ -198,6 +200,59 @@ where
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput, "{name}");
+    cleanup(&s).await;
+}
+
+/// 0.1: a NUL in a key was `Internal` on PostgreSQL and stored elsewhere; a 1 MiB key was
+/// `Internal` on PostgreSQL; a NUL in a scan prefix matched nothing on SQLite and matched on
+/// the others. One rule now: a NUL is invalid input in every key and prefix, everywhere;
+/// a key a backend cannot hold is invalid input there, never another kind of error.
+pub async fn regression_keys_are_refused_the_same_way_everywhere<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "keys");
+    let invalid = |what: &str, r: Result<(), StoreError>| match r {
+        Err(e) => assert_eq!(
+            e.kind(),
+            StoreErrorKind::InvalidInput,
+            "{name}: {what}: {e}"
+        ),
+        Ok(()) => panic!("{name}: {what} was accepted"),
+    };
+    let nul = "a\0b";
+    invalid(
+        "set",
+        s.set(nul, b"x", None, Condition::Always).await.map(drop),
+    );
+    invalid("get", s.get(nul).await.map(drop));
+    invalid("delete", s.delete(nul).await.map(drop));
+    invalid(
+        "touch",
+        s.touch(nul, Duration::from_secs(1)).await.map(drop),
+    );
+    if store.capabilities().scan {
+        let object: &dyn StoreObject = &s;
+        invalid("scan", object.scan("a\0", 10).await.map(drop));
+    }
+    // Incompressible, so PostgreSQL cannot squeeze it into its index.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id());
+    let huge: String = (0..1 << 20)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect();
+    match s.set(&huge, b"x", None, Condition::Always).await {
+        Ok(_) => assert!(s.get(&huge).await.unwrap().is_some(), "{name}"),
+        Err(e) => assert_eq!(
+            e.kind(),
+            StoreErrorKind::InvalidInput,
+            "{name}: 1 MiB key: {e}"
+        ),
+    }
     cleanup(&s).await;
 }
 

@@ -102,6 +102,7 @@ macro_rules! __suite {
             set_if_version_is_compare_and_set,
             versions_of_deleted_keys_never_match_again,
             bad_input_is_invalid,
+            regression_keys_are_refused_the_same_way_everywhere,
             expired_values_are_gone,
             touch_extends_without_changing_the_version,
             regression_huge_ttls_mean_no_expiry_everywhere,

@@ -90,6 +90,8 @@ pub(super) struct Inner {
     pub(super) suspect_until: Arc<AtomicI64>,
     /// See `SqlConfig::with_operation_timeout`.
     pub(super) operation_timeout: Option<Duration>,
+    /// The server's `max_allowed_packet` in bytes (MySQL/MariaDB); 0 where there is none.
+    pub(super) max_packet: std::sync::atomic::AtomicUsize,
 }
 
 pub(super) enum Pool {
@@ -170,6 +172,7 @@ impl SqlStore {
             _purge_task: purge_task,
             suspect_until: suspect_until.clone(),
             operation_timeout: config.operation_timeout,
+            max_packet: std::sync::atomic::AtomicUsize::new(0),
         };
         let inner = match (runtime, config.purge_interval) {
             (Some(runtime), Some(interval)) => Arc::new_cyclic(|weak| {
@@ -179,6 +182,7 @@ impl SqlStore {
             _ => Arc::new(new_inner(None)),
         };
         inner.create_schema().await?;
+        inner.read_max_packet().await?;
         Ok(Self { inner })
     }
 

@@ -3,6 +3,25 @@
 use super::*;
 
 impl Inner {
+    /// Reads the server's `max_allowed_packet` (MySQL/MariaDB), so a value over it is
+    /// refused before it is sent, as invalid input naming the limit (0.1 sent it, the server
+    /// closed the connection, and the error said the database could not be reached).
+    pub(super) async fn read_max_packet(&self) -> Result<()> {
+        #[cfg(feature = "mysql")]
+        #[allow(irrefutable_let_patterns)] // with only the mysql feature, there is one pool
+        if let Pool::MySql(p) = &self.pool {
+            let max: i64 = sqlx::query_scalar("SELECT CAST(@@max_allowed_packet AS SIGNED)")
+                .fetch_one(p)
+                .await
+                .map_err(|e| self.err(e, Op::Schema))?;
+            self.max_packet.store(
+                usize::try_from(max).unwrap_or(usize::MAX),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        Ok(())
+    }
+
     pub(super) async fn create_schema(&self) -> Result<()> {
         let statements = std::iter::once(&self.sql.create_table).chain(&self.sql.create_index);
         for sql in statements {
@@ -63,6 +82,16 @@ impl Inner {
             return Err(error::key_too_long(
                 key,
                 crate::dialect::MYSQL_MAX_KEY_CHARS,
+                self.dialect,
+            ));
+        }
+        let max_packet = self.max_packet.load(std::sync::atomic::Ordering::Relaxed);
+        if max_packet > 0 && value.len().saturating_add(key.len()).saturating_add(1024) > max_packet
+        {
+            return Err(error::value_over_packet(
+                key,
+                value.len(),
+                max_packet,
                 self.dialect,
             ));
         }
@@ -311,6 +340,7 @@ impl Inner {
     }
 
     pub(super) async fn scan(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
+        satchel_store_core::check_prefix(prefix)?;
         if limit == 0 {
             return Ok(Vec::new());
         }
