@@ -128,6 +128,8 @@ macro_rules! __suite {
             owners_list_and_delete_their_sessions,
             keep_alive_holds_open_sessions_and_lets_closed_ones_expire,
             keep_alive_does_not_revive_a_deleted_session,
+            regression_cycle_id_revives,
+            regression_owner_index_loses_entries,
         );
     };
     (@module $suite:ident, $backend:ident, $var:tt, $make:expr; $($behaviour:ident),* $(,)?) => {

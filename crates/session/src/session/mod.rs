@@ -4,7 +4,8 @@
 //! - `sessions`: [`Sessions`], the factory (create, connect, delete);
 //! - `owners`: the owner index (sessions of an owner, "log out everywhere");
 //! - `handle`: [`Session`], the dict-like handle and its change tracking;
-//! - `save`: saving (compare-and-set, merging), new ids, deletion;
+//! - `save`: saving (compare-and-set, merging), deletion;
+//! - `rotate`: new ids ([`Session::cycle_id`]);
 //! - `keep_alive`: the background extension of an open session;
 //! - `scope`: [`OpenSession`], the guard that closes an open session.
 
@@ -23,11 +24,13 @@ use serde::de::DeserializeOwned;
 
 use crate::SessionId;
 use crate::record::{Blob, Record};
+use rotate::MOVED;
 
 mod config;
 mod handle;
 mod keep_alive;
 mod owners;
+mod rotate;
 mod save;
 mod scope;
 mod sessions;

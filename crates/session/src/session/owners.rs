@@ -1,7 +1,22 @@
-//! The owner index: which sessions an owner has, kept under its own key with
-//! compare-and-set.
+//! The owner index: which sessions an owner has, kept under its own key and changed only
+//! with compare-and-set.
+//!
+//! The index maps each id to a hint of when its session may have expired (Unix ms). Every
+//! change of the index also drops the ids whose hint has passed and whose session is gone,
+//! so the index stays as small as the owner's live sessions. The order of writes keeps it
+//! complete: a session is written first and listed right after (a failed listing deletes
+//! the session again), and "log out everywhere" takes ids out of the index before it deletes
+//! their sessions. A
+//! removal never deletes the index key (a concurrent login could be listed meanwhile): it
+//! writes the smaller index at the version it read.
 
 use super::*;
+
+/// Ids by the Unix millisecond after which their session may have expired.
+pub(super) type Index = BTreeMap<String, i64>;
+
+/// Whether an index change may go ahead: `Err` aborts it without writing.
+pub(super) type Edit<'a> = dyn FnMut(&mut Index) -> Result<(), StoreError> + Send + 'a;
 
 impl<S, K> Sessions<S, K>
 where
@@ -9,126 +24,190 @@ where
     K: ValueCodec + Clone + 'static,
 {
     /// The live sessions of `owner`. Ids of sessions that expired or were deleted are
-    /// dropped from the owner's index on the way.
+    /// dropped from the owner's index on the way (with compare-and-set).
     ///
     /// # Errors
-    /// Store errors.
+    /// Store errors; [`StoreErrorKind::Corrupt`] if the index does not decode.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionId>, StoreError> {
-        let ids = self.load_index(owner).await?.0;
-        let mut live = Vec::new();
-        for id in &ids {
-            if let Some(id) = SessionId::parse(id)
-                && self.shared.store.get(&self.key(&id)).await?.is_some()
-            {
-                live.push(id);
-            }
-        }
-        if live.len() != ids.len() {
-            let keep: BTreeSet<String> = live.iter().map(|i| i.to_string()).collect();
-            self.edit_index(owner, |set| set.retain(|i| keep.contains(i)))
-                .await?;
-        }
-        Ok(live)
+        let index = self.edit_index(owner, true, &mut |_| Ok(())).await?;
+        Ok(index.keys().filter_map(|id| SessionId::parse(id)).collect())
     }
 
     /// Deletes every session of `owner` ("log out everywhere"). Returns how many there were.
     ///
+    /// Works in rounds until the owner's index is empty: each round takes every listed id
+    /// out of the index (compare-and-set) and then deletes those sessions. When it returns,
+    /// no session of `owner` that existed when it was called is live, and a handle loaded
+    /// before can neither save nor [`Session::cycle_id`] it back.
+    ///
     /// # Errors
-    /// Store errors.
+    /// Store errors; [`StoreErrorKind::Conflict`] if concurrent writers kept the index
+    /// changing through every attempt of the retry policy.
     pub async fn delete_owner(&self, owner: &str) -> Result<usize, StoreError> {
-        let ids = self.load_index(owner).await?.0;
+        let key = self.owner_key(owner);
+        let mut attempts = self.shared.config.retry_policy.attempts();
         let mut deleted = 0;
-        for id in &ids {
-            if let Some(id) = SessionId::parse(id)
-                && self.shared.store.delete(&self.key(&id)).await?
+        loop {
+            let (index, version) = self.load_index(owner).await?;
+            let Some(version) = version.filter(|_| !index.is_empty()) else {
+                return Ok(deleted);
+            };
+            let bytes = self.encode_index(&Index::new())?;
+            let ttl = self.index_ttl();
+            match self
+                .shared
+                .store
+                .set(&key, &bytes, ttl, Condition::IfVersion(version))
+                .await
             {
-                deleted += 1;
+                Ok(_) => {}
+                Err(e) if e.is_conflict() => {
+                    attempts.after_conflict(e).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            for id in index.keys().filter_map(|id| SessionId::parse(id)) {
+                if self.shared.store.delete(&self.key(&id)).await? {
+                    deleted += 1;
+                }
             }
         }
-        self.shared.store.delete(&self.owner_key(owner)).await?;
-        Ok(deleted)
     }
 
     pub(super) async fn load_index(
         &self,
         owner: &str,
-    ) -> Result<(BTreeSet<String>, Option<Version>), StoreError> {
-        match self.shared.store.get(&self.owner_key(owner)).await? {
-            Some(e) => {
-                let set = self.shared.codec.decode(&e.value).map_err(|err| {
+    ) -> Result<(Index, Option<Version>), StoreError> {
+        let key = self.owner_key(owner);
+        let Some(e) = self.shared.store.get(&key).await? else {
+            return Ok((Index::new(), None));
+        };
+        let codec = &self.shared.codec;
+        // 0.1 indexes were a plain set of ids: every one is checked at the next change.
+        let index = codec.decode::<Index>(&e.value).or_else(|err| {
+            codec
+                .decode::<BTreeSet<String>>(&e.value)
+                .map(|set| set.into_iter().map(|id| (id, 0)).collect())
+                .map_err(|_| {
                     StoreError::new(
                         StoreErrorKind::Corrupt,
                         format!("the session index of owner `{owner}` does not decode"),
                     )
-                    .with_key(self.store_key(&self.owner_key(owner)))
+                    .with_key(self.store_key(&key))
                     .with_source(err)
-                })?;
-                Ok((set, Some(e.version)))
-            }
-            None => Ok((BTreeSet::new(), None)),
-        }
+                })
+        })?;
+        Ok((index, Some(e.version)))
     }
 
-    /// Changes the owner index with compare-and-set, retrying when another writer wins.
+    fn encode_index(&self, index: &Index) -> Result<Vec<u8>, StoreError> {
+        self.shared
+            .codec
+            .encode(index)
+            .map_err(|e| codec_error("the owner index cannot be encoded", e))
+    }
+
+    /// The index outlives every session it lists: with an absolute timeout, by that
+    /// timeout (plus an idle timeout) from its last change; without one, sessions can be
+    /// kept alive forever, and so is the index (pruning keeps it small).
+    fn index_ttl(&self) -> Option<Duration> {
+        let config = &self.shared.config;
+        config
+            .absolute_timeout
+            .map(|abs| abs.saturating_add(config.idle_timeout))
+    }
+
+    /// Applies `edit` to the owner index and prunes it, with compare-and-set, retrying when
+    /// another writer wins. Pruning checks the store for ids whose hint has passed (every
+    /// id if `check_all`) and drops those whose session is gone. Returns the index as
+    /// written (or found, if nothing changed).
     pub(super) async fn edit_index(
         &self,
         owner: &str,
-        mut edit: impl FnMut(&mut BTreeSet<String>),
-    ) -> Result<(), StoreError> {
+        check_all: bool,
+        edit: &mut Edit<'_>,
+    ) -> Result<Index, StoreError> {
         let key = self.owner_key(owner);
         let mut attempts = self.shared.config.retry_policy.attempts();
         loop {
-            let (mut set, version) = self.load_index(owner).await?;
-            let before = set.clone();
-            edit(&mut set);
-            if set == before {
-                return Ok(());
+            let (mut index, version) = self.load_index(owner).await?;
+            let before = index.clone();
+            edit(&mut index)?;
+            let now = now_ms();
+            let mut dead = Vec::new();
+            for (id, hint) in &mut index {
+                if !check_all && *hint > now {
+                    continue;
+                }
+                let entry = match SessionId::parse(id) {
+                    Some(id) => self.shared.store.get(&self.key(&id)).await?,
+                    None => None,
+                };
+                match entry {
+                    // A rotation in progress claims its old key with an empty value.
+                    Some(e) => {
+                        if *hint <= now {
+                            *hint = e.expires_at.map_or(i64::MAX, satchel_store::unix_millis);
+                        }
+                    }
+                    None => dead.push(id.clone()),
+                }
             }
-            let result = if set.is_empty() {
-                self.shared.store.delete(&key).await.map(drop)
-            } else {
-                let bytes = self
-                    .shared
-                    .codec
-                    .encode(&set)
-                    .map_err(|e| codec_error("the owner index cannot be encoded", e))?;
-                let condition = version.map_or(Condition::IfAbsent, Condition::IfVersion);
-                self.shared
-                    .store
-                    .set(&key, &bytes, None, condition)
-                    .await
-                    .map(drop)
-            };
-            match result {
-                Ok(()) => return Ok(()),
+            for id in &dead {
+                index.remove(id);
+            }
+            if index == before {
+                return Ok(index);
+            }
+            let bytes = self.encode_index(&index)?;
+            let condition = version.map_or(Condition::IfAbsent, Condition::IfVersion);
+            match self
+                .shared
+                .store
+                .set(&key, &bytes, self.index_ttl(), condition)
+                .await
+            {
+                Ok(_) => return Ok(index),
                 Err(e) if e.is_conflict() => attempts.after_conflict(e).await?,
                 Err(e) => return Err(e),
             }
         }
     }
 
+    /// The hint for a session written now.
+    pub(super) fn fresh_hint(&self, ttl: Duration) -> i64 {
+        now_ms().saturating_add(millis(ttl))
+    }
+
+    /// Lists `id` under `owner`.
     pub(super) async fn index(
         &self,
         owner: Option<&str>,
         id: &SessionId,
+        ttl: Duration,
     ) -> Result<(), StoreError> {
         if let Some(owner) = owner {
-            self.edit_index(owner, |set| {
-                set.insert(id.to_string());
+            let hint = self.fresh_hint(ttl);
+            self.edit_index(owner, false, &mut |index| {
+                index.insert(id.to_string(), hint);
+                Ok(())
             })
             .await?;
         }
         Ok(())
     }
 
+    /// Takes `id` out of `owner`'s index.
     pub(super) async fn unindex(
         &self,
         owner: Option<&str>,
         id: &SessionId,
     ) -> Result<(), StoreError> {
         if let Some(owner) = owner {
-            self.edit_index(owner, |set| {
-                set.remove(id.as_str());
+            self.edit_index(owner, false, &mut |index| {
+                index.remove(id.as_str());
+                Ok(())
             })
             .await?;
         }

@@ -63,22 +63,15 @@ where
             let key = self.sessions.key(&id);
             match shared.store.set(&key, &bytes, Some(ttl), condition).await {
                 Ok(version) => {
-                    // The owner index changes only when the owner does, or when the
-                    // session is first written under this id (new, or after cycle_id).
-                    let owner_changed = self.saved.owner != self.record.owner;
-                    if owner_changed && self.id.is_some() {
-                        self.sessions
-                            .unindex(self.saved.owner.as_deref(), &id)
-                            .await?;
-                    }
-                    if owner_changed || condition == Condition::IfAbsent {
-                        self.sessions
-                            .index(self.record.owner.as_deref(), &id)
-                            .await?;
-                    }
-                    self.id = Some(id);
+                    let new = self.id.is_none();
+                    self.list_written(&id, &key, version, new, ttl).await?;
+                    let old_owner = self.saved.owner.take();
+                    self.id = Some(id.clone());
                     self.version = Some(version);
                     self.saved = self.record.clone();
+                    if !new && old_owner != self.record.owner {
+                        self.sessions.unindex(old_owner.as_deref(), &id).await?;
+                    }
                     return Ok(());
                 }
                 // A fresh id collided (2^-128): draw another.
@@ -127,6 +120,44 @@ where
         }
     }
 
+    /// Lists a session just written at `version` under its owner when it is new or its
+    /// owner changed. If that fails the write is undone (a new session is deleted, a
+    /// changed one is put back as it was), so that no live session is missing from its
+    /// owner's index.
+    async fn list_written(
+        &self,
+        id: &SessionId,
+        key: &str,
+        version: Version,
+        new: bool,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let owner = self.record.owner.as_deref();
+        if owner.is_none() || !(new || self.saved.owner != self.record.owner) {
+            return Ok(());
+        }
+        let Err(e) = self.sessions.index(owner, id, ttl).await else {
+            return Ok(());
+        };
+        let store = &self.sessions.shared.store;
+        let undone = if new {
+            store.delete(key).await.map(drop)
+        } else {
+            match self.sessions.shared.codec.encode(&self.saved) {
+                Ok(bytes) => store
+                    .set(key, &bytes, Some(ttl), Condition::IfVersion(version))
+                    .await
+                    .map(drop),
+                Err(c) => Err(codec_error("the session cannot be encoded", c)),
+            }
+        };
+        if let Err(u) = undone {
+            tracing::error!(session = %short(id), error = %u,
+                "a session could not be listed under its owner nor be undone");
+        }
+        Err(e)
+    }
+
     pub(super) fn merge_onto(&mut self, theirs: Session<S, K>) {
         let mut merged = theirs.record.clone();
         let keys: BTreeSet<&String> = self
@@ -150,34 +181,6 @@ where
         self.saved = theirs.record;
         self.version = theirs.version;
         self.record = merged;
-    }
-
-    /// Gives the session a new id, keeping its data (do this when a user logs in): the
-    /// session is saved under the new id, pending changes included, and the old id is
-    /// deleted.
-    ///
-    /// # Errors
-    /// As [`Session::save`].
-    pub async fn cycle_id(&mut self) -> Result<(), StoreError> {
-        let old = self.id.take();
-        let old_version = self.version.take();
-        if let Err(e) = self.save().await {
-            self.id = old;
-            self.version = old_version;
-            return Err(e);
-        }
-        if let Some(old) = old {
-            let shared = &self.sessions.shared;
-            shared.store.delete(&self.sessions.key(&old)).await?;
-            self.sessions
-                .unindex(self.saved.owner.as_deref(), &old)
-                .await?;
-        }
-        if let Some(ka) = self.keep_alive.take() {
-            drop(ka);
-            self.open()?;
-        }
-        Ok(())
     }
 
     /// Deletes the session from the store.

@@ -128,6 +128,10 @@ where
         let Some(entry) = self.shared.store.get(&key).await? else {
             return Err(not_found(&id));
         };
+        if entry.value == MOVED {
+            // A rotation claimed this id: it is gone.
+            return Err(not_found(&id));
+        }
         let record: Record = match self.shared.codec.decode(&entry.value) {
             Ok(r) => r,
             Err(e) => {

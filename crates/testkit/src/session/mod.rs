@@ -14,6 +14,9 @@ use satchel_store::{Condition, StoreErrorKind, StoreObject};
 
 use crate::store::unique_prefix;
 
+mod trust;
+pub use trust::*;
+
 /// The pipelines every multi-codec behaviour runs through.
 const SPECS: [&str; 3] = ["json", "msgpack+zstd", "bincode+lz4"];
 

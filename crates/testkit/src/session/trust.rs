@@ -1,0 +1,259 @@
+//! Session behaviours that broke once (issue 15, "Trust"), each named after what broke.
+
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::*;
+
+/// `cycle_id` revived sessions: a handle loaded before "log out everywhere", or whose
+/// session idle-expired, could rotate it back to life; a rotation could drop a save made
+/// by another handle meanwhile. Rotation now refuses all three.
+pub async fn regression_cycle_id_revives<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let name = store.backend();
+    let sessions = Sessions::new(
+        store.clone(),
+        Codec::json(),
+        config(&format!("{name}-revive")).with_idle_timeout(Duration::from_millis(400)),
+    );
+    // Logged out everywhere.
+    let mut s = sessions.create();
+    s.set_owner(Some("ann"));
+    s.insert("k", &1).unwrap();
+    s.save().await.unwrap();
+    let old = s.id().unwrap().clone();
+    assert_eq!(sessions.delete_owner("ann").await.unwrap(), 1, "{name}");
+    let err = s.cycle_id().await.unwrap_err();
+    assert!(
+        err.is_not_found(),
+        "{name}: rotated a logged-out session: {err}"
+    );
+    assert_eq!(
+        s.id(),
+        Some(&old),
+        "{name}: a refused rotation keeps the old id"
+    );
+    assert!(
+        sessions.sessions_of("ann").await.unwrap().is_empty(),
+        "{name}"
+    );
+    assert!(
+        sessions
+            .connect(old.as_str())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    // Idle-expired.
+    let mut s = sessions.create();
+    s.insert("k", &1).unwrap();
+    s.save().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let err = s.cycle_id().await.unwrap_err();
+    assert!(
+        err.is_not_found(),
+        "{name}: rotated an expired session: {err}"
+    );
+
+    // Saved by another handle since: that save is kept, the rotation refused.
+    let mut a = sessions.create();
+    a.insert("k", &1).unwrap();
+    a.save().await.unwrap();
+    let id = a.id().unwrap().to_string();
+    let mut b = sessions.connect(&id).await.unwrap();
+    b.insert("k", &2).unwrap();
+    b.save().await.unwrap();
+    let err = a.cycle_id().await.unwrap_err();
+    assert!(
+        err.is_conflict(),
+        "{name}: rotated over a newer save: {err}"
+    );
+    let kept = sessions.connect(&id).await.unwrap();
+    assert_eq!(
+        kept.get::<i32>("k").unwrap(),
+        Some(2),
+        "{name}: lost a save"
+    );
+    // A reloaded handle rotates, and the old id is gone.
+    let mut c = sessions.connect(&id).await.unwrap();
+    c.cycle_id().await.unwrap();
+    assert!(sessions.connect(&id).await.unwrap_err().is_not_found());
+    assert_eq!(
+        sessions
+            .connect(c.id().unwrap().as_str())
+            .await
+            .unwrap()
+            .get::<i32>("k")
+            .unwrap(),
+        Some(2)
+    );
+    c.delete().await.unwrap();
+}
+
+/// A small xorshift generator: the test prints its seed, so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What the racing tasks share: every id ever created for the owner, with the tick at
+/// which its creation returned, and the ticks at which `delete_owner` calls started.
+#[derive(Default)]
+struct Ledger {
+    tick: AtomicU64,
+    created: Mutex<Vec<(String, u64)>>,
+    logouts: Mutex<Vec<u64>>,
+}
+
+impl Ledger {
+    fn now(&self) -> u64 {
+        self.tick.fetch_add(1, Ordering::SeqCst)
+    }
+    fn created(&self, id: &SessionId) {
+        let at = self.now();
+        self.created.lock().unwrap().push((id.to_string(), at));
+    }
+    fn pick(&self, rng: &mut Rng) -> Option<String> {
+        let created = self.created.lock().unwrap();
+        let n = created.len() as u64;
+        (n > 0).then(|| created[rng.below(n) as usize].0.clone())
+    }
+}
+
+fn expected(e: &satchel_store::StoreError) -> bool {
+    e.is_not_found() || e.is_conflict()
+}
+
+/// The owner index lost entries: an unconditional delete of the last id dropped a
+/// concurrent login, `delete_owner` worked from a snapshot, pruning used a stale set.
+/// Creates, deletes, rotations, saves and `delete_owner` race in 16 tasks; after each
+/// round, no session created before a `delete_owner` call started is live, and
+/// `sessions_of` lists every live session.
+pub async fn regression_owner_index_loses_entries<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let name = store.backend();
+    let sessions = Sessions::new(
+        store.clone(),
+        Codec::json(),
+        config(&format!("{name}-race")),
+    );
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let started = Instant::now();
+    let ledger = Arc::new(Ledger::default());
+    for round in 0..6 {
+        if started.elapsed() > Duration::from_secs(40) {
+            break;
+        }
+        let mut tasks = Vec::new();
+        for task in 0..16u64 {
+            let sessions = sessions.clone();
+            let ledger = ledger.clone();
+            let mut rng = Rng(seed ^ (round * 131 + task + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            tasks.push(tokio::spawn(async move {
+                for _ in 0..4 {
+                    match rng.below(10) {
+                        0..=3 => {
+                            let mut s = sessions.create();
+                            s.set_owner(Some("racer"));
+                            s.insert("n", &rng.below(100)).unwrap();
+                            s.save().await.unwrap();
+                            ledger.created(s.id().unwrap());
+                        }
+                        4 => {
+                            if let Some(id) = ledger.pick(&mut rng) {
+                                sessions.delete(&id).await.unwrap();
+                            }
+                        }
+                        5 | 6 => {
+                            let Some(id) = ledger.pick(&mut rng) else {
+                                continue;
+                            };
+                            let mut s = match sessions.connect(&id).await {
+                                Ok(s) => s,
+                                Err(e) if expected(&e) => continue,
+                                Err(e) => panic!("connect: {e}"),
+                            };
+                            tokio::task::yield_now().await;
+                            match s.cycle_id().await {
+                                Ok(()) => ledger.created(s.id().unwrap()),
+                                Err(e) if expected(&e) => {}
+                                Err(e) => panic!("cycle_id: {e}"),
+                            }
+                        }
+                        7 | 8 => {
+                            let Some(id) = ledger.pick(&mut rng) else {
+                                continue;
+                            };
+                            let mut s = match sessions.connect(&id).await {
+                                Ok(s) => s,
+                                Err(e) if expected(&e) => continue,
+                                Err(e) => panic!("connect: {e}"),
+                            };
+                            s.insert("n", &rng.below(100)).unwrap();
+                            tokio::task::yield_now().await;
+                            match s.save().await {
+                                Ok(()) => {}
+                                Err(e) if expected(&e) => {}
+                                Err(e) => panic!("save: {e}"),
+                            }
+                        }
+                        _ => {
+                            let at = ledger.now();
+                            sessions.delete_owner("racer").await.unwrap();
+                            ledger.logouts.lock().unwrap().push(at);
+                        }
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("a racing task failed");
+        }
+        let listed: BTreeSet<String> = sessions
+            .sessions_of("racer")
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.to_string())
+            .collect();
+        let last_logout = ledger.logouts.lock().unwrap().iter().copied().max();
+        let created = ledger.created.lock().unwrap().clone();
+        for (id, at) in created {
+            let live = sessions.connect(&id).await.is_ok();
+            if live {
+                assert!(
+                    listed.contains(&id),
+                    "{name} seed {seed} round {round}: live session {}… is not listed",
+                    &id[..4]
+                );
+                if let Some(logout) = last_logout {
+                    assert!(
+                        at > logout,
+                        "{name} seed {seed} round {round}: session {}… created before a \
+                         log-out-everywhere is live",
+                        &id[..4]
+                    );
+                }
+            }
+        }
+    }
+    sessions.delete_owner("racer").await.unwrap();
+    assert!(sessions.sessions_of("racer").await.unwrap().is_empty());
+}
