@@ -17,6 +17,11 @@ pub(crate) struct Record {
     pub(crate) owner: Option<String>,
     /// Encoded values by key.
     pub(crate) data: BTreeMap<String, Blob>,
+    /// The format of each value written in another format than the configured one (read
+    /// from a record another pipeline wrote); not stored as a field (see
+    /// `session::pipeline`).
+    #[serde(skip)]
+    pub(crate) formats: BTreeMap<String, satchel::FormatId>,
 }
 
 /// Bytes that are a base64url string in human-readable formats (JSON) and raw bytes in

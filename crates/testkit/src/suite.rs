@@ -130,6 +130,7 @@ macro_rules! __suite {
             keep_alive_does_not_revive_a_deleted_session,
             regression_cycle_id_revives,
             regression_owner_index_loses_entries,
+            regression_a_codec_change_strands_every_session,
         );
     };
     (@module $suite:ident, $backend:ident, $var:tt, $make:expr; $($behaviour:ident),* $(,)?) => {

@@ -55,6 +55,12 @@ where
         key: &str,
         value: &T,
     ) -> Result<(), StoreError> {
+        if key == pipeline::FORMATS_KEY {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                "this session key is reserved by satchel: pick another",
+            ));
+        }
         let mut bytes = Vec::new();
         self.sessions
             .shared
@@ -63,6 +69,7 @@ where
             .serialize_into(value, &mut bytes)
             .map_err(|e| codec_error(&format!("session value `{key}` cannot be encoded"), e))?;
         self.record.data.insert(key.to_string(), Blob(bytes));
+        self.record.formats.remove(key);
         Ok(())
     }
 
@@ -74,10 +81,8 @@ where
         let Some(Blob(bytes)) = self.record.data.get(key) else {
             return Ok(None);
         };
-        let codec = &self.sessions.shared.codec;
-        codec
-            .format()
-            .deserialize(bytes, codec.decode_limits())
+        self.sessions
+            .decode_value(&self.record, key, bytes)
             .map(Some)
             .map_err(|e| {
                 codec_error(
@@ -89,6 +94,7 @@ where
 
     /// Removes `key`. Returns whether it was there.
     pub fn remove(&mut self, key: &str) -> bool {
+        self.record.formats.remove(key);
         self.record.data.remove(key).is_some()
     }
 
@@ -115,6 +121,7 @@ where
     /// Removes every value.
     pub fn clear(&mut self) {
         self.record.data.clear();
+        self.record.formats.clear();
     }
 
     /// The owner (a user id) the session is tied to.

@@ -3,6 +3,7 @@
 //! - `config`: [`SessionConfig`], how sessions of one kind live and expire;
 //! - `sessions`: [`Sessions`], the factory (create, connect, delete);
 //! - `owners`: the owner index (sessions of an owner, "log out everywhere");
+//! - `pipeline`: reading a record in any pipeline, writing it in the configured one;
 //! - `handle`: [`Session`], the dict-like handle and its change tracking;
 //! - `save`: saving (compare-and-set, merging), deletion;
 //! - `rotate`: new ids ([`Session::cycle_id`]);
@@ -30,6 +31,7 @@ mod config;
 mod handle;
 mod keep_alive;
 mod owners;
+mod pipeline;
 mod rotate;
 mod save;
 mod scope;

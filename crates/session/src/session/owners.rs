@@ -83,21 +83,22 @@ where
         let Some(e) = self.shared.store.get(&key).await? else {
             return Ok((Index::new(), None));
         };
-        let codec = &self.shared.codec;
         // 0.1 indexes were a plain set of ids: every one is checked at the next change.
-        let index = codec.decode::<Index>(&e.value).or_else(|err| {
-            codec
-                .decode::<BTreeSet<String>>(&e.value)
-                .map(|set| set.into_iter().map(|id| (id, 0)).collect())
-                .map_err(|_| {
-                    StoreError::new(
-                        StoreErrorKind::Corrupt,
-                        format!("the session index of owner `{owner}` does not decode"),
-                    )
-                    .with_key(self.store_key(&key))
-                    .with_source(err)
-                })
-        })?;
+        let index = self
+            .decode_stored::<Index>(&e.value)
+            .map(|(i, _)| i)
+            .or_else(|err| {
+                self.decode_stored::<BTreeSet<String>>(&e.value)
+                    .map(|(set, _)| set.into_iter().map(|id| (id, 0)).collect())
+                    .map_err(|_| {
+                        StoreError::new(
+                            StoreErrorKind::Corrupt,
+                            format!("the session index of owner `{owner}` does not decode"),
+                        )
+                        .with_key(self.store_key(&key))
+                        .with_source(err)
+                    })
+            })?;
         Ok((index, Some(e.version)))
     }
 

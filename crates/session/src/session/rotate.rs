@@ -60,12 +60,12 @@ where
         };
         // Put the old session back as it was, unless it was logged out meanwhile.
         if !e.is_not_found() {
-            let restored = match shared.codec.encode(&self.saved) {
+            let restored = match self.sessions.encode_record(&self.saved) {
                 Ok(bytes) => store
                     .set(&old_key, &bytes, Some(ttl), Condition::IfVersion(claimed))
                     .await
                     .map(|v| self.version = Some(v)),
-                Err(c) => Err(codec_error("the session cannot be encoded", c)),
+                Err(c) => Err(c),
             };
             if let Err(r) = restored {
                 tracing::error!(session = %short(&old), error = %r,
@@ -82,10 +82,7 @@ where
     async fn move_to_new_id(&mut self, old: &SessionId, ttl: Duration) -> Result<(), StoreError> {
         let shared = self.sessions.shared.clone();
         let store = &shared.store;
-        let bytes = shared
-            .codec
-            .encode(&self.record)
-            .map_err(|e| codec_error("the session cannot be encoded", e))?;
+        let bytes = self.sessions.encode_record(&self.record)?;
         let mut attempts = shared.config.retry_policy.attempts();
         let (new, new_key, version) = loop {
             let new = SessionId::generate()?;

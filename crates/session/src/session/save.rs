@@ -56,10 +56,7 @@ where
                 (Some(id), None) => (id.clone(), Condition::IfAbsent),
                 (None, _) => (SessionId::generate()?, Condition::IfAbsent),
             };
-            let bytes = shared
-                .codec
-                .encode(&self.record)
-                .map_err(|e| codec_error("the session cannot be encoded", e))?;
+            let bytes = self.sessions.encode_record(&self.record)?;
             let key = self.sessions.key(&id);
             match shared.store.set(&key, &bytes, Some(ttl), condition).await {
                 Ok(version) => {
@@ -143,12 +140,12 @@ where
         let undone = if new {
             store.delete(key).await.map(drop)
         } else {
-            match self.sessions.shared.codec.encode(&self.saved) {
+            match self.sessions.encode_record(&self.saved) {
                 Ok(bytes) => store
                     .set(key, &bytes, Some(ttl), Condition::IfVersion(version))
                     .await
                     .map(drop),
-                Err(c) => Err(codec_error("the session cannot be encoded", c)),
+                Err(c) => Err(c),
             }
         };
         if let Err(u) = undone {
@@ -172,6 +169,10 @@ where
                 match mine {
                     Some(v) => merged.data.insert(key.clone(), v.clone()),
                     None => merged.data.remove(key),
+                };
+                match self.record.formats.get(key) {
+                    Some(&f) => merged.formats.insert(key.clone(), f),
+                    None => merged.formats.remove(key),
                 };
             }
         }

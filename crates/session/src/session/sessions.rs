@@ -32,6 +32,9 @@ pub(super) struct Shared<S: ?Sized, K> {
     /// The store under the configured key prefix: sessions use it with their own keys
     /// (`{id}`, `owner:{owner}`).
     pub(super) store: Prefixed<Arc<S>>,
+    /// The format the codec names in its header (`None` for a headerless codec, which
+    /// then reads only what it writes).
+    pub(super) own_format: Option<satchel::FormatId>,
 }
 
 impl<S: ?Sized, K> Clone for Sessions<S, K> {
@@ -61,6 +64,7 @@ where
     pub fn new(store: Arc<S>, codec: K, config: SessionConfig) -> Self {
         Self {
             shared: Arc::new(Shared {
+                own_format: pipeline::own_format(&codec),
                 codec,
                 store: Prefixed::new(store, config.key_prefix.clone()),
                 config,
@@ -99,6 +103,7 @@ where
             created_ms: now_ms(),
             owner: None,
             data: BTreeMap::new(),
+            formats: BTreeMap::new(),
         };
         Session {
             sessions: self.clone(),
@@ -132,7 +137,7 @@ where
             // A rotation claimed this id: it is gone.
             return Err(not_found(&id));
         }
-        let record: Record = match self.shared.codec.decode(&entry.value) {
+        let record: Record = match self.decode_record(&entry.value) {
             Ok(r) => r,
             Err(e) => {
                 if self.shared.config.purge_corrupt {
@@ -195,12 +200,7 @@ where
             return Ok(false);
         };
         let owner = match self.shared.store.get(&self.key(&id)).await? {
-            Some(e) => self
-                .shared
-                .codec
-                .decode::<Record>(&e.value)
-                .ok()
-                .and_then(|r| r.owner),
+            Some(e) => self.decode_record(&e.value).ok().and_then(|r| r.owner),
             None => None,
         };
         let existed = self.shared.store.delete(&self.key(&id)).await?;

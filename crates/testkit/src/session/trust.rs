@@ -257,3 +257,73 @@ where
     sessions.delete_owner("racer").await.unwrap();
     assert!(sessions.sessions_of("racer").await.unwrap().is_empty());
 }
+
+/// A codec change stranded every session: a session written through one pipeline could not
+/// be read through another. Now it is read in whatever pipeline wrote it (values included),
+/// written in the configured one, and still read right by the first.
+pub async fn regression_a_codec_change_strands_every_session<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let name = store.backend();
+    let prefix = unique_prefix(&format!("{name}-codecs"));
+    let through = |spec: &str| {
+        let codec: DynCodec = spec.parse().expect("a known pipeline");
+        Sessions::new(
+            store.clone(),
+            codec,
+            SessionConfig::default().with_key_prefix(prefix.clone()),
+        )
+    };
+    for (first, then, third) in [
+        ("json", "msgpack+zstd", "bincode+lz4"),
+        ("msgpack+zstd", "bincode+lz4", "json"),
+        ("bincode+lz4", "json", "msgpack+zstd"),
+    ] {
+        let (a, b, c) = (through(first), through(then), through(third));
+        let mut s = a.create();
+        s.set_owner(Some("carol"));
+        s.insert("cart", &cart()).unwrap();
+        s.insert("visits", &3u64).unwrap();
+        s.save().await.unwrap();
+        let id = s.id().unwrap().to_string();
+
+        let mut moved = b
+            .connect(&id)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {then} cannot read a session {first} wrote: {e}"));
+        assert_eq!(
+            moved.get::<Cart>("cart").unwrap(),
+            Some(cart()),
+            "{name} {first}->{then}"
+        );
+        moved.insert("visits", &4u64).unwrap();
+        moved.insert("theme", "dark").unwrap();
+        moved.save().await.unwrap();
+
+        for (spec, sessions) in [(first, &a), (then, &b), (third, &c)] {
+            let read = sessions.connect(&id).await.unwrap_or_else(|e| {
+                panic!("{name}: {spec} cannot read a session {first} then {then} wrote: {e}")
+            });
+            let what = format!("{name}: {first} then {then}, read by {spec}");
+            assert_eq!(read.get::<Cart>("cart").unwrap(), Some(cart()), "{what}");
+            assert_eq!(read.get::<u64>("visits").unwrap(), Some(4), "{what}");
+            assert_eq!(
+                read.get::<String>("theme").unwrap().as_deref(),
+                Some("dark"),
+                "{what}"
+            );
+            assert_eq!(
+                read.keys().collect::<Vec<_>>(),
+                ["cart", "theme", "visits"],
+                "{what}"
+            );
+        }
+        assert_eq!(
+            c.sessions_of("carol").await.unwrap().len(),
+            1,
+            "{name}: index read by {third}"
+        );
+        assert_eq!(c.delete_owner("carol").await.unwrap(), 1, "{name}");
+    }
+}
