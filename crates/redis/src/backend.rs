@@ -25,7 +25,7 @@ use crate::scripts;
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
 ///
 /// Each value is one Redis HASH with the fields `v` (the bytes) and `n` (the version, in
-/// decimal), under the key [`RedisConfig::with_key_prefix`] + key; its expiry is the key's
+/// decimal), under the key itself (wrap the store in [`Prefixed`](satchel_store_core::Prefixed) for a namespace); its expiry is the key's
 /// Redis expiry. Reads and conditional writes are single Lua scripts, so the value, its
 /// version and its time to live are read together and a compare-and-set is atomic on the
 /// server. Versions are the larger of the previous version plus one and the server clock
@@ -45,7 +45,6 @@ use crate::scripts;
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
-    key_prefix: Arc<str>,
     redacted_urls: Arc<str>,
 }
 
@@ -126,7 +125,6 @@ impl RedisStore {
             .map_err(|e| connect_failed(e, &redacted))?;
         Ok(Self {
             conn: Conn::Single(manager),
-            key_prefix: config.key_prefix.into(),
             redacted_urls: redacted.into(),
         })
     }
@@ -170,18 +168,15 @@ impl RedisStore {
             .map_err(|e| connect_failed(e, &redacted))?;
         Ok(Self {
             conn: Conn::Cluster(conn),
-            key_prefix: config.key_prefix.into(),
             redacted_urls: redacted.into(),
         })
     }
 
-    /// The prefix put before every key on the server (empty unless configured).
-    pub fn key_prefix(&self) -> &str {
-        &self.key_prefix
-    }
-
+    /// The key on the server: the key itself (a namespace is the job of
+    /// [`Prefixed`](satchel_store_core::Prefixed), the one
+    /// key-prefix mechanism of every store).
     fn full_key(&self, key: &str) -> String {
-        format!("{}{key}", self.key_prefix)
+        key.to_string()
     }
 
     /// Runs `attempt` on a clone of the connection; if the connection dropped, runs it once
@@ -347,9 +342,7 @@ impl RedisStore {
                 let Ok(key) = String::from_utf8(key) else {
                     continue;
                 };
-                if let Some(short) = key.strip_prefix(&*self.key_prefix) {
-                    found.push(short);
-                }
+                found.push(&key);
                 if found.full() {
                     return Ok(());
                 }
@@ -535,7 +528,6 @@ impl fmt::Debug for RedisStore {
         f.debug_struct("RedisStore")
             .field("url", &self.redacted_urls)
             .field("kind", &kind)
-            .field("key_prefix", &self.key_prefix)
             .finish()
     }
 }

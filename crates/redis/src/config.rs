@@ -12,7 +12,6 @@ use satchel_store_core::redact_url;
 /// use satchel_redis::RedisConfig;
 ///
 /// let config = RedisConfig::new("redis://:s3cret@cache.internal:6379/2")
-///     .with_key_prefix("app:")
 ///     .with_response_timeout(Some(Duration::from_millis(500)));
 /// // Debug output never shows the password.
 /// assert!(!format!("{config:?}").contains("s3cret"));
@@ -26,7 +25,6 @@ pub struct RedisConfig {
     pub(crate) urls: Vec<String>,
     #[cfg(feature = "cluster")]
     pub(crate) cluster: bool,
-    pub(crate) key_prefix: String,
     pub(crate) connection_timeout: Option<Duration>,
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) reconnect_attempts: usize,
@@ -65,20 +63,10 @@ impl RedisConfig {
             urls,
             #[cfg(feature = "cluster")]
             cluster: false,
-            key_prefix: String::new(),
             connection_timeout: Some(Self::DEFAULT_CONNECTION_TIMEOUT),
             response_timeout: Some(Self::DEFAULT_RESPONSE_TIMEOUT),
             reconnect_attempts: Self::DEFAULT_RECONNECT_ATTEMPTS,
         }
-    }
-
-    /// Puts every key under `prefix` on the server: `get("a")` reads `"{prefix}a"`, and
-    /// [`Scan`](satchel_store_core::Scan) returns keys without it. Several stores (or other
-    /// applications) can share one database this way.
-    #[must_use]
-    pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.key_prefix = prefix.into();
-        self
     }
 
     /// How long one attempt to open a connection may take (`None`: no limit).
@@ -111,11 +99,6 @@ impl RedisConfig {
     /// it; `{:?}` on the config hides the password.
     pub fn url(&self) -> &str {
         self.urls.first().map_or("", String::as_str)
-    }
-
-    /// The key prefix (empty by default).
-    pub fn key_prefix(&self) -> &str {
-        &self.key_prefix
     }
 
     /// The connection timeout.
@@ -163,8 +146,7 @@ impl fmt::Debug for RedisConfig {
         } else {
             d.field("url", &urls.first().map_or("", String::as_str));
         }
-        d.field("key_prefix", &self.key_prefix)
-            .field("connection_timeout", &self.connection_timeout)
+        d.field("connection_timeout", &self.connection_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("reconnect_attempts", &self.reconnect_attempts)
             .finish()
@@ -177,11 +159,10 @@ mod tests {
 
     #[test]
     fn debug_hides_the_password() {
-        let config = RedisConfig::new("redis://user:secretpw@127.0.0.1:1/").with_key_prefix("p:");
+        let config = RedisConfig::new("redis://user:secretpw@127.0.0.1:1/");
         let debug = format!("{config:?}");
         assert!(!debug.contains("secretpw"), "{debug}");
         assert!(debug.contains("redis://user:***@127.0.0.1:1/"), "{debug}");
-        assert!(debug.contains("\"p:\""), "{debug}");
         assert_eq!(config.url(), "redis://user:secretpw@127.0.0.1:1/");
     }
 }

@@ -11,12 +11,14 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), satchel_redis::StoreError> {
 //! use std::time::Duration;
-//! use satchel_redis::{Condition, RedisConfig, RedisStore, Store};
+//! use satchel_redis::{Condition, Prefixed, RedisConfig, RedisStore, Store};
 //!
-//! let store = RedisStore::with_config(
-//!     RedisConfig::new("redis://127.0.0.1:6379/0").with_key_prefix("app:"),
-//! )
-//! .await?;
+//! // Every key under "app:" on the server (Prefixed: the one namespace mechanism of every
+//! // satchel store).
+//! let store = Prefixed::new(
+//!     RedisStore::with_config(RedisConfig::new("redis://127.0.0.1:6379/0")).await?,
+//!     "app:",
+//! );
 //! let v1 = store
 //!     .set("greeting", b"hello", Some(Duration::from_secs(60)), Condition::Always)
 //!     .await?;
@@ -48,5 +50,6 @@ mod scripts;
 pub use backend::RedisStore;
 pub use config::RedisConfig;
 pub use satchel_store_core::{
-    Capabilities, Condition, Entry, Scan, Store, StoreError, StoreErrorKind, StoreObject, Version,
+    Capabilities, Condition, Entry, Prefixed, Scan, Store, StoreError, StoreErrorKind, StoreObject,
+    Version,
 };

@@ -8,7 +8,7 @@ use std::error::Error as _;
 use std::time::{Duration, SystemTime};
 
 use satchel_redis::{
-    Condition, RedisConfig, RedisStore, Scan, Store, StoreErrorKind, StoreObject, Version,
+    Condition, Prefixed, RedisConfig, RedisStore, Scan, Store, StoreErrorKind, StoreObject, Version,
 };
 use tokio::sync::{RwLock, RwLockReadGuard};
 
@@ -45,7 +45,7 @@ fn unique_prefix(test: &str) -> String {
 /// A store under a fresh prefix, a raw connection for setting up odd states, and the
 /// guard that keeps the `CLIENT KILL` test away.
 struct Fixture {
-    store: RedisStore,
+    store: Prefixed<RedisStore>,
     raw: redis::aio::MultiplexedConnection,
     prefix: String,
     _guard: RwLockReadGuard<'static, ()>,
@@ -56,9 +56,12 @@ impl Fixture {
         let url = test_url()?;
         let guard = KILL_LOCK.read().await;
         let prefix = unique_prefix(test);
-        let store = RedisStore::with_config(RedisConfig::new(&url).with_key_prefix(&prefix))
-            .await
-            .unwrap();
+        let store = Prefixed::new(
+            RedisStore::with_config(RedisConfig::new(&url))
+                .await
+                .unwrap(),
+            prefix.clone(),
+        );
         let raw = redis::Client::open(url.as_str())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -78,7 +81,7 @@ impl Fixture {
     }
 }
 
-async fn cleanup(store: &RedisStore) {
+async fn cleanup(store: &Prefixed<RedisStore>) {
     for key in store.scan("", usize::MAX).await.unwrap() {
         store.delete(&key).await.unwrap();
     }
@@ -482,10 +485,12 @@ async fn recovers_after_client_kill() {
         return;
     };
     let _alone = KILL_LOCK.write().await;
-    let store =
-        RedisStore::with_config(RedisConfig::new(&url).with_key_prefix(unique_prefix("kill")))
+    let store = Prefixed::new(
+        RedisStore::with_config(RedisConfig::new(&url))
             .await
-            .unwrap();
+            .unwrap(),
+        unique_prefix("kill"),
+    );
     let mut killer = redis::Client::open(url.as_str())
         .unwrap()
         .get_multiplexed_async_connection()
@@ -564,13 +569,14 @@ async fn slow_replies_time_out_and_the_connection_stays_usable() {
         return;
     };
     let _alone = KILL_LOCK.write().await;
-    let store = RedisStore::with_config(
-        RedisConfig::new(&url)
-            .with_key_prefix(unique_prefix("timeout"))
-            .with_response_timeout(Some(Duration::from_millis(100))),
-    )
-    .await
-    .unwrap();
+    let store = Prefixed::new(
+        RedisStore::with_config(
+            RedisConfig::new(&url).with_response_timeout(Some(Duration::from_millis(100))),
+        )
+        .await
+        .unwrap(),
+        unique_prefix("timeout"),
+    );
     let v = store
         .set("k", b"before", None, Condition::Always)
         .await
