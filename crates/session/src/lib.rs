@@ -42,6 +42,12 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(not(any(feature = "json", feature = "msgpack", feature = "bincode")))]
+compile_error!(
+    "satchel-session needs a format for its records: enable at least one of its features \
+     `json` (the default), `msgpack` or `bincode`"
+);
+
 mod manager;
 mod record;
 mod session;

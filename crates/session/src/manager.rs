@@ -63,18 +63,23 @@ fn optional_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Dur
     Option::<u64>::deserialize(d).map(|s| s.map(Duration::from_secs))
 }
 
+/// JSON, or without the `json` feature the first format feature enabled (`lib.rs` refuses
+/// to compile without one).
 fn default_codec() -> DynCodec {
+    #[cfg(feature = "json")]
+    let format = satchel::FormatId::JSON;
+    #[cfg(all(not(feature = "json"), feature = "msgpack"))]
+    let format = satchel::FormatId::MSGPACK;
+    #[cfg(all(not(feature = "json"), not(feature = "msgpack"), feature = "bincode"))]
+    let format = satchel::FormatId::BINCODE;
+    // Only so that the `compile_error!` is the one error of a build without formats.
+    #[cfg(not(any(feature = "json", feature = "msgpack", feature = "bincode")))]
+    let format = satchel::FormatId::JSON;
     DynCodec::for_pipeline(satchel::Pipeline {
-        format: satchel::FormatId::JSON,
+        format,
         compression: satchel::CompressionId::NONE,
     })
-    .unwrap_or_else(|_| {
-        // Without the json feature, fall back to the first compiled-in format.
-        satchel::FORMAT_NAMES
-            .iter()
-            .find_map(|n| n.parse().ok())
-            .expect("satchel has at least one format compiled in")
-    })
+    .expect("the format of an enabled feature of satchel-session is compiled into satchel")
 }
 
 fn default_idle() -> Duration {
@@ -227,23 +232,31 @@ impl SessionManager {
         name: &str,
         options: &SessionOptions,
     ) -> Result<Sessions, StoreError> {
-        let mut named = self.named.lock().await;
-        if let Some(existing) = named.get(name) {
+        // No lock is held across the connect: a slow store delays only its own callers.
+        if let Some(existing) = self.named.lock().await.get(name) {
             return Ok(existing.clone());
         }
-        let store = {
-            let mut stores = self.stores.lock().await;
-            match stores.get(&options.url) {
-                Some(store) => store.clone(),
-                None => {
-                    let store = satchel_store::open(&options.url).await?;
-                    stores.insert(options.url.clone(), store.clone());
-                    store
-                }
+        let known = self.stores.lock().await.get(&options.url).cloned();
+        let store = match known {
+            Some(store) => store,
+            None => {
+                let opened = satchel_store::open(&options.url).await?;
+                // Another caller may have opened the same URL meanwhile: keep the first.
+                self.stores
+                    .lock()
+                    .await
+                    .entry(options.url.clone())
+                    .or_insert(opened)
+                    .clone()
             }
         };
         let sessions = Sessions::new(store, options.codec, options.config(name));
-        named.insert(name.to_string(), sessions.clone());
-        Ok(sessions)
+        Ok(self
+            .named
+            .lock()
+            .await
+            .entry(name.to_string())
+            .or_insert(sessions)
+            .clone())
     }
 }

@@ -18,7 +18,8 @@ where
     /// Needs a tokio runtime.
     ///
     /// # Errors
-    /// [`StoreErrorKind::InvalidInput`] if the session was never saved (it has no id yet).
+    /// [`StoreErrorKind::InvalidInput`] if the session was never saved (it has no id yet),
+    /// or if called outside a tokio runtime.
     pub fn open(&mut self) -> Result<(), StoreError> {
         let Some(id) = self.id.clone() else {
             return Err(StoreError::new(
@@ -29,12 +30,22 @@ where
         if self.keep_alive.is_some() {
             return Ok(());
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                format!(
+                    "session {} cannot be opened outside a tokio runtime: its keep-alive runs \
+                     as a tokio task; open it from async code running on tokio",
+                    short(&id)
+                ),
+            ));
+        };
         let status = Arc::new(Mutex::new(KeepAliveStatus::Running));
         let shared = self.sessions.shared.clone();
         let key = self.sessions.key(&id);
         let created_ms = self.record.created_ms;
         let task_status = status.clone();
-        let task = tokio::spawn(async move {
+        let task = runtime.spawn(async move {
             let interval = shared.config.interval();
             let mut failures = 0;
             loop {
