@@ -6,7 +6,8 @@
 //! - `retry`: statements run again when SQLite was busy or a connection was lost;
 //! - `ops`: the statements of each operation (get, set, compare-and-set, …);
 //! - `timeouts`: the operation timeout;
-//! - `traits`: the `Store`, `Scan` and `PurgeExpired` impls.
+//! - `traits`: the `Store`, `Scan` and `PurgeExpired` impls;
+//! - `wal`: keeping SQLite's write-ahead log bounded.
 
 use std::future::Future;
 use std::str::FromStr;
@@ -90,6 +91,8 @@ pub(super) struct Inner {
     pub(super) suspect_until: Arc<AtomicI64>,
     /// See `SqlConfig::with_operation_timeout`.
     pub(super) operation_timeout: Option<Duration>,
+    /// The WAL of a SQLite file database, kept bounded ([`wal`]).
+    pub(super) wal: Option<wal::WalWatch>,
     /// The server's `max_allowed_packet` in bytes (MySQL/MariaDB); 0 where there is none.
     pub(super) max_packet: std::sync::atomic::AtomicUsize,
 }
@@ -160,7 +163,7 @@ impl SqlStore {
         };
         let url = redact_url(&config.url);
         let suspect_until = Arc::new(AtomicI64::new(0));
-        let (pool, dialect) = open_pool(&config, &url, &suspect_until).await?;
+        let (pool, dialect, wal) = open_pool(&config, &url, &suspect_until).await?;
         let sql = Statements::new(dialect, &config.table);
         let table = config.table;
         let new_inner = |purge_task| Inner {
@@ -173,6 +176,7 @@ impl SqlStore {
             suspect_until: suspect_until.clone(),
             operation_timeout: config.operation_timeout,
             max_packet: std::sync::atomic::AtomicUsize::new(0),
+            wal,
         };
         let inner = match (runtime, config.purge_interval) {
             (Some(runtime), Some(interval)) => Arc::new_cyclic(|weak| {
@@ -193,9 +197,19 @@ impl SqlStore {
 
     /// Closes every connection of the pool, waiting for those in use to be returned.
     /// Operations on this store and its clones fail with
-    /// [`StoreErrorKind::Unavailable`] afterwards.
+    /// [`StoreErrorKind::Unavailable`] afterwards. A SQLite file database is checkpointed
+    /// first, so no write-ahead log is left next to it.
     pub async fn close(&self) {
+        if self.inner.wal.is_some() {
+            self.inner.checkpoint().await;
+        }
         with_pool!(&self.inner.pool, p => p.close().await);
+    }
+
+    /// The size of a SQLite file database's write-ahead log now, in bytes (`None` for other
+    /// databases); kept under 64 MiB under sustained writes.
+    pub fn wal_size(&self) -> Option<u64> {
+        self.inner.wal.as_ref().map(wal::WalWatch::size)
     }
 }
 
@@ -216,6 +230,7 @@ mod retry;
 mod timeouts;
 mod traits;
 mod versions;
+mod wal;
 
 use pool::SUSPECT_FOR_MS;
 use pool::open_pool;

@@ -7,7 +7,7 @@ pub(super) async fn open_pool(
     config: &SqlConfig,
     redacted: &str,
     suspect_until: &Arc<AtomicI64>,
-) -> Result<(Pool, Dialect)> {
+) -> Result<(Pool, Dialect, Option<super::wal::WalWatch>)> {
     #[cfg(not(any(feature = "postgres", feature = "mysql")))]
     let _ = suspect_until;
     let url = config.url.as_str();
@@ -34,7 +34,7 @@ pub(super) async fn open_pool(
                 .connect_with(options)
                 .await
                 .map_err(|e| error::connect_failed(e, dialect, redacted))?;
-            Ok((Pool::Postgres(pool), dialect))
+            Ok((Pool::Postgres(pool), dialect, None))
         }
         #[cfg(feature = "mysql")]
         "mysql" | "mariadb" => {
@@ -54,7 +54,7 @@ pub(super) async fn open_pool(
                 .connect_with(options)
                 .await
                 .map_err(|e| error::connect_failed(e, dialect, redacted))?;
-            Ok((Pool::MySql(pool), dialect))
+            Ok((Pool::MySql(pool), dialect, None))
         }
         #[allow(unreachable_patterns)]
         "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => Err(error::bad_url(
@@ -71,7 +71,10 @@ pub(super) async fn open_pool(
 }
 
 #[cfg(feature = "sqlite")]
-pub(super) async fn open_sqlite(config: &SqlConfig, redacted: &str) -> Result<(Pool, Dialect)> {
+pub(super) async fn open_sqlite(
+    config: &SqlConfig,
+    redacted: &str,
+) -> Result<(Pool, Dialect, Option<super::wal::WalWatch>)> {
     use sqlx::sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
     };
@@ -102,14 +105,17 @@ pub(super) async fn open_sqlite(config: &SqlConfig, redacted: &str) -> Result<(P
             options
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal),
+                .synchronous(SqliteSynchronous::Normal)
+                // After each reset of the log, the file is cut back to this size.
+                .pragma("journal_size_limit", super::wal::WAL_LIMIT.to_string()),
         )
     };
+    let wal = (!in_memory).then(|| super::wal::WalWatch::new(options.get_filename()));
     let pool = pool_options
         .connect_with(options)
         .await
         .map_err(|e| error::connect_failed(e, dialect, redacted))?;
-    Ok((Pool::Sqlite(pool), dialect))
+    Ok((Pool::Sqlite(pool), dialect, wal))
 }
 
 /// How long a pooled connection may sit idle before it is pinged on checkout.

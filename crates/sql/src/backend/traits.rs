@@ -14,14 +14,25 @@ impl Store for SqlStore {
         ttl: Option<Duration>,
         condition: Condition,
     ) -> BoxFuture<'a, Result<Version>> {
-        Box::pin(
-            self.inner
-                .timed(Some(key), true, self.inner.set(key, value, ttl, condition)),
-        )
+        Box::pin(async move {
+            let version = self
+                .inner
+                .timed(Some(key), true, self.inner.set(key, value, ttl, condition))
+                .await?;
+            self.inner.after_write().await;
+            Ok(version)
+        })
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(self.inner.timed(Some(key), true, self.inner.delete(key)))
+        Box::pin(async move {
+            let deleted = self
+                .inner
+                .timed(Some(key), true, self.inner.delete(key))
+                .await?;
+            self.inner.after_write().await;
+            Ok(deleted)
+        })
     }
 
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
