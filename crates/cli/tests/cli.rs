@@ -775,6 +775,11 @@ fn serve_then_set_get_inspect_ls_del_through_grpc() {
     assert!(killed.success());
     let status = server.0.wait().expect("serve ends");
     assert!(status.success(), "graceful stop exits 0: {status:?}");
+    // Issue 18: a stopped server closed its pool, checkpointing SQLite's write-ahead log:
+    // none is left beside the database (0.1 left one, and it grew to 2 GB).
+    let wal = dir.path().join("served.db-wal");
+    let left = std::fs::metadata(&wal).map_or(0, |m| m.len());
+    assert_eq!(left, 0, "satchel serve left a {left}-byte WAL behind");
     ok(&satchel(
         &["set", "--store", &db, "--codec", "json", "after", "1"],
         b"",

@@ -146,6 +146,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE
     }
+
+    /// Lets go of the store's resources cleanly, waiting for operations in flight: a SQL
+    /// pool closes its connections (SQLite checkpoints its write-ahead log first). Call it
+    /// once on shutdown; operations afterwards fail as unavailable. The default has
+    /// nothing to let go of (memory; Redis and gRPC clients close on drop); wrappers
+    /// forward it.
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 /// Stores that can list their keys.
@@ -187,6 +196,9 @@ macro_rules! forward_store {
             }
             fn capabilities(&self) -> Capabilities {
                 (**self).capabilities()
+            }
+            fn close(&self) -> BoxFuture<'_, ()> {
+                (**self).close()
             }
         }
         impl<S: StoreObject + ?Sized> StoreObject for $ty {

@@ -109,6 +109,10 @@ impl<S: Store> Store for Prefixed<S> {
         self.inner.backend()
     }
 
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.inner.close()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

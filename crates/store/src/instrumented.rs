@@ -110,6 +110,10 @@ impl<S: Store> Store for Instrumented<S> {
         self.inner.backend()
     }
 
+    fn close(&self) -> BoxFuture<'_, ()> {
+        self.inner.close()
+    }
+
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }

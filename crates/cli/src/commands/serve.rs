@@ -86,7 +86,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         }
         _ => "plaintext",
     };
-    let bound = Server::new(store, config)
+    let bound = Server::new(std::sync::Arc::clone(&store), config)
         .bind()
         .await
         .map_err(serve_error)?;
@@ -113,10 +113,11 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ))?;
         println("  stop with Ctrl-C")?;
     }
-    bound
-        .serve_with_shutdown(shutdown_signal())
-        .await
-        .map_err(serve_error)?;
+    let served = bound.serve_with_shutdown(shutdown_signal()).await;
+    // Requests are done: let the store go cleanly (a SQLite file is checkpointed, so no
+    // write-ahead log is left beside it).
+    store.close().await;
+    served.map_err(serve_error)?;
     if !global.json {
         println("satchel serve: stopped")?;
     }

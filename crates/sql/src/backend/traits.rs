@@ -46,6 +46,10 @@ impl Store for SqlStore {
         self.inner.dialect.name()
     }
 
+    fn close(&self) -> BoxFuture<'_, ()> {
+        Box::pin(SqlStore::close(self))
+    }
+
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE.with_scan(true).with_purge_expired(true)
     }
