@@ -1,0 +1,200 @@
+//! [`DynCodec`]: a codec chosen at run time, from a spec or a header.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// A codec chosen at run time, from a spec string or a stored value's header.
+///
+/// Specs are `format[+compression[:level]]`: `json`, `msgpack+zstd`, `bincode+lz4`,
+/// `json+gzip:9` (and, with feature `kvdb`, `kvdb-json+zstd`, framed as kvdb-py frames
+/// values). A `DynCodec` prints back as its spec, and (de)serializes as one, so it can sit
+/// in a config file.
+///
+/// The header's settings are fallible here ([`DynCodec::checksum`] and friends return a
+/// `Result`): a codec chosen at run time may have a framing that has no such setting, and
+/// asking for one is then an error instead of being ignored.
+///
+/// ```
+/// # #[cfg(all(feature = "msgpack", feature = "zstd"))] {
+/// use satchel::DynCodec;
+///
+/// let codec: DynCodec = "msgpack+zstd:9".parse()?;
+/// assert_eq!(codec.to_string(), "msgpack+zstd:9");
+/// let bytes = codec.encode(&vec!["a", "b"])?;
+/// assert_eq!(codec.decode::<Vec<String>>(&bytes)?, ["a", "b"]);
+///
+/// let err = "xml+zstd".parse::<DynCodec>().unwrap_err();
+/// assert_eq!(err.to_string(), "unknown format `xml` in spec `xml+zstd`; valid formats: json, msgpack, bincode");
+/// # }
+/// # Ok::<(), satchel::Error>(())
+/// ```
+pub type DynCodec = Codec<AnyFormat, AnyCompression, AnyFraming>;
+
+impl Codec<AnyFormat, AnyCompression, AnyFraming> {
+    /// Parses a spec such as `msgpack+zstd:3`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] for a malformed spec or an unknown name (the message lists the
+    /// valid ones); [`ErrorKind::Unsupported`] for a backend not compiled in (the message
+    /// names the cargo feature).
+    pub fn from_spec(spec: &str) -> Result<Self, Error> {
+        let in_spec = |e: Error| {
+            let message = e.message().to_string();
+            let message = match message.split_once(';') {
+                Some((head, tail)) => format!("{head} in spec `{spec}`;{tail}"),
+                None => format!("{message} (spec `{spec}`)"),
+            };
+            Error::new(e.kind(), message)
+        };
+        let trimmed = spec.trim();
+        let (format, compression) = match trimmed.split_once('+') {
+            Some((f, c)) => (f, Some(c)),
+            None => (trimmed, None),
+        };
+        let format = AnyFormat::from_name(format).map_err(in_spec)?;
+        let compression = match compression {
+            None => AnyCompression::None,
+            Some(c) => {
+                let (name, level) = match c.split_once(':') {
+                    Some((name, level)) => (name, Some(level)),
+                    None => (c, None),
+                };
+                let compression = AnyCompression::from_name(name).map_err(in_spec)?;
+                match level {
+                    None => compression,
+                    Some(level) => {
+                        let n: i32 = level.parse().map_err(|_| {
+                            Error::new(
+                                ErrorKind::Spec,
+                                format!(
+                                    "level `{level}` in spec `{spec}` is not a whole number \
+                                     (e.g. `zstd:19`, `gzip:9`)"
+                                ),
+                            )
+                        })?;
+                        if compression.level_in_use().is_none() {
+                            return Err(Error::new(
+                                ErrorKind::Spec,
+                                format!("`{name}` has no levels (spec `{spec}`)"),
+                            ));
+                        }
+                        compression.with_level(Level::Precise(n))
+                    }
+                }
+            }
+        };
+        Ok(Self::from_parts(format, compression))
+    }
+
+    /// The codec for `format` and `compression`, in the framing the format is written in
+    /// ([`AnyFormat::default_framing`]).
+    pub fn from_parts(format: AnyFormat, compression: AnyCompression) -> Self {
+        let framing = format.default_framing();
+        Codec::framed(format, framing).compress(compression)
+    }
+
+    /// The codec that reads values written by `pipeline`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Unsupported`] if a part of it is not compiled in.
+    pub fn for_pipeline(pipeline: Pipeline) -> Result<Self, Error> {
+        Ok(Self::from_parts(
+            AnyFormat::from_id(pipeline.format)?,
+            AnyCompression::from_id(pipeline.compression)?,
+        ))
+    }
+
+    /// The pipeline this codec names in satchel's header; `None` for a codec in another
+    /// framing (kvdb-py's), which writes no header.
+    pub fn pipeline(&self) -> Option<Pipeline> {
+        self.framing().headered()?;
+        Some(Pipeline {
+            format: self.format().header_id()?,
+            compression: self.compression().id(),
+        })
+    }
+
+    #[cfg_attr(not(feature = "kvdb"), allow(unused_variables))]
+    fn header_setting(
+        self,
+        setting: &str,
+        f: impl FnOnce(Headered) -> Headered,
+    ) -> Result<Self, Error> {
+        match self.framing().0 {
+            Inner::Header(_) => Ok(self.map_framing(|e| match e.0 {
+                Inner::Header(h) => AnyFraming(Inner::Header(f(h))),
+                #[allow(unreachable_patterns)]
+                other => AnyFraming(other),
+            })),
+            #[cfg(feature = "kvdb")]
+            Inner::Kvdb(_) => Err(Error::new(
+                ErrorKind::Spec,
+                format!(
+                    "`{setting}` is a setting of satchel's header, and `{self}` is written in \
+                     kvdb-py's framing, which has no header: leave it off for kvdb codecs"
+                ),
+            )),
+        }
+    }
+
+    /// [`Codec::compress_above`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn compress_above(self, bytes: usize) -> Result<Self, Error> {
+        self.header_setting("compress_above", |h| h.compress_above(bytes))
+    }
+
+    /// [`Codec::checksum`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn checksum(self) -> Result<Self, Error> {
+        self.header_setting("checksum", Headered::checksum)
+    }
+
+    /// [`Codec::accept_unheadered`] for a codec chosen at run time.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec's framing has no header (kvdb-py's).
+    pub fn accept_unheadered(self) -> Result<Self, Error> {
+        self.header_setting("accept_unheadered", Headered::accept_unheadered)
+    }
+}
+
+impl FromStr for DynCodec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::from_spec(s)
+    }
+}
+
+impl fmt::Display for DynCodec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.format().name())?;
+        let c = self.compression();
+        if c.id() != CompressionId::NONE {
+            write!(f, "+{}", c.name())?;
+            if let Some(level) = c
+                .level_in_use()
+                .filter(|_| c.level_in_use() != c.default_level())
+            {
+                write!(f, ":{level}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl serde::Serialize for DynCodec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DynCodec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let spec = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        spec.parse().map_err(serde::de::Error::custom)
+    }
+}
