@@ -54,4 +54,4 @@ mod session;
 
 pub use manager::{SessionManager, SessionOptions};
 pub use satchel_store::SessionId;
-pub use session::{KeepAliveStatus, OpenSession, Session, SessionConfig, Sessions};
+pub use session::{KeepAliveStatus, OpenSession, Session, SessionConfig, SessionKey, Sessions};

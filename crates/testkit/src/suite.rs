@@ -131,6 +131,7 @@ macro_rules! __suite {
             regression_cycle_id_revives,
             regression_owner_index_loses_entries,
             regression_a_codec_change_strands_every_session,
+            regression_ids_at_rest,
         );
     };
     (@module $suite:ident, $backend:ident, $var:tt, $make:expr; $($behaviour:ident),* $(,)?) => {

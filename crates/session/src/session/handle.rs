@@ -41,6 +41,11 @@ where
         self.id.as_ref()
     }
 
+    /// The key the session is kept under (a hash of its id), once it has been saved.
+    pub fn key(&self) -> Option<SessionKey> {
+        self.id.as_ref().map(SessionKey::of)
+    }
+
     /// The stored version this session was loaded or last saved at.
     pub fn version(&self) -> Option<Version> {
         self.version

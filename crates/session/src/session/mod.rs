@@ -2,6 +2,7 @@
 //!
 //! - `config`: [`SessionConfig`], how sessions of one kind live and expire;
 //! - `sessions`: [`Sessions`], the factory (create, connect, delete);
+//! - `keys`: where a session is kept (a hash of its id), and moving 0.1 keys;
 //! - `owners`: the owner index (sessions of an owner, "log out everywhere");
 //! - `pipeline`: reading a record in any pipeline, writing it in the configured one;
 //! - `handle`: [`Session`], the dict-like handle and its change tracking;
@@ -30,6 +31,7 @@ use rotate::MOVED;
 mod config;
 mod handle;
 mod keep_alive;
+mod keys;
 mod owners;
 mod pipeline;
 mod rotate;
@@ -40,6 +42,7 @@ mod sessions;
 pub use config::SessionConfig;
 pub use handle::Session;
 pub use keep_alive::KeepAliveStatus;
+pub use keys::SessionKey;
 pub use scope::OpenSession;
 pub use sessions::Sessions;
 

@@ -12,7 +12,7 @@
 
 use super::*;
 
-/// Ids by the Unix millisecond after which their session may have expired.
+/// Session keys (hashed ids; ids in a 0.1 index) by the Unix millisecond after which their session may have expired.
 pub(super) type Index = BTreeMap<String, i64>;
 
 /// Whether an index change may go ahead: `Err` aborts it without writing.
@@ -28,9 +28,18 @@ where
     ///
     /// # Errors
     /// Store errors; [`StoreErrorKind::Corrupt`] if the index does not decode.
-    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionId>, StoreError> {
+    pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionKey>, StoreError> {
         let index = self.edit_index(owner, true, &mut |_| Ok(())).await?;
-        Ok(index.keys().filter_map(|id| SessionId::parse(id)).collect())
+        let mut keys: Vec<SessionKey> = index
+            .keys()
+            .map(|entry| match SessionId::parse(entry) {
+                Some(legacy) => SessionKey::of(&legacy),
+                None => SessionKey(entry.clone()),
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
     }
 
     /// Deletes every session of `owner` ("log out everywhere"). Returns how many there were.
@@ -67,8 +76,16 @@ where
                 }
                 Err(e) => return Err(e),
             }
-            for id in index.keys().filter_map(|id| SessionId::parse(id)) {
-                if self.shared.store.delete(&self.key(&id)).await? {
+            for entry in index.keys() {
+                let existed = match SessionId::parse(entry) {
+                    // A 0.1 entry: the session may not have been moved yet.
+                    Some(id) => {
+                        let moved = self.shared.store.delete(&self.key(&id)).await?;
+                        self.shared.store.delete(Self::legacy_key(&id)).await? || moved
+                    }
+                    None => self.shared.store.delete(entry).await?,
+                };
+                if existed {
                     deleted += 1;
                 }
             }
@@ -142,8 +159,12 @@ where
                     continue;
                 }
                 let entry = match SessionId::parse(id) {
-                    Some(id) => self.shared.store.get(&self.key(&id)).await?,
-                    None => None,
+                    // A 0.1 entry: the session may not have been moved yet.
+                    Some(id) => match self.shared.store.get(&self.key(&id)).await? {
+                        Some(e) => Some(e),
+                        None => self.shared.store.get(Self::legacy_key(&id)).await?,
+                    },
+                    None => self.shared.store.get(id).await?,
                 };
                 match entry {
                     // A rotation in progress claims its old key with an empty value.
@@ -191,7 +212,7 @@ where
         if let Some(owner) = owner {
             let hint = self.fresh_hint(ttl);
             self.edit_index(owner, false, &mut |index| {
-                index.insert(id.to_string(), hint);
+                index.insert(self.key(id), hint);
                 Ok(())
             })
             .await?;
@@ -207,6 +228,7 @@ where
     ) -> Result<(), StoreError> {
         if let Some(owner) = owner {
             self.edit_index(owner, false, &mut |index| {
+                index.remove(&self.key(id));
                 index.remove(id.as_str());
                 Ok(())
             })

@@ -125,7 +125,8 @@ where
                 let hint = sessions.fresh_hint(ttl);
                 sessions
                     .edit_index(a, false, &mut |index| {
-                        if index.remove(old.as_str()).is_none() {
+                        let listed = index.remove(&sessions.key(old));
+                        if listed.or(index.remove(old.as_str())).is_none() {
                             return Err(StoreError::new(
                                 StoreErrorKind::NotFound,
                                 format!(
@@ -134,7 +135,7 @@ where
                                 ),
                             ));
                         }
-                        index.insert(new.to_string(), hint);
+                        index.insert(sessions.key(new), hint);
                         Ok(())
                     })
                     .await

@@ -82,11 +82,6 @@ where
         self.shared.store.inner()
     }
 
-    /// The key of session `id`, under the prefix.
-    pub(super) fn key(&self, id: &SessionId) -> String {
-        id.as_str().to_string()
-    }
-
     /// The key of the owner index of `owner`, under the prefix.
     pub(super) fn owner_key(&self, owner: &str) -> String {
         format!("owner:{owner}")
@@ -130,8 +125,12 @@ where
             ));
         };
         let key = self.key(&id);
-        let Some(entry) = self.shared.store.get(&key).await? else {
-            return Err(not_found(&id));
+        let entry = match self.shared.store.get(&key).await? {
+            Some(entry) => entry,
+            None => match self.move_legacy(&id).await? {
+                Some(entry) => entry,
+                None => return Err(not_found(&id)),
+            },
         };
         if entry.value == MOVED {
             // A rotation claimed this id: it is gone.
@@ -199,11 +198,17 @@ where
         let Some(id) = SessionId::parse(id) else {
             return Ok(false);
         };
-        let owner = match self.shared.store.get(&self.key(&id)).await? {
-            Some(e) => self.decode_record(&e.value).ok().and_then(|r| r.owner),
-            None => None,
+        let legacy = Self::legacy_key(&id);
+        let entry = match self.shared.store.get(&self.key(&id)).await? {
+            Some(e) => Some(e),
+            None => self.shared.store.get(legacy).await?,
         };
-        let existed = self.shared.store.delete(&self.key(&id)).await?;
+        let owner = entry
+            .filter(|e| e.value != MOVED)
+            .and_then(|e| self.decode_record(&e.value).ok())
+            .and_then(|r| r.owner);
+        let hashed = self.shared.store.delete(&self.key(&id)).await?;
+        let existed = self.shared.store.delete(legacy).await? || hashed;
         self.unindex(owner.as_deref(), &id).await?;
         Ok(existed)
     }

@@ -302,7 +302,7 @@ where
         SessionConfig::default().with_key_prefix(prefix.clone()),
     );
     let bad_id = SessionId::generate().unwrap();
-    let key = format!("{prefix}{bad_id}");
+    let key = format!("{prefix}{}", corrupt.key_of(&bad_id));
     store
         .set(&key, b"\xC1\x10{not json", None, Condition::Always)
         .await
@@ -359,11 +359,11 @@ where
     other.save().await.unwrap();
     assert_eq!(owned.sessions_of("u1").await.unwrap().len(), 3, "{name}");
     let mut first = ids.remove(0);
-    let before = first.id().unwrap().clone();
+    let before = first.key().unwrap();
     first.cycle_id().await.unwrap();
     let listed = owned.sessions_of("u1").await.unwrap();
     assert_eq!(listed.len(), 3, "{name}: cycle keeps the owner's count");
-    assert!(!listed.contains(&before) && listed.contains(first.id().unwrap()));
+    assert!(!listed.contains(&before) && listed.contains(&first.key().unwrap()));
     ids.remove(0).delete().await.unwrap();
     assert_eq!(owned.sessions_of("u1").await.unwrap().len(), 2, "{name}");
     assert_eq!(owned.delete_owner("u1").await.unwrap(), 2, "{name}");

@@ -238,8 +238,9 @@ where
         for (id, at) in created {
             let live = sessions.connect(&id).await.is_ok();
             if live {
+                let key = sessions.key_of(&SessionId::parse(&id).unwrap());
                 assert!(
-                    listed.contains(&id),
+                    listed.contains(key.as_str()),
                     "{name} seed {seed} round {round}: live session {}… is not listed",
                     &id[..4]
                 );
@@ -326,4 +327,142 @@ where
         );
         assert_eq!(c.delete_owner("carol").await.unwrap(), 1, "{name}");
     }
+}
+
+/// Ids at rest: a dump of the store (or `satchel ls`) gave ids usable as cookies. The store
+/// now holds a hash of each id, in session keys and owner indexes alike; a session 0.1
+/// kept under its id is still read, and moved; errors name no full id.
+pub async fn regression_ids_at_rest<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let name = store.backend();
+    let prefix = unique_prefix(&format!("{name}-at-rest"));
+    let sessions = Sessions::new(
+        store.clone(),
+        Codec::json(),
+        SessionConfig::default().with_key_prefix(prefix.clone()),
+    );
+    let mut s = sessions.create();
+    s.set_owner(Some("dora"));
+    s.insert("k", &1).unwrap();
+    s.save().await.unwrap();
+    let id = s.id().unwrap().clone();
+    let key = format!("{prefix}{}", sessions.key_of(&id));
+    assert!(!key.contains(id.as_str()));
+    assert!(
+        store.get(&key).await.unwrap().is_some(),
+        "{name}: kept under its hash"
+    );
+    assert!(
+        store.get(&format!("{prefix}{id}")).await.unwrap().is_none(),
+        "{name}"
+    );
+    let index = store
+        .get(&format!("{prefix}owner:dora"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&index.value).contains(id.as_str()),
+        "{name}: the owner index holds the id"
+    );
+    if let Some(scan) = store.try_scan(&prefix, 100) {
+        let keys = scan.await.unwrap();
+        assert!(!keys.is_empty(), "{name}: the scan sees the session");
+        for k in keys {
+            assert!(
+                !k.contains(id.as_str()),
+                "{name}: store key `{k}` holds the id"
+            );
+        }
+    }
+
+    // An error about the session names no full id.
+    let mut stale = sessions.connect(id.as_str()).await.unwrap();
+    s.insert("k", &2).unwrap();
+    s.save().await.unwrap();
+    stale.insert("k", &3).unwrap();
+    let err = stale.save().await.unwrap_err();
+    assert!(err.is_conflict(), "{name}: {err}");
+    assert!(
+        !format!("{err} {err:?}").contains(id.as_str()),
+        "{name}: `{err}` holds the id"
+    );
+    store
+        .set(&key, b"\xC1 not a record", None, Condition::Always)
+        .await
+        .unwrap();
+    let err = sessions.connect(id.as_str()).await.unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{name}: {err}");
+    assert!(
+        !format!("{err} {err:?}").contains(id.as_str()),
+        "{name}: `{err}` holds the id"
+    );
+    assert!(store.delete(&key).await.unwrap());
+    assert_eq!(sessions.delete_owner("dora").await.unwrap(), 0, "{name}");
+
+    // A session as 0.1 kept it: under its id, listed by id in a plain set.
+    let mut old = sessions.create();
+    old.insert("cart", &cart()).unwrap();
+    old.set_owner(Some("eve"));
+    old.save().await.unwrap();
+    let old_id = old.id().unwrap().clone();
+    let hashed = format!("{prefix}{}", sessions.key_of(&old_id));
+    let bytes = store.get(&hashed).await.unwrap().unwrap().value;
+    assert!(store.delete(&hashed).await.unwrap());
+    let legacy = format!("{prefix}{old_id}");
+    store
+        .set(
+            &legacy,
+            &bytes,
+            Some(Duration::from_secs(600)),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let set: std::collections::BTreeSet<String> = [old_id.to_string()].into();
+    store
+        .set(
+            &format!("{prefix}owner:eve"),
+            &Codec::json().encode(&set).unwrap(),
+            None,
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions.sessions_of("eve").await.unwrap(),
+        [sessions.key_of(&old_id)],
+        "{name}: a 0.1 index entry is listed"
+    );
+    let mut read = sessions.connect(old_id.as_str()).await.unwrap();
+    assert_eq!(read.get::<Cart>("cart").unwrap(), Some(cart()), "{name}");
+    assert!(
+        store.get(&legacy).await.unwrap().is_none(),
+        "{name}: the 0.1 key stays"
+    );
+    assert!(
+        store.get(&hashed).await.unwrap().is_some(),
+        "{name}: not moved"
+    );
+    let index = store
+        .get(&format!("{prefix}owner:eve"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&index.value).contains(old_id.as_str()),
+        "{name}"
+    );
+    read.insert("k", &5).unwrap();
+    read.save().await.unwrap();
+    assert_eq!(sessions.delete_owner("eve").await.unwrap(), 1, "{name}");
+    assert!(
+        sessions
+            .connect(old_id.as_str())
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
 }
