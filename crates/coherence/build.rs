@@ -18,6 +18,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let fds = protox::compile(protos, ["proto"])?;
     tonic_prost_build::configure()
+        // Malformed messages are INVALID_ARGUMENT, not tonic's INTERNAL.
+        .codec_path("satchel_grpc::codec::ProtoCodec")
         .build_client(true)
         .build_transport(false)
         .build_server(true)

@@ -11,6 +11,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let server = std::env::var_os("CARGO_FEATURE_SERVER").is_some();
     let fds = protox::compile(protos, ["proto"])?;
     tonic_prost_build::configure()
+        // Malformed messages are INVALID_ARGUMENT (src/codec.rs), not tonic's INTERNAL.
+        .codec_path("crate::codec::ProtoCodec")
         .build_client(client)
         // `StoreClient::connect` needs tonic's channel, which only the client has.
         .build_transport(client)

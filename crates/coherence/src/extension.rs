@@ -8,8 +8,12 @@ use crate::CoherenceService;
 /// the server's store: add it with
 /// [`ServerConfig::with_extension`](satchel_grpc::ServerConfig::with_extension).
 ///
-/// The service is mounted without the bearer token (its clients cannot send one), with the
-/// server's message size limit, reported `SERVING` by the health service while the server
+/// The service is mounted with [`Mount::add_open_service`]: Coherence clients cannot send a
+/// bearer token, so when the server has one the service requires the client certificate
+/// under mutual TLS, or else the token (so those clients are refused), unless the operator
+/// allowed it open with `ServerConfig::allow_open_service("coherence.NamedCacheService")`
+/// (`satchel serve --coherence-without-auth`). It gets the server's message size limit and
+/// request time limit (for its streaming replies), reported `SERVING` by the health service while the server
 /// runs, and its `events` streams are ended when the shutdown signal fires (so they do not
 /// hold a graceful shutdown up).
 #[derive(Clone, Debug)]
@@ -57,7 +61,9 @@ impl Extension for Coherence {
     fn mount(&self, mount: &mut Mount<'_>) {
         let service = CoherenceService::new(mount.store().clone())
             .with_max_entries(self.max_entries)
-            .with_page_size(self.page_size);
+            .with_page_size(self.page_size)
+            .with_max_stream_time(mount.max_request_time())
+            .with_max_reply_size(mount.max_message_size());
         let closing = service.clone();
         let limit = mount.max_message_size();
         mount.add_open_service(

@@ -32,10 +32,12 @@
 //! # }
 //! ```
 //!
-//! Coherence clients cannot send satchel's bearer token, so the endpoint is mounted open
-//! ([`Mount::add_open_service`](satchel_grpc::Mount::add_open_service): the server warns at
-//! start when it has a token); TLS, mutual TLS, the request time limit and the message size
-//! limit are the server's and apply. The satchel header check does not apply (Coherence
+//! Coherence clients cannot send satchel's bearer token (their one credential is a TLS client
+//! certificate), so the endpoint is mounted with
+//! [`Mount::add_open_service`](satchel_grpc::Mount::add_open_service): when the server has a
+//! token, it requires the client certificate under mutual TLS, or else the token, and is
+//! open only if the operator allows it (`ServerConfig::allow_open_service`). TLS, the request
+//! time limit and the message size limit are the server's and apply. The satchel header check does not apply (Coherence
 //! values have no satchel header).
 //!
 //! | file | what |

@@ -17,7 +17,7 @@ use satchel_coherence::proto::{
 };
 use satchel_coherence::{BigInt, Classed, CoherenceClass, from_slice, to_vec};
 use satchel_coherence::{Coherence, cache_prefix, parse_store_key, store_key};
-use satchel_grpc::ServerConfig;
+use satchel_grpc::{Protection, ServerConfig};
 use satchel_store::{MemoryStore, Scan, Store, StoreObject};
 use satchel_testkit::grpc::TestServer;
 use serde::{Deserialize, Serialize};
@@ -923,6 +923,26 @@ async fn run_script(
     addr: String,
     env: Vec<(String, String)>,
 ) -> String {
+    let (status, out, err) = run_script_status(python, script, addr, env).await;
+    match status {
+        Some(s) if s.success() => {
+            // Shown with --nocapture.
+            eprintln!("{out}");
+            out
+        }
+        Some(s) => panic!("{script} failed ({s}):\n{out}\n{err}"),
+        None => panic!("{script} did not finish in 180 s:\n{out}\n{err}"),
+    }
+}
+
+/// [`run_script`], answering how it ended (`None`: killed after 180 s), its stdout and its
+/// stderr.
+async fn run_script_status(
+    python: PathBuf,
+    script: &'static str,
+    addr: String,
+    env: Vec<(String, String)>,
+) -> (Option<std::process::ExitStatus>, String, String) {
     tokio::task::spawn_blocking(move || {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/py")
@@ -970,19 +990,7 @@ async fn run_script(
             }
             std::thread::sleep(Duration::from_millis(100));
         };
-        let (out, err) = (out.join().unwrap(), err.join().unwrap());
-        match status {
-            Some(s) if s.success() => {
-                // Shown with --nocapture.
-                eprintln!("{out}");
-                out
-            }
-            Some(s) => panic!("{} failed ({s}):\n{out}\n{err}", script.display()),
-            None => panic!(
-                "{} did not finish in 180 s:\n{out}\n{err}",
-                script.display()
-            ),
-        }
+        (status, out.join().unwrap(), err.join().unwrap())
     })
     .await
     .unwrap()
@@ -1228,18 +1236,95 @@ fn pki() -> Pki {
 // ---------------------------------------------------------------------------------------
 // Options
 
+fn with_token(request: impl tonic::IntoRequest<cp::PutRequest>) -> tonic::Request<cp::PutRequest> {
+    let mut request = request.into_request();
+    request
+        .metadata_mut()
+        .insert("authorization", "Bearer s3cret".parse().unwrap());
+    request
+}
+
+fn protection_of(server: &satchel_grpc::BoundServer, name: &str) -> Protection {
+    server
+        .services()
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("{name} is not served"))
+        .protection
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_bearer_token_does_not_guard_the_coherence_endpoint() {
-    // Documented: Coherence clients cannot send the token; satchel's own service still
-    // requires it.
-    let server = serve_with(
+async fn regression_the_coherence_endpoint_is_no_side_door_when_a_token_is_set() {
+    // It used to be mounted open: a client without the token could put, read, clear and
+    // destroy caches. Now it is behind the token unless mutual TLS or the operator says
+    // otherwise.
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap()).with_token("s3cret");
+    let bound = satchel_grpc::Server::new(
         Arc::new(MemoryStore::new()),
-        ServerConfig::new("127.0.0.1:0".parse().unwrap()).with_token("s3cret"),
+        config.clone().with_extension(Coherence::new()),
+    )
+    .bind()
+    .await
+    .unwrap();
+    assert_eq!(
+        protection_of(&bound, "coherence.NamedCacheService"),
+        Protection::Token
+    );
+    assert_eq!(
+        protection_of(&bound, "satchel.store.v1.Store"),
+        Protection::Token
+    );
+    drop(bound);
+
+    let store: Arc<dyn StoreObject> = Arc::new(MemoryStore::new());
+    let server = serve_with(store.clone(), config).await;
+    let mut c = client(&server).await;
+    let r = c.put(put("k", "v", 0)).await;
+    expect_code("a put without the token", r, Code::Unauthenticated, "token").await;
+    let r = c
+        .clear(cp::ClearRequest {
+            scope: String::new(),
+            cache: CACHE.into(),
+        })
+        .await;
+    expect_code(
+        "a clear without the token",
+        r,
+        Code::Unauthenticated,
+        "token",
     )
     .await;
+    assert!(
+        store.scan("coherence:", 10).await.unwrap().is_empty(),
+        "nothing was written"
+    );
+    // With the token, it works.
+    c.put(with_token(put("k", "v", 0))).await.unwrap();
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_coherence_endpoint_is_open_with_a_token_only_when_the_operator_allows_it() {
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap())
+        .with_token("s3cret")
+        .allow_open_service("coherence.NamedCacheService");
+    let bound = satchel_grpc::Server::new(
+        Arc::new(MemoryStore::new()),
+        config.clone().with_extension(Coherence::new()),
+    )
+    .bind()
+    .await
+    .unwrap();
+    assert_eq!(
+        protection_of(&bound, "coherence.NamedCacheService"),
+        Protection::OpenByChoice
+    );
+    drop(bound);
+    let server = serve_with(Arc::new(MemoryStore::new()), config).await;
     let mut c = client(&server).await;
     c.put(put("k", "v", 0)).await.unwrap();
     assert_eq!(get_value(&mut c, "k").await, Some("v".into()));
+    // satchel's own service still requires the token.
     let mut own =
         satchel_grpc::proto::store_client::StoreClient::connect(format!("http://{}", server.addr))
             .await
@@ -1248,6 +1333,75 @@ async fn the_bearer_token_does_not_guard_the_coherence_endpoint() {
         .get(satchel_grpc::proto::GetRequest { key: "k".into() })
         .await;
     assert_eq!(r.unwrap_err().code(), Code::Unauthenticated);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_the_python_client_without_the_token_is_refused() {
+    const TEST: &str = "regression_the_python_client_without_the_token_is_refused";
+    let Some(python) = python(TEST) else { return };
+    let store: Arc<dyn StoreObject> = Arc::new(MemoryStore::new());
+    let server = serve_with(
+        store.clone(),
+        ServerConfig::new("127.0.0.1:0".parse().unwrap()).with_token("s3cret"),
+    )
+    .await;
+    let (status, out, err) = run_script_status(
+        python,
+        "readme_example.py",
+        server.addr.to_string(),
+        Vec::new(),
+    )
+    .await;
+    assert!(
+        status.is_some_and(|s| !s.success()),
+        "the client without the token was let in ({status:?}):\n{out}\n{err}"
+    );
+    assert!(err.contains("UNAUTHENTICATED"), "{err}");
+    assert!(
+        store.scan("coherence:", 10).await.unwrap().is_empty(),
+        "nothing was written"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_client_with_a_token_set_gets_in_by_its_client_certificate() {
+    const TEST: &str = "python_client_with_a_token_set_gets_in_by_its_client_certificate";
+    let Some(python) = python(TEST) else { return };
+    let pki = pki();
+    let tls = satchel_grpc::ServerTls::from_files(pki.path("server.pem"), pki.path("server.key"))
+        .unwrap()
+        .with_client_ca_file(pki.path("ca.pem"))
+        .unwrap();
+    let config = ServerConfig::new("127.0.0.1:0".parse().unwrap())
+        .with_tls(tls)
+        .with_token("s3cret");
+    let bound = satchel_grpc::Server::new(
+        Arc::new(MemoryStore::new()),
+        config.clone().with_extension(Coherence::new()),
+    )
+    .bind()
+    .await
+    .unwrap();
+    assert_eq!(
+        protection_of(&bound, "coherence.NamedCacheService"),
+        Protection::ClientCertificate
+    );
+    drop(bound);
+    let store: Arc<dyn StoreObject> = Arc::new(MemoryStore::new());
+    let server = serve_with(store.clone(), config).await;
+    let path = |n: &str| pki.path(n).display().to_string();
+    let env = vec![
+        ("COHERENCE_TLS_CERTS_PATH".to_string(), path("ca.pem")),
+        ("COHERENCE_TLS_CLIENT_CERT".to_string(), path("client.pem")),
+        ("COHERENCE_TLS_CLIENT_KEY".to_string(), path("client.key")),
+        ("SATCHEL_E2E_CACHE".to_string(), unique("tls-token")),
+        ("SATCHEL_E2E_PAGING_ENTRIES".to_string(), "450".to_string()),
+    ];
+    let out = run_e2e(python, server.addr.to_string(), env).await;
+    assert!(out.contains("tls=True"), "{out}");
+    check_readback(&*store, &out).await;
     server.stop().await;
 }
 

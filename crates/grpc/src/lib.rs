@@ -43,6 +43,7 @@
 
 #[cfg(feature = "client")]
 mod client;
+pub mod codec;
 #[cfg(feature = "client")]
 mod config;
 #[cfg(feature = "server")]
@@ -60,7 +61,8 @@ pub use config::{ClientTls, GrpcConfig};
 pub use error::{ServeError, ServeErrorKind};
 #[cfg(feature = "server")]
 pub use server::{
-    BoundServer, Extension, Mount, Server, ServerConfig, ServerTls, ServiceInfo, shutdown_signal,
+    BoundServer, Extension, Mount, Protection, Server, ServerConfig, ServerTls, ServiceInfo,
+    shutdown_signal,
 };
 #[cfg(feature = "server")]
 pub use status::to_status;

@@ -52,13 +52,59 @@ pub(crate) struct Args {
     /// Do not answer the Coherence cache protocol (coherence.NamedCacheService).
     #[arg(long)]
     no_coherence: bool,
+    /// With --token, serve the Coherence endpoint WITHOUT authentication (its clients
+    /// cannot send the token). Without this flag it needs the token, or under mutual TLS
+    /// (--tls-client-ca) the client certificate.
+    #[arg(long, requires = "token", conflicts_with = "no_coherence")]
+    coherence_without_auth: bool,
+    /// The log's format on stderr: `text`, or `json` (one object a line). What is logged:
+    /// RUST_LOG (default `info`: start, stop, each refused or failed call).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// The largest request or response in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_MAX_MESSAGE_SIZE)]
     max_message_size: usize,
 }
 
+/// The formats of `satchel serve`'s log.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LogFormat {
+    /// One human-readable line an event.
+    Text,
+    /// One JSON object an event.
+    Json,
+}
+
+/// Logs to stderr, filtered by `RUST_LOG` (default `info`). The log never holds a value,
+/// a token or a session id: the server logs methods, codes and addresses.
+fn install_log(format: LogFormat) -> CliResult {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().or_else(|e| {
+        if std::env::var_os(EnvFilter::DEFAULT_ENV).is_some() {
+            Err(CliError::new(
+                code::USAGE,
+                format!("RUST_LOG is not a valid log filter ({e}); e.g. RUST_LOG=info,satchel_grpc=debug"),
+            ))
+        } else {
+            Ok(EnvFilter::new("info"))
+        }
+    })?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let installed = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+    // Already installed (tests calling in twice): keep that one.
+    drop(installed);
+    Ok(())
+}
+
 /// Serves until SIGINT or SIGTERM, then lets requests in flight finish.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
+    install_log(args.log_format)?;
     let store = satchel_store::open(&args.store)
         .await
         .map_err(|e| CliError::open_store(&args.store, &e))?;
@@ -70,6 +116,9 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     }
     if let Some(token) = args.token {
         config = config.with_token(token);
+    }
+    if args.coherence_without_auth {
+        config = config.allow_open_service("coherence.NamedCacheService");
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
@@ -92,6 +141,11 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .map_err(serve_error)?;
     let addr = bound.local_addr();
     let services: Vec<&str> = bound.services().iter().map(|s| s.name).collect();
+    let protections: serde_json::Map<String, serde_json::Value> = bound
+        .services()
+        .iter()
+        .map(|s| (s.name.to_string(), json!(s.protection.to_string())))
+        .collect();
     let shown = satchel_store::redact_url(&args.store);
     if global.json {
         // One line, so a supervising script can read it as soon as it is printed.
@@ -101,12 +155,15 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             "transport": tls,
             "coherence": !args.no_coherence,
             "services": services,
+            "protection": protections,
         }))?;
     } else {
-        let services = services.join(", ");
         println(format_args!(
-            "satchel serve: listening on {addr} ({tls} gRPC: {services}), storing into {shown}"
+            "satchel serve: listening on {addr} ({tls} gRPC), storing into {shown}"
         ))?;
+        for service in bound.services() {
+            println(format_args!("  {}: {}", service.name, service.protection))?;
+        }
         println(format_args!(
             "  try: satchel set --store grpc://{addr} greeting '\"hello\"' && satchel get \
              --store grpc://{addr} greeting"

@@ -28,7 +28,44 @@ pub(super) fn namespace(scope: &str, cache: &str, format: Option<&str>) -> Resul
     Ok(cache_prefix(scope, cache))
 }
 
-/// Refuses bytes that are not a `json`-format value: `0x15` then one JSON text.
+/// The deepest nesting of arrays and objects a key or value may have: satchel's limit
+/// (`Limits::max_depth`'s default, serde_json's own), so whatever the endpoint stores,
+/// satchel's readers can read.
+pub(super) const MAX_DEPTH: usize = 128;
+
+/// How deeply `json` nests arrays and objects, counted without building anything (brackets
+/// inside strings do not count); stops counting past `limit`.
+fn nesting(json: &[u8], limit: usize) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in json {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                if deepest > limit {
+                    return deepest;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Refuses bytes that are not a `json`-format value: `0x15` then one JSON text, nested at
+/// most [`MAX_DEPTH`] levels.
 pub(super) fn check_json(field: &str, bytes: &[u8]) -> Result<(), Status> {
     let Some((&MAGIC, json)) = bytes.split_first() else {
         return Err(Status::invalid_argument(if bytes.is_empty() {
@@ -41,6 +78,11 @@ pub(super) fn check_json(field: &str, bytes: &[u8]) -> Result<(), Status> {
             )
         }));
     };
+    if nesting(json, MAX_DEPTH) > MAX_DEPTH {
+        return Err(Status::invalid_argument(format!(
+            "malformed {field}: its JSON nests deeper than {MAX_DEPTH} levels, satchel's limit"
+        )));
+    }
     // serde_json skips ignored strings without checking their UTF-8: check it first.
     let text = std::str::from_utf8(json).map_err(|e| {
         Status::invalid_argument(format!(
@@ -81,7 +123,16 @@ pub(super) fn same_value(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Values larger than this are compared by their bytes only: parsing them to compare as
+/// JSON would cost many times their size in memory (a 16 MB value took 300 MB).
+pub(super) const MAX_PARSED_VALUE: usize = 64 * 1024;
+
+/// The value as JSON, to compare; `None` for a value that is not Coherence JSON or larger
+/// than [`MAX_PARSED_VALUE`].
 pub(super) fn parse_value(bytes: &[u8]) -> Option<serde_json::Value> {
+    if bytes.len() > MAX_PARSED_VALUE {
+        return None;
+    }
     match bytes.split_first() {
         Some((&MAGIC, json)) => serde_json::from_slice(json).ok(),
         _ => None,
@@ -150,6 +201,36 @@ mod tests {
             assert_eq!(e.code(), tonic::Code::InvalidArgument);
             assert!(e.message().contains("key"), "{}", e.message());
         }
+    }
+
+    #[test]
+    fn regression_deep_values_are_refused() {
+        let deep = |n: usize| {
+            let mut v = vec![0x15];
+            v.extend(std::iter::repeat_n(b'[', n));
+            v.extend(std::iter::repeat_n(b']', n));
+            v
+        };
+        assert!(check_json("value", &deep(MAX_DEPTH)).is_ok());
+        let e = check_json("value", &deep(MAX_DEPTH + 1)).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        assert!(e.message().contains("128"), "{}", e.message());
+        let e = check_json("key", &deep(8_000_000)).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        // Brackets inside strings are not nesting.
+        let mut quoted = b"\x15\"".to_vec();
+        quoted.extend(std::iter::repeat_n(b'[', 1000));
+        quoted.extend(b"\\\"\"");
+        assert!(check_json("value", &quoted).is_ok());
+    }
+
+    #[test]
+    fn regression_large_values_are_compared_by_bytes_without_parsing() {
+        let mut big = b"\x15[".to_vec();
+        big.extend(std::iter::repeat_n(b"0,", MAX_PARSED_VALUE).flatten());
+        big.extend(b"0]");
+        assert_eq!(parse_value(&big), None);
+        assert!(same_value(&big, &big.clone()));
     }
 
     #[test]

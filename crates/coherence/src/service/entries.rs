@@ -86,6 +86,7 @@ pub(super) async fn put(
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     check_json("key", &r.key)?;
     check_json("value", &r.value)?;
+    inner.check_fits(&r.key, &r.value)?;
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     let previous = inner.put("put", &key, &r.value, ttl).await?;
@@ -103,6 +104,7 @@ pub(super) async fn put_all(
     for e in &r.entry {
         check_json("key", &e.key)?;
         check_json("value", &e.value)?;
+        inner.check_fits(&e.key, &e.value)?;
     }
     for e in &r.entry {
         let key = format!("{prefix}{}", key_suffix(&e.key));
@@ -123,6 +125,7 @@ pub(super) async fn put_if_absent(
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     check_json("key", &r.key)?;
     check_json("value", &r.value)?;
+    inner.check_fits(&r.key, &r.value)?;
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     for _ in 0..CAS_ATTEMPTS {
@@ -199,6 +202,7 @@ pub(super) async fn replace(
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     check_json("key", &r.key)?;
     check_json("value", &r.value)?;
+    inner.check_fits(&r.key, &r.value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     for _ in 0..CAS_ATTEMPTS {
         let Some(entry) = inner.get("replace", &key).await? else {
@@ -230,6 +234,7 @@ pub(super) async fn replace_mapping(
     check_json("key", &r.key)?;
     check_json("previousValue", &r.previous_value)?;
     check_json("newValue", &r.new_value)?;
+    inner.check_fits(&r.key, &r.new_value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     for _ in 0..CAS_ATTEMPTS {
         let Some(entry) = inner.get("replaceMapping", &key).await? else {

@@ -22,6 +22,7 @@ mod whole_cache;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use satchel_store_core::StoreObject;
 use tokio::sync::watch;
@@ -54,9 +55,10 @@ const CAS_ATTEMPTS: usize = 64;
 /// `containsValue`, `keySet`, paging, …) scan the cache's prefix and refuse caches with
 /// more than [`CoherenceService::with_max_entries`] entries.
 ///
-/// Coherence clients cannot send satchel's bearer token: this service checks none (TLS and
-/// mutual TLS are the server's, and apply). Values are checked to be Coherence JSON, never
-/// for a satchel header.
+/// The service checks no credential itself: who may call it is the server's business
+/// ([`Coherence`](crate::Coherence) mounts it behind the token or the client certificate).
+/// Keys and values are checked to be Coherence JSON nested at most 128 levels, never for a
+/// satchel header.
 ///
 /// Listeners are acknowledged but never fire: the `events` stream answers every request
 /// with `subscribed`/`unsubscribed` and stays open until the client cancels it or
@@ -67,10 +69,23 @@ pub struct CoherenceService {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
+struct Settings {
+    max_entries: usize,
+    page_size: usize,
+    max_stream_time: Duration,
+    max_reply_size: usize,
+}
+
 struct Inner {
     store: Arc<dyn StoreObject>,
     max_entries: usize,
     page_size: usize,
+    /// How long a streaming reply may keep producing (the server's request time limit).
+    max_stream_time: Duration,
+    /// The largest reply message (the server's message size limit): `put` refuses a value
+    /// whose `get` reply would not fit.
+    max_reply_size: usize,
     /// `true` once [`CoherenceService::close_streams`] was called.
     closed: watch::Sender<bool>,
 }
@@ -80,20 +95,44 @@ impl CoherenceService {
     pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
     /// The default [`CoherenceService::with_page_size`]: 200 entries.
     pub const DEFAULT_PAGE_SIZE: usize = 200;
+    /// The default [`CoherenceService::with_max_stream_time`]: 60 seconds.
+    pub const DEFAULT_MAX_STREAM_TIME: Duration = Duration::from_secs(60);
+    /// The default [`CoherenceService::with_max_reply_size`]: 16 MiB (satchel-grpc's
+    /// default message size limit).
+    pub const DEFAULT_MAX_REPLY_SIZE: usize = 16 << 20;
 
     /// The service over `store`.
     pub fn new(store: Arc<dyn StoreObject>) -> Self {
-        Self::build(store, Self::DEFAULT_MAX_ENTRIES, Self::DEFAULT_PAGE_SIZE)
+        Self::build(
+            store,
+            Settings {
+                max_entries: Self::DEFAULT_MAX_ENTRIES,
+                page_size: Self::DEFAULT_PAGE_SIZE,
+                max_stream_time: Self::DEFAULT_MAX_STREAM_TIME,
+                max_reply_size: Self::DEFAULT_MAX_REPLY_SIZE,
+            },
+        )
     }
 
-    fn build(store: Arc<dyn StoreObject>, max_entries: usize, page_size: usize) -> Self {
+    fn build(store: Arc<dyn StoreObject>, settings: Settings) -> Self {
         Self {
             inner: Arc::new(Inner {
                 store,
-                max_entries: max_entries.max(1),
-                page_size: page_size.max(1),
+                max_entries: settings.max_entries.max(1),
+                page_size: settings.page_size.max(1),
+                max_stream_time: settings.max_stream_time,
+                max_reply_size: settings.max_reply_size,
                 closed: watch::Sender::new(false),
             }),
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        Settings {
+            max_entries: self.inner.max_entries,
+            page_size: self.inner.page_size,
+            max_stream_time: self.inner.max_stream_time,
+            max_reply_size: self.inner.max_reply_size,
         }
     }
 
@@ -103,16 +142,52 @@ impl CoherenceService {
     /// than a wrong answer. `clear`, `truncate`, `destroy` and `isEmpty` work at any size.
     #[must_use]
     pub fn with_max_entries(self, max: usize) -> Self {
-        let page_size = self.inner.page_size;
-        Self::build(self.inner.store.clone(), max, page_size)
+        let settings = Settings {
+            max_entries: max,
+            ..self.settings()
+        };
+        Self::build(self.inner.store.clone(), settings)
     }
 
     /// The entries per page of `nextKeySetPage` / `nextEntrySetPage`. Every page re-scans
     /// the cache (the `Scan` trait has no cursor), so larger pages cost fewer scans.
     #[must_use]
     pub fn with_page_size(self, entries: usize) -> Self {
-        let max = self.inner.max_entries;
-        Self::build(self.inner.store.clone(), max, entries)
+        let settings = Settings {
+            page_size: entries,
+            ..self.settings()
+        };
+        Self::build(self.inner.store.clone(), settings)
+    }
+
+    /// How long a streaming reply (`keySet`, `values`, `entrySet`, `getAll`) may keep
+    /// sending: past it the stream ends with `DEADLINE_EXCEEDED`, so a client that stops
+    /// reading (a zero HTTP/2 window) cannot hold the entries read for it. [`Coherence`]
+    /// sets it to the server's request time limit.
+    ///
+    /// [`Coherence`]: crate::Coherence
+    #[must_use]
+    pub fn with_max_stream_time(self, limit: Duration) -> Self {
+        let settings = Settings {
+            max_stream_time: limit,
+            ..self.settings()
+        };
+        Self::build(self.inner.store.clone(), settings)
+    }
+
+    /// The largest reply the server sends (its message size limit): `put` and the other
+    /// writes refuse, with `INVALID_ARGUMENT`, a value whose `get` reply would be larger,
+    /// so nothing is stored that cannot be read back. [`Coherence`] sets it to the server's
+    /// message size limit.
+    ///
+    /// [`Coherence`]: crate::Coherence
+    #[must_use]
+    pub fn with_max_reply_size(self, bytes: usize) -> Self {
+        let settings = Settings {
+            max_reply_size: bytes,
+            ..self.settings()
+        };
+        Self::build(self.inner.store.clone(), settings)
     }
 
     /// Ends every open `events` stream, and any opened later, so a graceful shutdown does
@@ -134,6 +209,8 @@ impl fmt::Debug for CoherenceService {
             .field("store", &self.inner.store)
             .field("max_entries", &self.inner.max_entries)
             .field("page_size", &self.inner.page_size)
+            .field("max_stream_time", &self.inner.max_stream_time)
+            .field("max_reply_size", &self.inner.max_reply_size)
             .finish()
     }
 }

@@ -1,10 +1,16 @@
 //! Store access shared by the calls.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use satchel_store_core::{Condition, Entry, StoreErrorKind};
 use tokio::sync::mpsc;
+use tokio::time::Sleep;
+use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
@@ -13,6 +19,22 @@ use super::{CAS_ATTEMPTS, Inner, ReplyStream};
 use crate::keys::key_from_suffix;
 
 impl Inner {
+    /// Refuses an entry whose `get` reply (the value, and the key too in a `getAll` or
+    /// `entrySet` reply) would not fit in a reply message: it could be stored but never
+    /// read back.
+    pub(super) fn check_fits(&self, key: &[u8], value: &[u8]) -> Result<(), Status> {
+        // Protobuf's tags and lengths: a few bytes per field, 32 is ample.
+        let reply = key.len() + value.len() + 32;
+        if reply > self.max_reply_size {
+            return Err(Status::invalid_argument(format!(
+                "value too large: its reply would be {reply} bytes, above the server's \
+                 message size limit of {} bytes, so it could never be read back",
+                self.max_reply_size
+            )));
+        }
+        Ok(())
+    }
+
     pub(super) async fn get(&self, op: &str, key: &str) -> Result<Option<Entry>, Status> {
         self.store.get(key).await.map_err(|e| store_failed(op, &e))
     }
@@ -100,9 +122,11 @@ impl Inner {
         T: Send + 'static,
         F: Fn(Vec<u8>, Vec<u8>) -> T + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel(32);
+        // A few replies in hand at most: a client that stops reading holds little.
+        let (tx, rx) = mpsc::channel(2);
         let inner = self.clone();
-        tokio::spawn(async move {
+        let limit = self.max_stream_time;
+        let send_all = async move {
             if let Some(first) = first
                 && tx.send(Ok(first)).await.is_err()
             {
@@ -123,8 +147,67 @@ impl Inner {
                     return;
                 }
             }
+        };
+        // The producer stops at the deadline, dropping what it holds, whether or not the
+        // client reads; the reply ends with DEADLINE_EXCEEDED, never as if complete.
+        let cut = Arc::new(AtomicBool::new(false));
+        let cut_by_deadline = cut.clone();
+        tokio::spawn(async move {
+            if tokio::time::timeout(limit, send_all).await.is_err() {
+                cut_by_deadline.store(true, Ordering::Release);
+                tracing::warn!(
+                    op,
+                    "coherence: a streaming reply ran past the request time limit; ended"
+                );
+            }
         });
-        Box::pin(ReceiverStream::new(rx))
+        Box::pin(Deadlined {
+            rx: ReceiverStream::new(rx),
+            deadline: Box::pin(tokio::time::sleep(limit)),
+            op,
+            limit,
+            cut,
+            done: false,
+        })
+    }
+}
+
+/// A reply stream that ends with `DEADLINE_EXCEEDED` once its time is up.
+struct Deadlined<T> {
+    rx: ReceiverStream<Result<T, Status>>,
+    deadline: Pin<Box<Sleep>>,
+    op: &'static str,
+    limit: Duration,
+    /// Set when the producer was stopped by the deadline.
+    cut: Arc<AtomicBool>,
+    done: bool,
+}
+
+impl<T> Stream for Deadlined<T> {
+    type Item = Result<T, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match Pin::new(&mut self.rx).poll_next(cx) {
+            Poll::Ready(Some(item)) => return Poll::Ready(Some(item)),
+            Poll::Ready(None) if !self.cut.load(Ordering::Acquire) => {
+                return Poll::Ready(None);
+            }
+            Poll::Ready(None) => {}
+            Poll::Pending => {
+                if self.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+            }
+        }
+        self.done = true;
+        Poll::Ready(Some(Err(Status::deadline_exceeded(format!(
+            "coherence {}: the reply took longer than the server's request time limit \
+             ({:?}); read faster, or ask for less (pages: nextEntrySetPage)",
+            self.op, self.limit
+        )))))
     }
 }
 

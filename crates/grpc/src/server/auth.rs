@@ -1,6 +1,9 @@
-//! The bearer-token check every guarded service shares: the store service and whatever an
-//! [`Extension`](crate::Extension) adds with [`Mount::add_service`](crate::Mount::add_service).
+//! The checks every guarded service shares: the bearer token (the store service and whatever
+//! an [`Extension`](crate::Extension) adds with [`Mount::add_service`](crate::Mount::add_service)),
+//! and the client certificate (services for clients that cannot send a token, under mutual
+//! TLS). Each is one interceptor per service, run before the request's message is decoded.
 
+use std::fmt;
 use std::sync::Arc;
 
 use tonic::service::Interceptor;
@@ -41,11 +44,65 @@ impl Interceptor for TokenCheck {
         if constant_time_eq(given, expected.as_bytes()) {
             Ok(request)
         } else {
+            tracing::debug!(
+                peer = ?request.remote_addr(),
+                token_sent = !given.is_empty(),
+                "refused a call: bearer token missing or wrong"
+            );
             Err(Status::unauthenticated(
                 "a bearer token is required (`authorization: Bearer <token>`); the one sent is \
                  missing or wrong",
             ))
         }
+    }
+}
+
+/// Lets a call through only if its connection presented a client certificate the server
+/// verified (mutual TLS); `UNAUTHENTICATED` otherwise.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientCertCheck;
+
+impl Interceptor for ClientCertCheck {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        if request.peer_certs().is_some_and(|certs| !certs.is_empty()) {
+            Ok(request)
+        } else {
+            tracing::debug!(
+                peer = ?request.remote_addr(),
+                "refused a call: no verified client certificate"
+            );
+            Err(Status::unauthenticated(
+                "a client certificate is required (mutual TLS); the connection presented none",
+            ))
+        }
+    }
+}
+
+/// How a service of a [`Server`](crate::Server) checks who calls it, as
+/// [`ServiceInfo::protection`](crate::ServiceInfo::protection) reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protection {
+    /// No check: the server has no token, or the service is the health service.
+    Open,
+    /// `authorization: Bearer <token>` on every call.
+    Token,
+    /// A verified client certificate on the connection (mutual TLS): for clients that
+    /// cannot send the token.
+    ClientCertificate,
+    /// No check although the server has a token: the operator allowed it with
+    /// [`ServerConfig::allow_open_service`](crate::ServerConfig::allow_open_service).
+    OpenByChoice,
+}
+
+impl fmt::Display for Protection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Open => "no authentication",
+            Self::Token => "bearer token",
+            Self::ClientCertificate => "client certificate (mutual TLS)",
+            Self::OpenByChoice => "NO AUTHENTICATION (allowed by the operator)",
+        })
     }
 }
 

@@ -31,6 +31,11 @@ pub struct ServerConfig {
     pub(crate) scan_cap: u32,
     pub(crate) max_request_time: Duration,
     pub(crate) extensions: Vec<Arc<dyn Extension>>,
+    pub(crate) open_allowed: Vec<String>,
+    pub(crate) max_streams_per_connection: u32,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connection_age: Option<Duration>,
+    pub(crate) shutdown_grace: Duration,
 }
 
 impl ServerConfig {
@@ -42,6 +47,12 @@ impl ServerConfig {
     pub const DEFAULT_SCAN_CAP: u32 = 10_000;
     /// The default [`ServerConfig::with_max_request_time`]: 60 seconds.
     pub const DEFAULT_MAX_REQUEST_TIME: Duration = Duration::from_secs(60);
+    /// The default [`ServerConfig::with_max_streams_per_connection`]: 64.
+    pub const DEFAULT_MAX_STREAMS_PER_CONNECTION: u32 = 64;
+    /// The default [`ServerConfig::with_idle_timeout`]: 90 seconds (three keepalive pings).
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+    /// The default [`ServerConfig::with_shutdown_grace`]: 10 seconds.
+    pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
     /// Listens on `listen` (port 0: any free port, see [`BoundServer::local_addr`]), no
     /// TLS, no token, no header check.
@@ -56,6 +67,11 @@ impl ServerConfig {
             scan_cap: Self::DEFAULT_SCAN_CAP,
             max_request_time: Self::DEFAULT_MAX_REQUEST_TIME,
             extensions: Vec::new(),
+            open_allowed: Vec::new(),
+            max_streams_per_connection: Self::DEFAULT_MAX_STREAMS_PER_CONNECTION,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_connection_age: None,
+            shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
         }
     }
 
@@ -83,8 +99,11 @@ impl ServerConfig {
     }
 
     /// Requires `authorization: Bearer <token>` on every store call (`UNAUTHENTICATED`
-    /// otherwise). The health service stays open, and so do the services an [`Extension`]
-    /// adds with [`Mount::add_open_service`].
+    /// otherwise), and on every service an [`Extension`] adds. A service added with
+    /// [`Mount::add_open_service`] (for clients that cannot send a token) is guarded by the
+    /// client certificate instead when the server requires one (mutual TLS), and is open
+    /// only if [`ServerConfig::allow_open_service`] names it. The health service stays open
+    /// (it reports serving status only).
     #[must_use]
     pub fn with_token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
@@ -145,6 +164,54 @@ impl ServerConfig {
         self
     }
 
+    /// Lets `service` (a fully qualified gRPC name, e.g. `coherence.NamedCacheService`) be
+    /// served without authentication although the server has a token: the operator's
+    /// explicit choice for clients that can send neither the token nor a client certificate.
+    /// Without it, a service an extension mounts with
+    /// [`Mount::add_open_service`](crate::Mount::add_open_service) is put behind the token
+    /// (or, with mutual TLS, behind the client certificate) when the server has a token.
+    /// The server logs a warning at start for each service served this way.
+    #[must_use]
+    pub fn allow_open_service(mut self, service: impl Into<String>) -> Self {
+        self.open_allowed.push(service.into());
+        self
+    }
+
+    /// The most concurrent HTTP/2 streams (calls) one connection may have open; more wait
+    /// for the client's own flow control (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`).
+    #[must_use]
+    pub fn with_max_streams_per_connection(mut self, streams: u32) -> Self {
+        self.max_streams_per_connection = streams.max(1);
+        self
+    }
+
+    /// Closes a connection whose peer has sent nothing for this long: a TCP connection
+    /// that never speaks HTTP/2, or a dead peer. A live client answers the server's HTTP/2
+    /// keepalive pings (every 30 seconds, 10 seconds to answer), so it is never idle that
+    /// long; TCP keepalive (60 seconds) is on too.
+    #[must_use]
+    pub fn with_idle_timeout(mut self, idle: Duration) -> Self {
+        self.idle_timeout = idle.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Ends every connection this long after it opened (HTTP/2 `GOAWAY`: calls in flight
+    /// finish, within the request time limit; clients reconnect for the next). Off by
+    /// default: long-lived streams (Coherence listeners) would be cut.
+    #[must_use]
+    pub fn with_max_connection_age(mut self, age: Duration) -> Self {
+        self.max_connection_age = Some(age.max(Duration::from_millis(1)));
+        self
+    }
+
+    /// After the shutdown signal, how long calls in flight may take to finish before the
+    /// server closes their connections and returns anyway.
+    #[must_use]
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
     /// Where the server listens.
     pub fn listen(&self) -> SocketAddr {
         self.listen
@@ -166,6 +233,14 @@ impl fmt::Debug for ServerConfig {
                 "extensions",
                 &self.extensions.iter().map(|e| e.name()).collect::<Vec<_>>(),
             )
+            .field("open_allowed", &self.open_allowed)
+            .field(
+                "max_streams_per_connection",
+                &self.max_streams_per_connection,
+            )
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connection_age", &self.max_connection_age)
+            .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
 }

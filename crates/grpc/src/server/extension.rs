@@ -12,7 +12,8 @@ use tonic::server::NamedService;
 use tonic::service::RoutesBuilder;
 use tonic::service::interceptor::InterceptedService;
 
-use super::auth::TokenCheck;
+use super::auth::{ClientCertCheck, Protection, TokenCheck};
+use super::logged::Logged;
 
 /// Something that adds gRPC services to a [`Server`](crate::Server): registered with
 /// [`ServerConfig::with_extension`](crate::ServerConfig::with_extension), mounted once when
@@ -40,9 +41,8 @@ pub trait Extension: Send + Sync + 'static {
 pub struct ServiceInfo {
     /// The fully qualified gRPC service name, e.g. `satchel.store.v1.Store`.
     pub name: &'static str,
-    /// Whether the bearer token ([`ServerConfig::with_token`](crate::ServerConfig::with_token))
-    /// guards it, when the server has one.
-    pub guarded: bool,
+    /// How it checks who calls it.
+    pub protection: Protection,
 }
 
 /// What an [`Extension`] mounts into: the server's store and limits, and where its services
@@ -50,7 +50,12 @@ pub struct ServiceInfo {
 pub struct Mount<'a> {
     pub(crate) store: &'a Arc<dyn StoreObject>,
     pub(crate) max_message_size: usize,
+    pub(crate) max_request_time: std::time::Duration,
     pub(crate) guard: &'a TokenCheck,
+    /// Whether the transport requires a verified client certificate (mutual TLS).
+    pub(crate) client_certs: bool,
+    /// The services [`ServerConfig::allow_open_service`](crate::ServerConfig::allow_open_service) names.
+    pub(crate) open_allowed: &'a [String],
     pub(crate) extension: &'a str,
     pub(crate) mounted: &'a mut Mounted,
 }
@@ -69,6 +74,14 @@ impl Mount<'_> {
         self.max_message_size
     }
 
+    /// The server's request time limit
+    /// ([`ServerConfig::with_max_request_time`](crate::ServerConfig::with_max_request_time)):
+    /// tonic applies it until the reply's headers; a streaming reply should stop producing
+    /// by then too.
+    pub fn max_request_time(&self) -> std::time::Duration {
+        self.max_request_time
+    }
+
     /// Serves `service` behind the server's bearer token, like `satchel.store.v1.Store`.
     pub fn add_service<S>(&mut self, service: S)
     where
@@ -85,16 +98,31 @@ impl Mount<'_> {
     {
         self.mounted
             .routes
-            .add_service(InterceptedService::new(service, self.guard.clone()));
+            .add_service(Logged::new(InterceptedService::new(
+                service,
+                self.guard.clone(),
+            )));
         self.mounted.services.push(ServiceInfo {
             name: S::NAME,
-            guarded: true,
+            protection: if self.guard.is_on() {
+                Protection::Token
+            } else {
+                Protection::Open
+            },
         });
     }
 
-    /// Serves `service` without the bearer token, for clients that cannot send one. When
-    /// the server has a token it logs a warning naming the service and `why`, once, at
-    /// start.
+    /// Serves `service` for clients that cannot send the bearer token. With no token on the
+    /// server, it is open like every service. With a token, there is no unauthenticated
+    /// path unless the operator asked for one:
+    ///
+    /// - under mutual TLS, the service requires a verified client certificate
+    ///   ([`Protection::ClientCertificate`]);
+    /// - else, if [`ServerConfig::allow_open_service`](crate::ServerConfig::allow_open_service)
+    ///   names it, it is open ([`Protection::OpenByChoice`]) and the server warns at start;
+    /// - else it is behind the token like [`Mount::add_service`] ([`Protection::Token`]):
+    ///   clients that cannot send it are refused, and the server warns at start, naming
+    ///   `why` and the two ways out.
     pub fn add_open_service<S>(&mut self, service: S, why: &'static str)
     where
         S: tower_service::Service<
@@ -108,19 +136,47 @@ impl Mount<'_> {
             + 'static,
         S::Future: Send + 'static,
     {
-        if self.guard.is_on() {
+        let protection = if !self.guard.is_on() {
+            self.mounted.routes.add_service(Logged::new(service));
+            Protection::Open
+        } else if self.client_certs {
+            self.mounted
+                .routes
+                .add_service(Logged::new(InterceptedService::new(
+                    service,
+                    ClientCertCheck,
+                )));
+            Protection::ClientCertificate
+        } else if self.open_allowed.iter().any(|name| name == S::NAME) {
             tracing::warn!(
                 service = S::NAME,
                 extension = self.extension,
-                "{} does not check the bearer token ({why}); leave this extension out where \
-                 the token must guard every call",
+                "{} is served WITHOUT authentication although the server has a token ({why}), \
+                 as the operator allowed",
                 S::NAME
             );
-        }
-        self.mounted.routes.add_service(service);
+            self.mounted.routes.add_service(Logged::new(service));
+            Protection::OpenByChoice
+        } else {
+            tracing::warn!(
+                service = S::NAME,
+                extension = self.extension,
+                "{} needs the bearer token like every service, so clients that cannot send \
+                 it are refused ({why}): require client certificates (mutual TLS) to let them \
+                 in by certificate, or allow the service open explicitly",
+                S::NAME
+            );
+            self.mounted
+                .routes
+                .add_service(Logged::new(InterceptedService::new(
+                    service,
+                    self.guard.clone(),
+                )));
+            Protection::Token
+        };
         self.mounted.services.push(ServiceInfo {
             name: S::NAME,
-            guarded: false,
+            protection,
         });
     }
 
@@ -137,6 +193,7 @@ impl fmt::Debug for Mount<'_> {
             .field("extension", &self.extension)
             .field("store", self.store)
             .field("max_message_size", &self.max_message_size)
+            .field("max_request_time", &self.max_request_time)
             .field("services", &self.mounted.services)
             .finish_non_exhaustive()
     }

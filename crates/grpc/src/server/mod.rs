@@ -3,12 +3,16 @@
 //!
 //! - `config.rs`: [`ServerConfig`], [`ServerTls`].
 //! - `extension.rs`: [`Extension`], [`Mount`], [`ServiceInfo`].
-//! - `auth.rs`: the bearer-token check every guarded service shares.
+//! - `auth.rs`: the bearer-token and client-certificate checks, [`Protection`].
+//! - `idle.rs`: closing connections whose peer has gone quiet.
+//! - `logged.rs`: the log line of each refused or failed call.
 //! - `store_service.rs`: the `satchel.store.v1.Store` calls, translated to `Store` calls.
 
 mod auth;
 mod config;
 mod extension;
+mod idle;
+mod logged;
 mod store_service;
 
 use std::fmt;
@@ -24,6 +28,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+pub use auth::Protection;
 pub use config::{ServerConfig, ServerTls};
 pub use extension::{Extension, Mount, ServiceInfo};
 
@@ -100,17 +105,30 @@ impl Server {
         .max_encoding_message_size(config.max_message_size);
         mounted
             .routes
-            .add_service(InterceptedService::new(store_service, guard.clone()));
+            .add_service(logged::Logged::new(InterceptedService::new(
+                store_service,
+                guard.clone(),
+            )));
         mounted.services.push(ServiceInfo {
             name: <StoreServer<StoreService> as NamedService>::NAME,
-            guarded: true,
+            protection: if guard.is_on() {
+                Protection::Token
+            } else {
+                Protection::Open
+            },
         });
 
         for extension in &config.extensions {
             extension.mount(&mut Mount {
                 store: &store,
                 max_message_size: config.max_message_size,
+                max_request_time: config.max_request_time,
                 guard: &guard,
+                client_certs: config
+                    .tls
+                    .as_ref()
+                    .is_some_and(|tls| tls.client_ca_pem.is_some()),
+                open_allowed: &config.open_allowed,
                 extension: extension.name(),
                 mounted: &mut mounted,
             });
@@ -120,7 +138,7 @@ impl Server {
         mounted.routes.add_service(health_service);
         mounted.services.push(ServiceInfo {
             name: HEALTH,
-            guarded: false,
+            protection: Protection::Open,
         });
         Ok(BoundServer {
             config,
@@ -182,6 +200,8 @@ impl BoundServer {
         } = self;
         let mut builder = tonic::transport::Server::builder()
             .timeout(config.max_request_time)
+            .max_concurrent_streams(Some(config.max_streams_per_connection))
+            .max_connection_age(config.max_connection_age.unwrap_or(Duration::MAX))
             .http2_keepalive_interval(Some(Duration::from_secs(30)))
             .http2_keepalive_timeout(Some(Duration::from_secs(10)));
         if let Some(tls) = &config.tls {
@@ -221,8 +241,13 @@ impl BoundServer {
         let incoming = tonic::transport::server::TcpIncoming::from(listener)
             .with_nodelay(Some(true))
             .with_keepalive(Some(Duration::from_secs(60)));
+        let incoming = idle::IdleIncoming::new(incoming, config.idle_timeout);
+        for service in &services {
+            tracing::info!(service = service.name, protection = %service.protection, "serving");
+        }
         tracing::info!(address = %local_addr, tls = config.tls.is_some(), services = ?served, "satchel gRPC server listening");
-        let result = builder
+        let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serve = builder
             .add_routes(routes.routes())
             .serve_with_incoming_shutdown(incoming, async move {
                 signal.await;
@@ -235,8 +260,24 @@ impl BoundServer {
                     hook();
                 }
                 tracing::info!("satchel gRPC server shutting down");
-            })
-            .await;
+                let _ = stopping.send(());
+            });
+        // Graceful, within a bound: calls still in flight (or a request whose body never
+        // comes) after the grace period are dropped with their connections.
+        let grace = config.shutdown_grace;
+        let deadline = async move {
+            if stopped.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            result = serve => result,
+            () = deadline => {
+                tracing::warn!(grace = ?grace, "calls still in flight after the shutdown grace period: closing their connections");
+                Ok(())
+            }
+        };
         result.map_err(|e| {
             ServeError::new(ServeErrorKind::Transport, "the gRPC server failed").with_source(e)
         })

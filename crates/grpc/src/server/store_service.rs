@@ -251,27 +251,26 @@ impl store_server::Store for StoreService {
         let mut version = None;
         if let Some(value) = &r.value {
             self.check_value(&key, value)?;
+            // The session must be live: the save is conditional on the version read here
+            // (or the caller's `if_version`), so it can never revive an expired or destroyed
+            // session, nor create one under an id the caller picked.
+            let current = self
+                .store
+                .get(&key)
+                .await
+                .map_err(|e| failed("close_session", &e))?
+                .ok_or_else(no_session)?;
             let lifetime = match lifetime {
                 Some(l) => l,
                 // Keep what is left of the session's lifetime.
-                None => {
-                    let current = self
-                        .store
-                        .get(&key)
-                        .await
-                        .map_err(|e| failed("close_session", &e))?
-                        .ok_or_else(no_session)?;
-                    current
-                        .expires_at
-                        .and_then(|at| at.duration_since(SystemTime::now()).ok())
-                        .filter(|d| !d.is_zero())
-                        .ok_or_else(no_session)?
-                }
+                None => current
+                    .expires_at
+                    .and_then(|at| at.duration_since(SystemTime::now()).ok())
+                    .filter(|d| !d.is_zero())
+                    .ok_or_else(no_session)?,
             };
-            let condition = match r.if_version {
-                Some(v) => Condition::IfVersion(Version::new(v)),
-                None => Condition::Always,
-            };
+            let condition =
+                Condition::IfVersion(r.if_version.map_or(current.version, Version::new));
             version = Some(
                 self.store
                     .set(&key, value, Some(lifetime), condition)

@@ -1,0 +1,126 @@
+//! `satchel serve` as an operator sees it (issue 15): the banner says how each service is
+//! protected, and the log on stderr has a line for each refused call, without the token.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, Stdio};
+
+use common::*;
+use serde_json::{Value, json};
+
+/// The server process, killed (our own child, by its handle) if the test ends early.
+struct Reap(Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const TOKEN: &str = "tok-e7c1-never-logged";
+
+/// Starts `satchel serve --json` over memory:// with `extra`; answers the process and its
+/// banner.
+fn serve(extra: &[&str]) -> (Reap, Value) {
+    let mut args = vec![
+        "serve",
+        "--store",
+        "memory://",
+        "--listen",
+        "127.0.0.1:0",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let child = Command::new(BIN)
+        .args(&args)
+        .env_remove("SATCHEL_STORE")
+        .env_remove("SATCHEL_TOKEN")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve starts");
+    let mut server = Reap(child);
+    let mut lines = BufReader::new(server.0.stdout.take().expect("stdout")).lines();
+    let first = lines
+        .next()
+        .expect("serve prints where it listens")
+        .expect("line");
+    (server, serde_json::from_str(&first).expect("one JSON line"))
+}
+
+/// Stops the server with SIGTERM and answers what it logged.
+fn stop(mut server: Reap) -> String {
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = server.0.wait().expect("serve ends");
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+    let mut log = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut log)
+        .expect("log");
+    log
+}
+
+#[test]
+fn regression_a_refused_call_is_logged_without_the_token() {
+    let (server, banner) = serve(&["--token", TOKEN, "--log-format", "json"]);
+    let addr = banner["listening"].as_str().expect("address").to_string();
+    // Every service says how it is protected; with a token, nothing else is open.
+    assert_eq!(
+        banner["protection"],
+        json!({
+            "satchel.store.v1.Store": "bearer token",
+            "coherence.NamedCacheService": "bearer token",
+            "grpc.health.v1.Health": "no authentication",
+        }),
+        "{banner}"
+    );
+    let url = format!("grpc://{addr}");
+    let out = satchel(&["get", "--store", &url, "k"], b"");
+    assert!(
+        !out.status.success(),
+        "a call without the token was answered"
+    );
+    let log = stop(server);
+    let refused: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == json!("call refused"))
+        .collect();
+    assert!(
+        refused.iter().any(|l| {
+            l["fields"]["code"] == json!("Unauthenticated")
+                && l["fields"]["method"] == json!("/satchel.store.v1.Store/Get")
+        }),
+        "no log line for the refused call:\n{log}"
+    );
+    assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
+}
+
+#[test]
+fn the_banner_says_when_the_operator_opened_the_coherence_endpoint() {
+    let (server, banner) = serve(&["--token", TOKEN, "--coherence-without-auth"]);
+    assert_eq!(
+        banner["protection"]["coherence.NamedCacheService"],
+        json!("NO AUTHENTICATION (allowed by the operator)"),
+        "{banner}"
+    );
+    assert_eq!(
+        banner["protection"]["satchel.store.v1.Store"],
+        json!("bearer token"),
+        "{banner}"
+    );
+    let log = stop(server);
+    assert!(log.contains("WITHOUT authentication"), "{log}");
+    assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
+}
