@@ -135,6 +135,9 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         }
         _ => "plaintext",
     };
+    // Before the banner: a SIGTERM sent as soon as it is printed stops the server
+    // gracefully.
+    let stop = shutdown_signal();
     let bound = Server::new(std::sync::Arc::clone(&store), config)
         .bind()
         .await
@@ -170,7 +173,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ))?;
         println("  stop with Ctrl-C")?;
     }
-    let served = bound.serve_with_shutdown(shutdown_signal()).await;
+    let served = bound.serve_with_shutdown(stop).await;
     // Requests are done: let the store go cleanly (a SQLite file is checkpointed, so no
     // write-ahead log is left beside it).
     store.close().await;
