@@ -17,8 +17,11 @@
 //!
 //! # What is stored
 //!
-//! Each session lives under the key `{prefix}{session id}` (prefix `tower-session:` by
-//! default, see [`SatchelSessionStore::with_key_prefix`]), with the store's time to live
+//! Each session lives under the key `{prefix}h_{hash}`, the base64url SHA-256 of the
+//! session id (prefix `tower-session:` by default, see
+//! [`SatchelSessionStore::with_key_prefix`]), so the store never holds an id usable as a
+//! cookie, and logs and errors, which name the key, carry none; a record 0.1 kept under the
+//! id itself is read and moved to its hashed key, with the store's time to live
 //! set to the session's expiry, so expired sessions are never loaded. Stores that keep
 //! expired values until purged (SQL tables, the memory store) reclaim the space on
 //! [`ExpiredDeletion::delete_expired`]: run it now and then, or spawn
@@ -27,7 +30,7 @@
 //! The value is the record in this layout, encoded by the codec:
 //!
 //! ```text
-//! { id: String,                      // the session id, as in the cookie
+//! { id: String,                      // the hash of the session id (0.1: the id)
 //!   expiry_unix_ms: i64,             // expiry, milliseconds since the Unix epoch
 //!   data: BTreeMap<String, String> } // each session value as its JSON text
 //! ```
@@ -126,10 +129,59 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
     /// The store key a session is kept under: the prefix followed by the id as in the
     /// cookie.
     pub fn key(&self, id: &Id) -> String {
-        format!("{}{id}", self.store.prefix())
+        format!("{}{}", self.store.prefix(), record::hashed(id))
     }
 
     /// A store error about the session `id`, naming its full store key.
+    /// Moves a record 0.1 kept under the session id itself to its hashed key, and returns
+    /// it; `None` if there is none.
+    async fn move_legacy(
+        &self,
+        id: &Id,
+    ) -> session_store::Result<Option<satchel_store_core::Entry>> {
+        let legacy = id.to_string();
+        let Some(entry) = self
+            .store
+            .get(&legacy)
+            .await
+            .map_err(|e| self.store_error(id, e))?
+        else {
+            return Ok(None);
+        };
+        let ttl = match entry.expires_at {
+            Some(at) => match at.duration_since(SystemTime::now()) {
+                Ok(left) if !left.is_zero() => Some(left),
+                _ => return Ok(None),
+            },
+            None => None,
+        };
+        let version = match self
+            .store
+            .set(&record::hashed(id), &entry.value, ttl, Condition::IfAbsent)
+            .await
+        {
+            Ok(v) => v,
+            // Moved meanwhile by another request: the moved one wins.
+            Err(e) if e.is_conflict() => {
+                return self
+                    .store
+                    .get(&record::hashed(id))
+                    .await
+                    .map_err(|e| self.store_error(id, e));
+            }
+            Err(e) => return Err(self.store_error(id, e)),
+        };
+        self.store
+            .delete(&legacy)
+            .await
+            .map_err(|e| self.store_error(id, e))?;
+        Ok(Some(satchel_store_core::Entry::new(
+            entry.value,
+            version,
+            entry.expires_at,
+        )))
+    }
+
     fn store_error(&self, id: &Id, e: satchel_store_core::StoreError) -> session_store::Error {
         backend_error(&e.with_key(self.key(id)))
     }
@@ -211,7 +263,7 @@ where
                 // `None` anyway.
                 return Ok(());
             };
-            let key = record.id.to_string();
+            let key = record::hashed(&record.id);
             let bytes = self.encode(record)?;
             match self
                 .store
@@ -236,7 +288,7 @@ where
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let key = record.id.to_string();
+        let key = record::hashed(&record.id);
         match ttl_until(record::unix_ms(record.expiry_date)) {
             Some(ttl) => {
                 let bytes = self.encode(record)?;
@@ -257,12 +309,16 @@ where
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let key = self.key(id);
-        let Some(entry) = self
+        let found = self
             .store
-            .get(&id.to_string())
+            .get(&record::hashed(id))
             .await
-            .map_err(|e| self.store_error(id, e))?
-        else {
+            .map_err(|e| self.store_error(id, e))?;
+        let found = match found {
+            Some(entry) => Some(entry),
+            None => self.move_legacy(id).await?,
+        };
+        let Some(entry) = found else {
             return Ok(None);
         };
         let stored = match self.decode(&entry.value) {
@@ -293,11 +349,13 @@ where
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.store
-            .delete(&id.to_string())
-            .await
-            .map(drop)
-            .map_err(|e| self.store_error(id, e))
+        for key in [record::hashed(id), id.to_string()] {
+            self.store
+                .delete(&key)
+                .await
+                .map_err(|e| self.store_error(id, e))?;
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@
 //! every format reads back:
 //!
 //! ```text
-//! { id: String,                      // the session id as in the cookie (22 base64url chars)
+//! { id: String,                      // `h_` + base64url SHA-256 of the id (0.1: the id)
 //!   expiry_unix_ms: i64,             // expiry, milliseconds since the Unix epoch
 //!   data: BTreeMap<String, String> } // each value as its JSON text, keys sorted
 //! ```
@@ -59,7 +59,7 @@ pub(crate) fn to_stored(record: &Record) -> Result<StoredRef<'_>, serde_json::Er
         .map(|(k, v)| Ok((k.as_str(), serde_json::to_string(v)?)))
         .collect::<Result<_, serde_json::Error>>()?;
     Ok(StoredRef {
-        id: record.id.to_string(),
+        id: hashed(&record.id),
         expiry_unix_ms: unix_ms(record.expiry_date),
         data,
     })
@@ -86,9 +86,20 @@ impl fmt::Display for Invalid {
     }
 }
 
+/// What session `id` is kept under, and what its record names: `h_` and the base64url
+/// SHA-256 of the id, so that the store never holds an id usable as a cookie.
+pub(crate) fn hashed(id: &Id) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "h_{}",
+        satchel_store_core::encode_base64url(&Sha256::digest(id.to_string().as_bytes()))
+    )
+}
+
 /// The record stored for session `id`.
 pub(crate) fn from_stored(stored: Stored, id: Id) -> Result<Record, Invalid> {
-    if stored.id.parse::<Id>().ok() != Some(id) {
+    // 0.1 wrote the id itself; later records its hash.
+    if stored.id != hashed(&id) && stored.id.parse::<Id>().ok() != Some(id) {
         return Err(Invalid::OtherId);
     }
     let expiry_date =

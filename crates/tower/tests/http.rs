@@ -204,11 +204,8 @@ async fn a_corrupt_record_gives_a_fresh_session_and_stays_in_place() {
     assert_eq!(first.count(), 1);
     assert_eq!(server.get(Some(&cookie)).await.count(), 2);
 
-    let key = format!(
-        "{}{}",
-        satchel_tower::DEFAULT_KEY_PREFIX,
-        session_id(&cookie)
-    );
+    // Where the session is kept (under a hash of its id).
+    let key = SatchelSessionStore::new(store.clone(), Codec::json()).key(&session_id(&cookie));
     let corrupt = b"\xC1\x21 not a record at all".to_vec();
     store
         .set(&key, &corrupt, None, Condition::Always)

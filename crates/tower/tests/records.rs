@@ -200,8 +200,8 @@ async fn key_prefix_is_configurable() {
     let admin = sessions.clone().with_key_prefix("admin-session:");
     let mut record = sample_record();
     admin.create(&mut record).await.unwrap();
-    let key = format!("admin-session:{}", record.id);
-    assert_eq!(admin.key(&record.id), key);
+    let key = admin.key(&record.id);
+    assert!(key.starts_with("admin-session:h_"), "{key}");
     assert!(store.get(&key).await.unwrap().is_some());
     assert_eq!(sessions.load(&record.id).await.unwrap(), None);
 }
@@ -384,4 +384,52 @@ async fn store_errors_become_backend_errors_with_their_message() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+/// Ids at rest: the store held each session under its id (usable as a cookie), the record
+/// named the id, and logs and errors named the key. Now only a hash of the id is stored,
+/// and a record 0.1 kept under the id is read and moved.
+#[tokio::test]
+async fn regression_ids_at_rest() {
+    let store = Arc::new(MemoryStore::new());
+    let sessions = SatchelSessionStore::new(store.clone(), Codec::json());
+    let mut record = sample_record();
+    sessions.create(&mut record).await.unwrap();
+    let id = record.id.to_string();
+    let keys = satchel_store::Scan::scan(&*store, "", 100).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    for key in &keys {
+        assert!(!key.contains(&id), "store key `{key}` holds the id");
+        let value = store.get(key).await.unwrap().unwrap().value;
+        assert!(
+            !String::from_utf8_lossy(&value).contains(&id),
+            "the record holds the id"
+        );
+    }
+    assert!(!sessions.key(&record.id).contains(&id));
+
+    // A 0.1 record: under the id, naming the id.
+    let old = Id::default();
+    let legacy = format!("{}{old}", satchel_tower::DEFAULT_KEY_PREFIX);
+    let bytes = Codec::json().encode(&sample_record_stored(old)).unwrap();
+    store
+        .set(
+            &legacy,
+            &bytes,
+            Some(StdDuration::from_secs(600)),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let loaded = sessions
+        .load(&old)
+        .await
+        .unwrap()
+        .expect("a 0.1 record is read");
+    assert_eq!(loaded.data["flag"], json!(true));
+    assert!(store.get(&legacy).await.unwrap().is_none(), "not moved");
+    assert!(store.get(&sessions.key(&old)).await.unwrap().is_some());
+    assert_eq!(sessions.load(&old).await.unwrap(), Some(loaded));
+    sessions.delete(&old).await.unwrap();
+    assert_eq!(sessions.load(&old).await.unwrap(), None);
 }
