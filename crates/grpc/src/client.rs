@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, SessionId, Store,
-    StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, SessionId,
+    Store, StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis,
     unknown_condition,
 };
 use tonic::metadata::MetadataValue;
@@ -403,12 +403,13 @@ impl Store for GrpcStore {
 }
 
 impl satchel_store_core::StoreObject for GrpcStore {
-    fn try_scan<'a>(
+    fn try_scan_page<'a>(
         &'a self,
         prefix: &'a str,
+        cursor: Option<&'a Cursor>,
         limit: usize,
-    ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
-        Some(self.scan(prefix, limit))
+    ) -> Option<BoxFuture<'a, Result<Page>>> {
+        Some(self.scan_page(prefix, cursor, limit))
     }
 
     fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
@@ -418,17 +419,35 @@ impl satchel_store_core::StoreObject for GrpcStore {
     }
 }
 
+/// Pages are the server's (`page_token`/`next_page_token`, each page at most the server's
+/// cap), in its store's order; a server too old to page is an error, never a silently
+/// shorter listing.
 impl Scan for GrpcStore {
-    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
         Box::pin(async move {
+            satchel_store_core::check_page(prefix, limit)?;
             let message = proto::ScanRequest {
                 prefix: prefix.to_string(),
-                limit: u32::try_from(limit).unwrap_or(u32::MAX).max(1),
+                limit: u32::try_from(limit).unwrap_or(u32::MAX),
+                page_token: Some(cursor.map_or_else(String::new, |c| c.as_token().to_string())),
             };
             let r = self
                 .call(None, self.client.clone().scan(self.request(message)))
                 .await?;
-            Ok(r.keys)
+            if !r.paged {
+                return Err(StoreError::new(
+                    StoreErrorKind::Unsupported,
+                    "scan: the server does not page listings (it is older than this \
+                     client), so a listing could be cut short at its cap; upgrade the server",
+                )
+                .with_backend(BACKEND));
+            }
+            Ok(Page::new(r.keys, r.next_page_token.map(Cursor::from_token)))
         })
     }
 }

@@ -279,8 +279,13 @@ impl Store for Slow {
 satchel_store::store_object!(Slow: scan, purge_expired);
 
 impl Scan for Slow {
-    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        self.inner.scan(prefix, limit)
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a satchel_store::Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<satchel_store::Page>> {
+        self.inner.scan_page(prefix, cursor, limit)
     }
 }
 

@@ -11,8 +11,8 @@ use redis::{Cmd, RedisFuture, RedisResult, Value};
 #[cfg(doc)]
 use satchel_store_core::StoreErrorKind;
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Entry, Result, Scan, Store, StoreError, Version, check_key,
-    check_write, unknown_condition,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, Result, Scan, Store, StoreError,
+    Version, check_key, check_write, unknown_condition,
 };
 
 use crate::RedisConfig;
@@ -21,6 +21,8 @@ use crate::error::{
     is_dropped,
 };
 use crate::scripts;
+
+mod page;
 
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
 ///
@@ -567,7 +569,20 @@ impl Store for RedisStore {
 
 satchel_store_core::store_object!(RedisStore: scan);
 
+/// Pages follow `SCAN` cursors (one primary after another in a cluster, the node named in
+/// the cursor): every key that lived for the whole listing is returned, deduplicated within
+/// a page, but as `SCAN` itself may return a key twice (while Redis resizes its table), a
+/// key can appear on two pages. [`Scan::scan`] deduplicates across the whole listing.
 impl Scan for RedisStore {
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        Box::pin(self.scan_page_keys(prefix, cursor, limit))
+    }
+
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(self.scan_keys(prefix, limit))
     }

@@ -108,7 +108,8 @@ pub(crate) struct Statements {
     pub(crate) delete_expired_key: String,
     /// expires_at, key, now.
     pub(crate) touch: String,
-    /// LIKE pattern, now, [SQLite: prefix length, prefix,] limit → key.
+    /// LIKE pattern, now, [SQLite: prefix length, prefix,] after (the last key of the
+    /// previous page, or the empty string), limit → key, in key order.
     pub(crate) scan: String,
     /// now.
     pub(crate) purge: String,
@@ -176,15 +177,16 @@ impl Statements {
             #[cfg(feature = "sqlite")]
             Dialect::Sqlite => r(
                 "SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
-                                  AND substr({k}, 1, ?) = ? ORDER BY {k} LIMIT ?",
+                                  AND substr({k}, 1, ?) = ? AND {k} > ? ORDER BY {k} LIMIT ?",
             ),
             #[cfg(feature = "mysql")]
             Dialect::MySql => r("SELECT CONVERT({k} USING utf8mb4) FROM {t} \
-                                 WHERE {k} LIKE ? ESCAPE '!' AND {live} ORDER BY {k} LIMIT ?"),
+                                 WHERE {k} LIKE ? ESCAPE '!' AND {live} AND {k} > ? \
+                                 ORDER BY {k} LIMIT ?"),
             #[allow(unreachable_patterns)]
             _ => r(
                 "SELECT {k} FROM {t} WHERE {k} LIKE ? ESCAPE '!' AND {live} \
-                    ORDER BY {k} LIMIT ?",
+                    AND {k} > ? ORDER BY {k} LIMIT ?",
             ),
         };
         Self {

@@ -1,7 +1,7 @@
 //! What a store can do beyond [`Store`]: [`Capabilities`], and [`StoreObject`], the form
 //! a store chosen at run time is used through.
 
-use crate::{BoxFuture, Result, Store, StoreError, StoreErrorKind};
+use crate::{BoxFuture, Cursor, Page, Result, SCAN_BATCH, Store, StoreError, StoreErrorKind};
 #[cfg(doc)]
 use crate::{PurgeExpired, Scan};
 
@@ -62,13 +62,45 @@ impl Capabilities {
 /// Implementations report in [`Store::capabilities`] exactly the capabilities whose
 /// method here returns `Some`.
 pub trait StoreObject: Store {
-    /// Live keys starting with `prefix`, at most `limit` of them, as [`Scan::scan`];
-    /// `None` if this store cannot list keys.
+    /// One page of the live keys starting with `prefix`, as [`Scan::scan_page`]; `None`
+    /// if this store cannot list keys.
+    fn try_scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Page>>>;
+
+    /// Live keys starting with `prefix`, at most `limit` of them, as [`Scan::scan`] (pages
+    /// of [`StoreObject::try_scan_page`]); `None` if this store cannot list keys.
     fn try_scan<'a>(
         &'a self,
         prefix: &'a str,
         limit: usize,
-    ) -> Option<BoxFuture<'a, Result<Vec<String>>>>;
+    ) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        if !self.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(async move {
+            crate::check_prefix(prefix)?;
+            let mut keys = Vec::new();
+            let mut cursor: Option<Cursor> = None;
+            while keys.len() < limit {
+                let want = (limit - keys.len()).min(SCAN_BATCH);
+                let page = match self.try_scan_page(prefix, cursor.as_ref(), want) {
+                    Some(page) => page.await?,
+                    None => return Err(unsupported(self.backend(), "list keys (scan)")),
+                };
+                keys.extend(page.keys);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            keys.truncate(limit);
+            Ok(keys)
+        }))
+    }
 
     /// Deletes every expired value, as [`PurgeExpired::purge_expired`]; `None` if this
     /// store does not keep expired values to purge.
@@ -88,6 +120,27 @@ pub fn unsupported(backend: &'static str, capability: &str) -> StoreError {
 }
 
 impl dyn StoreObject + '_ {
+    /// One page of the live keys starting with `prefix`, resumed at `cursor`, as
+    /// [`Scan::scan_page`].
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unsupported`] if the store cannot list keys
+    /// ([`Capabilities::scan`]); the store's errors otherwise.
+    pub fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        match self.try_scan_page(prefix, cursor, limit) {
+            Some(fut) => fut,
+            None => Box::pin(std::future::ready(Err(unsupported(
+                self.backend(),
+                "list keys (scan)",
+            )))),
+        }
+    }
+
     /// Live keys starting with `prefix`, in no particular order, at most `limit` of them.
     ///
     /// # Errors
@@ -158,12 +211,20 @@ impl dyn StoreObject + '_ {
 macro_rules! store_object {
     ($ty:ty $(: $($cap:ident),* $(,)?)?) => {
         impl $crate::StoreObject for $ty {
+            fn try_scan_page<'a>(
+                &'a self,
+                prefix: &'a str,
+                cursor: ::core::option::Option<&'a $crate::Cursor>,
+                limit: usize,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<$crate::Page>>> {
+                $crate::store_object!(@scan self, prefix, cursor, limit $(, $($cap),*)?)
+            }
             fn try_scan<'a>(
                 &'a self,
                 prefix: &'a str,
                 limit: usize,
             ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<::std::vec::Vec<::std::string::String>>>> {
-                $crate::store_object!(@scan self, prefix, limit $(, $($cap),*)?)
+                $crate::store_object!(@scanall self, prefix, limit $(, $($cap),*)?)
             }
             fn try_purge_expired(
                 &self,
@@ -172,13 +233,23 @@ macro_rules! store_object {
             }
         }
     };
-    (@scan $self:ident, $prefix:ident, $limit:ident, scan $(, $rest:ident)*) => {
+    (@scan $self:ident, $prefix:ident, $cursor:ident, $limit:ident, scan $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::Scan::scan_page($self, $prefix, $cursor, $limit))
+    };
+    (@scan $self:ident, $prefix:ident, $cursor:ident, $limit:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@scan $self, $prefix, $cursor, $limit $(, $rest)*)
+    };
+    (@scan $self:ident, $prefix:ident, $cursor:ident, $limit:ident) => {{
+        let _ = ($prefix, $cursor, $limit);
+        ::core::option::Option::None
+    }};
+    (@scanall $self:ident, $prefix:ident, $limit:ident, scan $(, $rest:ident)*) => {
         ::core::option::Option::Some($crate::Scan::scan($self, $prefix, $limit))
     };
-    (@scan $self:ident, $prefix:ident, $limit:ident, $other:ident $(, $rest:ident)*) => {
-        $crate::store_object!(@scan $self, $prefix, $limit $(, $rest)*)
+    (@scanall $self:ident, $prefix:ident, $limit:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@scanall $self, $prefix, $limit $(, $rest)*)
     };
-    (@scan $self:ident, $prefix:ident, $limit:ident) => {{
+    (@scanall $self:ident, $prefix:ident, $limit:ident) => {{
         let _ = ($prefix, $limit);
         ::core::option::Option::None
     }};

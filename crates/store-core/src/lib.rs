@@ -21,6 +21,7 @@ mod base64url;
 mod capabilities;
 mod error;
 mod id;
+mod page;
 mod prefixed;
 mod retry;
 mod ttl;
@@ -29,6 +30,7 @@ pub use base64url::{decode_base64url, encode_base64url};
 pub use capabilities::{Capabilities, StoreObject, unknown_condition, unsupported};
 pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
+pub use page::{Cursor, Page, SCAN_BATCH, check_page, invalid_cursor};
 pub use prefixed::Prefixed;
 pub use retry::{Attempts, RetryPolicy};
 pub use ttl::{MAX_TTL, expires_at, ttl_millis};
@@ -158,9 +160,52 @@ pub trait Store: Send + Sync + fmt::Debug {
 }
 
 /// Stores that can list their keys.
+///
+/// [`Scan::scan_page`] is the listing: one page at a time, resumed from the [`Cursor`] the
+/// previous page returned, so any number of keys can be listed. [`Scan::scan`] collects
+/// pages up to a limit.
 pub trait Scan: Store {
-    /// Live keys starting with `prefix`, in no particular order, at most `limit` of them.
-    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>>;
+    /// One page of the live keys starting with `prefix`: at most `limit` keys (at least 1;
+    /// a page may hold fewer, even none, and still have a next one), and the cursor to
+    /// pass back for the next page, `None` when the listing is complete.
+    ///
+    /// Paging from `None` until `next` is `None` returns every key that lived for the whole
+    /// listing; a key written or deleted meanwhile may or may not appear. Each store
+    /// documents whether a key can appear on two pages (the ordered stores, memory and
+    /// SQL, never repeat one).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::InvalidInput`] for a `limit` of zero, a prefix with a NUL
+    /// ([`check_page`]), or a cursor this store did not hand out; the store's errors
+    /// otherwise.
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>>;
+
+    /// Live keys starting with `prefix`, in no particular order, at most `limit` of them:
+    /// pages of [`Scan::scan_page`] (at most [`SCAN_BATCH`] keys each) until `limit` keys
+    /// are found or the listing ends.
+    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            check_prefix(prefix)?;
+            let mut keys = Vec::new();
+            let mut cursor: Option<Cursor> = None;
+            while keys.len() < limit {
+                let want = (limit - keys.len()).min(SCAN_BATCH);
+                let page = self.scan_page(prefix, cursor.as_ref(), want).await?;
+                keys.extend(page.keys);
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            keys.truncate(limit);
+            Ok(keys)
+        })
+    }
 }
 
 /// Stores that keep expired values until they are purged (SQL tables; Redis and the memory
@@ -202,6 +247,14 @@ macro_rules! forward_store {
             }
         }
         impl<S: StoreObject + ?Sized> StoreObject for $ty {
+            fn try_scan_page<'a>(
+                &'a self,
+                prefix: &'a str,
+                cursor: Option<&'a Cursor>,
+                limit: usize,
+            ) -> Option<BoxFuture<'a, Result<Page>>> {
+                (**self).try_scan_page(prefix, cursor, limit)
+            }
             fn try_scan<'a>(
                 &'a self,
                 prefix: &'a str,
@@ -214,6 +267,14 @@ macro_rules! forward_store {
             }
         }
         impl<S: Scan + ?Sized> Scan for $ty {
+            fn scan_page<'a>(
+                &'a self,
+                prefix: &'a str,
+                cursor: Option<&'a Cursor>,
+                limit: usize,
+            ) -> BoxFuture<'a, Result<Page>> {
+                (**self).scan_page(prefix, cursor, limit)
+            }
             fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
                 (**self).scan(prefix, limit)
             }

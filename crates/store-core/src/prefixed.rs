@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreObject, Version,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
+    StoreError, StoreObject, Version,
 };
 
 /// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
@@ -119,6 +119,19 @@ impl<S: Store> Store for Prefixed<S> {
 }
 
 impl<S: Scan> Scan for Prefixed<S> {
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            let page = self.inner.scan_page(&full, cursor, limit).await?;
+            Ok(Page::new(self.strip_keys(page.keys), page.next))
+        })
+    }
+
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(async move {
             let full = format!("{}{prefix}", self.prefix);
@@ -137,6 +150,25 @@ impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
 /// A prefixed store chosen at run time (`Prefixed<Arc<dyn StoreObject>>`) has the
 /// capabilities of the store underneath.
 impl<S: StoreObject> StoreObject for Prefixed<S> {
+    fn try_scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Page>>> {
+        if !self.inner.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            let page = match self.inner.try_scan_page(&full, cursor, limit) {
+                Some(page) => page.await?,
+                None => return Err(crate::unsupported(self.backend(), "list keys (scan)")),
+            };
+            Ok(Page::new(self.strip_keys(page.keys), page.next))
+        }))
+    }
+
     fn try_scan<'a>(
         &'a self,
         prefix: &'a str,

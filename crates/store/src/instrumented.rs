@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreObject,
-    Version,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
+    StoreObject, Version,
 };
 use tracing::Instrument;
 
@@ -129,6 +129,15 @@ impl<S: Store> Instrumented<S> {
         Box::pin(traced(span, fut, |keys| ("ok", Some(keys.len()))))
     }
 
+    fn traced_scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        fut: BoxFuture<'a, Result<Page>>,
+    ) -> BoxFuture<'a, Result<Page>> {
+        let span = span(self.inner.backend(), "scan_page", prefix);
+        Box::pin(traced(span, fut, |page| ("ok", Some(page.keys.len()))))
+    }
+
     fn traced_purge<'a>(&'a self, fut: BoxFuture<'a, Result<u64>>) -> BoxFuture<'a, Result<u64>> {
         let span = span(self.inner.backend(), "purge_expired", "");
         Box::pin(traced(span, fut, |n| {
@@ -138,6 +147,15 @@ impl<S: Store> Instrumented<S> {
 }
 
 impl<S: Scan> Scan for Instrumented<S> {
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        self.traced_scan_page(prefix, self.inner.scan_page(prefix, cursor, limit))
+    }
+
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         self.traced_scan(prefix, self.inner.scan(prefix, limit))
     }
@@ -152,6 +170,16 @@ impl<S: PurgeExpired> PurgeExpired for Instrumented<S> {
 /// A traced store chosen at run time has the capabilities of the store underneath, each
 /// traced.
 impl<S: StoreObject> StoreObject for Instrumented<S> {
+    fn try_scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> Option<BoxFuture<'a, Result<Page>>> {
+        let fut = self.inner.try_scan_page(prefix, cursor, limit)?;
+        Some(self.traced_scan_page(prefix, fut))
+    }
+
     fn try_scan<'a>(
         &'a self,
         prefix: &'a str,

@@ -1,13 +1,15 @@
 //! [`MemoryStore`]: a store in this process's memory.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, Version, check_key, check_prefix, check_write, expires_at, unknown_condition,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
+    StoreError, StoreErrorKind, Version, check_key, check_page, check_write, expires_at,
+    unknown_condition,
 };
 
 /// A store in this process's memory: for tests, caches and single-process services.
@@ -17,7 +19,7 @@ use satchel_store_core::{
 /// written again. Versions come from one counter for the whole store, so they never repeat.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    map: Mutex<HashMap<String, Slot>>,
+    map: Mutex<BTreeMap<String, Slot>>,
     next_version: AtomicU64,
 }
 
@@ -149,17 +151,46 @@ impl Store for MemoryStore {
 
 satchel_store_core::store_object!(MemoryStore: scan, purge_expired);
 
+/// Keys are listed in order (byte order of their UTF-8), and a page's cursor is the last
+/// key on it: a listing never repeats a key, and returns every key that lived throughout.
 impl Scan for MemoryStore {
-    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        let result = check_prefix(prefix)
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        let result = check_page(prefix, limit)
             .and_then(|()| self.map.lock().map_err(|_| poisoned()))
             .map(|map| {
                 let now = SystemTime::now();
-                map.iter()
-                    .filter(|(k, s)| k.starts_with(prefix) && s.live(now))
-                    .map(|(k, _)| k.clone())
-                    .take(limit)
-                    .collect()
+                let start = match cursor {
+                    Some(after) => Bound::Excluded(after.as_token()),
+                    None => Bound::Included(prefix),
+                };
+                let mut keys = Vec::new();
+                let mut more = false;
+                for (k, s) in map.range::<str, _>((start, Bound::Unbounded)) {
+                    if !k.starts_with(prefix) {
+                        if k.as_str() > prefix {
+                            break;
+                        }
+                        continue;
+                    }
+                    if !s.live(now) {
+                        continue;
+                    }
+                    if keys.len() == limit {
+                        more = true;
+                        break;
+                    }
+                    keys.push(k.clone());
+                }
+                let next = match (more, keys.last()) {
+                    (true, Some(last)) => Some(Cursor::from_token(last.clone())),
+                    _ => None,
+                };
+                Page::new(keys, next)
             });
         Box::pin(std::future::ready(result))
     }

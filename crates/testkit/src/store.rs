@@ -13,6 +13,9 @@ use satchel_store::{
     CodecExt, Condition, Prefixed, Store, StoreError, StoreErrorKind, StoreObject,
 };
 
+mod listing;
+pub use listing::{scan_pages_survive_concurrent_writes, scan_pages_through_every_key};
+
 /// A prefix no other run uses, so suites can share a live server and leave no traces.
 pub fn unique_prefix(tag: &str) -> String {
     let nanos = SystemTime::now()
@@ -392,6 +395,11 @@ where
     s.set("listed", b"x", None, Condition::Always)
         .await
         .unwrap();
+    assert_eq!(
+        s.try_scan_page("", None, 10).is_some(),
+        caps.scan,
+        "{name}: pages exactly when it reports scan"
+    );
     match s.try_scan("", 10) {
         Some(scan) => {
             assert!(caps.scan, "{name}: scans but does not report scan");

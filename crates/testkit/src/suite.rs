@@ -109,6 +109,8 @@ macro_rules! __suite {
             capabilities_match_behaviour,
             purge_keeps_live_values,
             scan_matches_prefixes_literally,
+            scan_pages_through_every_key,
+            scan_pages_survive_concurrent_writes,
             corrupt_values_are_named_and_left_in_place,
             other_pipelines_values_are_codec_errors,
             no_lost_update,

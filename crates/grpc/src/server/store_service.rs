@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use satchel_store_core::{
-    Condition, Entry, SessionId, StoreError, StoreErrorKind, StoreObject, Version, unix_millis,
+    Condition, Cursor, Entry, SessionId, StoreError, StoreErrorKind, StoreObject, Version,
+    unix_millis,
 };
 use tonic::{Request, Response, Status};
 
@@ -21,6 +22,36 @@ pub(crate) struct StoreService {
 }
 
 impl StoreService {
+    /// A scan from a client before paging: at most `limit` keys, and an error rather
+    /// than fewer keys than asked when the cap cuts the listing short.
+    async fn scan_unpaged(
+        &self,
+        prefix: &str,
+        asked: u32,
+        limit: usize,
+    ) -> Result<Response<proto::ScanResponse>, Status> {
+        let capped = asked == 0 || asked > self.scan_cap;
+        let want = if capped { limit + 1 } else { limit };
+        let mut keys = self
+            .store
+            .scan(prefix, want)
+            .await
+            .map_err(|e| failed("scan", &e))?;
+        if capped && keys.len() > limit {
+            return Err(Status::failed_precondition(format!(
+                "scan: more than {limit} keys start with the prefix (this server's cap); \
+                 the listing would be truncated, so nothing is returned: use a client that \
+                 pages (sends page_token), or ask for at most {limit} keys"
+            )));
+        }
+        keys.truncate(limit);
+        Ok(Response::new(proto::ScanResponse {
+            keys,
+            next_page_token: None,
+            paged: false,
+        }))
+    }
+
     fn check_value(&self, key: &str, value: &[u8]) -> Result<(), Status> {
         if self.check_header
             && let Err(e) = satchel_core::sniff(value)
@@ -144,13 +175,21 @@ impl store_server::Store for StoreService {
         let limit = match r.limit {
             0 => self.scan_cap,
             n => n.min(self.scan_cap),
+        } as usize;
+        let Some(token) = r.page_token else {
+            return self.scan_unpaged(&r.prefix, r.limit, limit).await;
         };
-        let keys = self
+        let cursor = (!token.is_empty()).then(|| Cursor::from_token(token));
+        let page = self
             .store
-            .scan(&r.prefix, limit as usize)
+            .scan_page(&r.prefix, cursor.as_ref(), limit)
             .await
             .map_err(|e| failed("scan", &e))?;
-        Ok(Response::new(proto::ScanResponse { keys }))
+        Ok(Response::new(proto::ScanResponse {
+            keys: page.keys,
+            next_page_token: page.next.map(Cursor::into_token),
+            paged: true,
+        }))
     }
 
     async fn purge_expired(

@@ -16,9 +16,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Entry, PurgeExpired, Result, Scan, Store, StoreError,
-    StoreErrorKind, Version, check_key, check_write, from_unix_millis, redact_url, unix_millis,
-    unknown_condition,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
+    StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis, redact_url,
+    unix_millis, unknown_condition,
 };
 
 use crate::config::SqlConfig;

@@ -339,11 +339,15 @@ impl Inner {
         Ok(touched > 0)
     }
 
-    pub(super) async fn scan(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
-        satchel_store_core::check_prefix(prefix)?;
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
+    /// One page of keys after `after` (exclusive; `""` from the start), in key order:
+    /// keyset pagination, so a key is never on two pages.
+    pub(super) async fn scan_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        satchel_store_core::check_page(prefix, limit)?;
         let now = now_millis();
         let pattern = like_prefix(prefix);
         let pattern = pattern.as_str();
@@ -363,7 +367,7 @@ impl Inner {
                     Some((chars, prefix)) => query.bind(chars).bind(prefix),
                     None => query,
                 };
-                query.bind(limit).fetch_all(p).await
+                query.bind(after).bind(limit).fetch_all(p).await
             })
             .await
         });

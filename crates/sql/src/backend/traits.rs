@@ -57,12 +57,29 @@ impl Store for SqlStore {
 
 satchel_store_core::store_object!(SqlStore: scan, purge_expired);
 
+/// Keys are listed in the table's key order, by keyset pagination (`WHERE key > last
+/// ORDER BY key LIMIT n`; a page's cursor is its last key): a listing never repeats a key,
+/// and returns every key that lived throughout.
 impl Scan for SqlStore {
-    fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
-        Box::pin(
-            self.inner
-                .timed(None, false, self.inner.scan(prefix, limit)),
-        )
+    fn scan_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a Cursor>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Page>> {
+        Box::pin(async move {
+            let after = cursor.map_or("", Cursor::as_token);
+            let keys = self
+                .inner
+                .timed(None, false, self.inner.scan_page(prefix, after, limit))
+                .await?;
+            let next = if keys.len() == limit {
+                keys.last().cloned().map(Cursor::from_token)
+            } else {
+                None
+            };
+            Ok(Page::new(keys, next))
+        })
     }
 }
 
