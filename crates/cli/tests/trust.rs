@@ -276,3 +276,88 @@ fn regression_credentials_in_store_urls_never_reach_messages() {
         );
     }
 }
+
+/// Kills and reaps a `satchel serve` child when the test ends, passing or not.
+struct Serving(std::process::Child);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// 0.2's gRPC server answered a scan with at most 10,000 keys and said nothing, so `ls`
+/// and `convert` over `grpc://` stopped there silently. Listings now page through every
+/// key, and a limit that cuts `ls` short is said (exit 7), never silent.
+#[test]
+fn regression_grpc_listing_never_truncates_silently() {
+    use std::io::BufRead;
+
+    const KEYS: usize = 10_050;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(dir.path());
+    block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        for i in 0..KEYS {
+            let bytes = Codec::json().encode(&i).expect("encodes");
+            store
+                .set(&format!("k/{i:05}"), &bytes, None, Condition::Always)
+                .await
+                .expect("set");
+        }
+    });
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "serve",
+            "--store",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+            "--json",
+        ])
+        .env_remove("SATCHEL_STORE")
+        .env_remove("SATCHEL_TOKEN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("serve starts");
+    let stdout_pipe = child.stdout.take().expect("stdout");
+    let _server = Serving(child);
+    let first = std::io::BufReader::new(stdout_pipe)
+        .lines()
+        .next()
+        .expect("serve prints where it listens")
+        .expect("line");
+    let info: Value = serde_json::from_str(&first).expect("one JSON line");
+    let grpc = format!("grpc://{}", info["listening"].as_str().expect("address"));
+
+    let all = ok(&satchel(
+        &["ls", "--keys-only", "--limit", "20000", "--store", &grpc],
+        b"",
+    ));
+    let listed: Vec<&str> = all.lines().collect();
+    assert_eq!(
+        listed.len(),
+        KEYS,
+        "ls lists every key past the server's cap"
+    );
+    assert_eq!(listed[0], "k/00000");
+    assert_eq!(listed[KEYS - 1], format!("k/{:05}", KEYS - 1));
+
+    let out = satchel(&["ls", "--keys-only", "--store", &grpc], b"");
+    let err = fails(&out, 7);
+    assert_eq!(stdout(&out).lines().count(), 1000, "the default limit");
+    assert!(err.contains("more than 1000 keys"), "{err}");
+
+    let out = satchel(
+        &["convert", "--json", "--store", &grpc, "--to", "msgpack"],
+        b"",
+    );
+    let report: Value = serde_json::from_str(&ok(&out)).expect("json report");
+    assert_eq!(report["converted"], json!(KEYS), "{report}");
+    let last: u64 = Codec::msgpack()
+        .decode(&read(&url, &format!("k/{:05}", KEYS - 1)))
+        .expect("the last key is msgpack now");
+    assert_eq!(last, (KEYS - 1) as u64);
+}

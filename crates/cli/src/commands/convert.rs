@@ -75,7 +75,10 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .scan(&args.prefix, usize::MAX)
         .await
         .map_err(|e| args.store.error(&e))?;
+    // Every key: `scan` pages through the whole listing (over gRPC too); a store whose
+    // pages may repeat a key (Redis) is deduplicated here.
     keys.sort();
+    keys.dedup();
 
     let mut progress = Progress::new("convert", keys.len() as u64, global.json);
     let mut ticker = (args.rate > 0).then(|| {

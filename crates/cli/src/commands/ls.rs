@@ -15,7 +15,8 @@ pub(crate) struct Args {
     /// Only keys starting with this.
     #[arg(long, default_value = "")]
     prefix: String,
-    /// At most this many keys.
+    /// At most this many keys; if more exist, they are listed and the command fails with
+    /// exit code 7 saying so (never a silently shorter listing).
     #[arg(long, default_value_t = 1000)]
     limit: usize,
     /// Keys only, one a line (no pipeline, size or TTL: one request instead of one per key).
@@ -26,17 +27,36 @@ pub(crate) struct Args {
 /// Lists the keys, sorted.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     let store = args.store.open().await?;
+    // One key more than the limit tells whether the listing is cut short.
     let mut keys = store
-        .scan(&args.prefix, args.limit)
+        .scan(&args.prefix, args.limit.saturating_add(1))
         .await
         .map_err(|e| args.store.error(&e))?;
     keys.sort();
+    keys.dedup();
+    let truncated = keys.len() > args.limit;
+    keys.truncate(args.limit);
+    let truncated = || {
+        truncated.then(|| {
+            CliError::new(
+                code::PARTIAL,
+                format!(
+                    "more than {} keys start with `{}`: listed the first {} in key order; \
+                     raise --limit (or narrow --prefix) to see the rest",
+                    args.limit,
+                    args.prefix,
+                    keys.len()
+                ),
+            )
+        })
+    };
     if args.keys_only {
-        return if global.json {
-            print_json(&json!(keys))
+        if global.json {
+            print_json(&json!(keys))?;
         } else {
-            keys.iter().try_for_each(println)
-        };
+            keys.iter().try_for_each(println)?;
+        }
+        return truncated().map_or(Ok(()), Err);
     }
     let mut table = Table::new(&["key", "pipeline", "bytes", "ttl"], &["bytes"]);
     let mut rows = Vec::new();
@@ -89,5 +109,5 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             format!("{unreadable} key(s) could not be read; each is listed with the reason"),
         ));
     }
-    Ok(())
+    truncated().map_or(Ok(()), Err)
 }
