@@ -22,7 +22,7 @@ pub(crate) mod code {
     /// The key is not in the store.
     pub(crate) const NOT_FOUND: u8 = 6;
     /// `convert` or `ls` finished, but some keys could not be converted or read (each is
-    /// listed).
+    /// listed), or `ls` found more keys than its `--limit`.
     pub(crate) const PARTIAL: u8 = 7;
     /// Stopped by Ctrl-C (SIGINT) before the end.
     pub(crate) const INTERRUPTED: u8 = 130;
