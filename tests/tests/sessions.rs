@@ -148,6 +148,13 @@ impl Store for Flaky {
     ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
         self.inner.delete(key)
     }
+    fn delete_if<'a>(
+        &'a self,
+        key: &'a str,
+        version: satchel_store::Version,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        self.inner.delete_if(key, version)
+    }
     fn touch<'a>(
         &'a self,
         key: &'a str,

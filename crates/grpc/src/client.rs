@@ -374,6 +374,25 @@ impl Store for GrpcStore {
         })
     }
 
+    /// `DeleteIf` on the server; one that predates it answers `UNIMPLEMENTED`, never an
+    /// unconditional delete.
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            check_key(key).map_err(|e| e.with_backend(BACKEND))?;
+            let message = proto::DeleteIfRequest {
+                key: key.to_string(),
+                version: version.get(),
+            };
+            let r = self
+                .call(
+                    Some(key),
+                    self.client.clone().delete_if(self.request(message)),
+                )
+                .await?;
+            Ok(r.deleted)
+        })
+    }
+
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             check_write(key, Some(ttl)).map_err(|e| e.with_backend(BACKEND))?;

@@ -265,6 +265,9 @@ impl Store for Slow {
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         self.inner.delete(key)
     }
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        self.inner.delete_if(key, version)
+    }
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         self.inner.touch(key, ttl)
     }

@@ -22,6 +22,7 @@ use crate::error::{
 };
 use crate::scripts;
 
+mod delete_if;
 mod page;
 
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
@@ -551,6 +552,10 @@ impl Store for RedisStore {
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
         Box::pin(self.delete_key(key))
+    }
+
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.delete_key_if(key, version))
     }
 
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {

@@ -83,6 +83,28 @@ end
 return redis.call('PEXPIRE', KEYS[1], ARGV[1])
 ";
 
+/// Deletes a satchel value only at the given version, in one step; a key satchel did not
+/// write is left alone, as [`GET`] and conditional writes leave it.
+///
+/// `KEYS[1]`: the key. `ARGV[1]`: the version in decimal. Returns `1` when deleted, `0`
+/// when there is no live value or it is at another version, `{type}` for a key satchel did
+/// not write.
+pub(crate) const DELETE_IF_LUA: &str = r"
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'none' then return 0 end
+if t ~= 'hash' then return {t} end
+local n = redis.call('HGET', KEYS[1], 'n')
+if not n or not string.match(n, '^%d+$') or redis.call('HEXISTS', KEYS[1], 'v') == 0 then
+  return {'hash without satchel fields'}
+end
+if n ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+";
+
+/// [`DELETE_IF_LUA`], with its SHA-1 for `EVALSHA`.
+pub(crate) static DELETE_IF: LazyLock<Script> = LazyLock::new(|| Script::new(DELETE_IF_LUA));
+
 /// [`TOUCH_LUA`], with its SHA-1 for `EVALSHA`.
 pub(crate) static TOUCH: LazyLock<Script> = LazyLock::new(|| Script::new(TOUCH_LUA));
 

@@ -104,6 +104,8 @@ pub(crate) struct Statements {
     pub(crate) update_if_version: String,
     /// key, now.
     pub(crate) delete_live: String,
+    /// key, version, now: the live row at that version.
+    pub(crate) delete_if_version: String,
     /// key, now.
     pub(crate) delete_expired_key: String,
     /// expires_at, key, now.
@@ -196,6 +198,7 @@ impl Statements {
             update_if_version: r("UPDATE {t} SET value = ?, version = ?, expires_at = ? \
                                   WHERE {k} = ? AND version = ? AND {live}"),
             delete_live: r("DELETE FROM {t} WHERE {k} = ? AND {live}"),
+            delete_if_version: r("DELETE FROM {t} WHERE {k} = ? AND version = ? AND {live}"),
             delete_expired_key: r("DELETE FROM {t} WHERE {k} = ? \
                                    AND expires_at IS NOT NULL AND expires_at <= ?"),
             touch: r("UPDATE {t} SET expires_at = ? WHERE {k} = ? AND {live}"),

@@ -194,6 +194,9 @@ impl dyn StoreObject + '_ {
 ///     fn delete<'a>(&'a self, _: &'a str) -> BoxFuture<'a, Result<bool>> {
 ///         Box::pin(async { Ok(false) })
 ///     }
+///     fn delete_if<'a>(&'a self, _: &'a str, _: Version) -> BoxFuture<'a, Result<bool>> {
+///         Box::pin(async { Ok(false) })
+///     }
 ///     fn touch<'a>(&'a self, _: &'a str, _: Duration) -> BoxFuture<'a, Result<bool>> {
 ///         Box::pin(async { Ok(false) })
 ///     }

@@ -134,6 +134,14 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Removes `key`. Returns whether a live value was there.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>>;
 
+    /// Removes `key` only if its live value is still at `version` (compare-and-delete,
+    /// atomic on the backend). Returns whether it was removed: `false` when the key is
+    /// missing, expired, or was written since (a concurrent write wins).
+    ///
+    /// Removing what was read, after reading it, without this races a writer: a plain
+    /// [`Store::delete`] would remove their newer value.
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>>;
+
     /// Sets a new time to live on a live value without rewriting it (its version does not
     /// change). Returns whether a live value was there: an expired or missing key is never
     /// revived.
@@ -232,6 +240,9 @@ macro_rules! forward_store {
             }
             fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
                 (**self).delete(key)
+            }
+            fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+                (**self).delete_if(key, version)
             }
             fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
                 (**self).touch(key, ttl)

@@ -95,6 +95,16 @@ impl<S: Store> Store for Prefixed<S> {
         })
     }
 
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            self.inner
+                .delete_if(&full, version)
+                .await
+                .map_err(|e| self.strip(e))
+        })
+    }
+
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async move {
             let full = self.full(key)?;

@@ -99,6 +99,13 @@ impl<S: Store> Store for Instrumented<S> {
         }))
     }
 
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        let span = span(self.inner.backend(), "delete_if", key);
+        Box::pin(traced(span, self.inner.delete_if(key, version), |hit| {
+            (if *hit { "deleted" } else { "not_at_version" }, None)
+        }))
+    }
+
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         let span = span(self.inner.backend(), "touch", key);
         Box::pin(traced(span, self.inner.touch(key, ttl), |hit| {

@@ -125,6 +125,21 @@ impl Store for MemoryStore {
         Box::pin(std::future::ready(result))
     }
 
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        let result = check_key(key).and_then(|()| {
+            let mut map = self.map.lock().map_err(|_| poisoned())?;
+            let now = SystemTime::now();
+            let at = map
+                .get(key)
+                .is_some_and(|s| s.live(now) && s.version == version.get());
+            if at {
+                map.remove(key);
+            }
+            Ok(at)
+        });
+        Box::pin(std::future::ready(result))
+    }
+
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         let result = check_write(key, Some(ttl)).and_then(|()| {
             let mut map = self.map.lock().map_err(|_| poisoned())?;

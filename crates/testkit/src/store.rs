@@ -13,7 +13,9 @@ use satchel_store::{
     CodecExt, Condition, Prefixed, Store, StoreError, StoreErrorKind, StoreObject,
 };
 
+mod conditional;
 mod listing;
+pub use conditional::delete_if_version_is_compare_and_delete;
 pub use listing::{scan_pages_survive_concurrent_writes, scan_pages_through_every_key};
 
 /// A prefix no other run uses, so suites can share a live server and leave no traces.

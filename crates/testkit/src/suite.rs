@@ -100,6 +100,7 @@ macro_rules! __suite {
             awkward_bytes_round_trip_with_growing_versions,
             set_if_absent_refuses_live_value,
             set_if_version_is_compare_and_set,
+            delete_if_version_is_compare_and_delete,
             versions_of_deleted_keys_never_match_again,
             bad_input_is_invalid,
             regression_keys_are_refused_the_same_way_everywhere,

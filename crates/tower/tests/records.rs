@@ -343,6 +343,13 @@ async fn store_errors_become_backend_errors_with_their_message() {
         ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
             Box::pin(async move { Err(down(key)) })
         }
+        fn delete_if<'a>(
+            &'a self,
+            key: &'a str,
+            _: satchel_store::Version,
+        ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+            Box::pin(async move { Err(down(key)) })
+        }
         fn touch<'a>(
             &'a self,
             key: &'a str,

@@ -154,6 +154,19 @@ impl store_server::Store for StoreService {
         Ok(Response::new(proto::DeleteResponse { existed }))
     }
 
+    async fn delete_if(
+        &self,
+        request: Request<proto::DeleteIfRequest>,
+    ) -> Result<Response<proto::DeleteIfResponse>, Status> {
+        let r = request.into_inner();
+        let deleted = self
+            .store
+            .delete_if(&r.key, Version::new(r.version))
+            .await
+            .map_err(|e| failed("delete_if", &e))?;
+        Ok(Response::new(proto::DeleteIfResponse { deleted }))
+    }
+
     async fn touch(
         &self,
         request: Request<proto::TouchRequest>,

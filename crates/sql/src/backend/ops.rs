@@ -318,6 +318,32 @@ impl Inner {
         Ok(deleted > 0)
     }
 
+    /// Compare-and-delete: one `DELETE` of the live row at `version`. Not retried after
+    /// an ambiguous failure (a lost reply would turn `true` into `false`).
+    pub(super) async fn delete_if(&self, key: &str, version: Version) -> Result<bool> {
+        check_key(key)?;
+        // No stored version is above i64::MAX, so such a version matches nothing.
+        let Ok(version) = i64::try_from(version.get()) else {
+            return Ok(false);
+        };
+        let now = now_millis();
+        let sql = self.sql.delete_if_version.as_str();
+        let deleted = with_pool!(&self.pool, p => {
+            self.retry(false, || async move {
+                sqlx::query(sql)
+                    .bind(key)
+                    .bind(version)
+                    .bind(now)
+                    .execute(p)
+                    .await
+                    .map(|r| r.rows_affected())
+            })
+            .await
+        })
+        .map_err(|e| self.err(e, Op::Delete).with_key(key))?;
+        Ok(deleted > 0)
+    }
+
     pub(super) async fn touch(&self, key: &str, ttl: Duration) -> Result<bool> {
         check_write(key, Some(ttl))?;
         let now = now_millis();

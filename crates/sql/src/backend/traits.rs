@@ -35,6 +35,13 @@ impl Store for SqlStore {
         })
     }
 
+    fn delete_if<'a>(&'a self, key: &'a str, version: Version) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(
+            self.inner
+                .timed(Some(key), true, self.inner.delete_if(key, version)),
+        )
+    }
+
     fn touch<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool>> {
         Box::pin(
             self.inner
