@@ -1518,3 +1518,115 @@ async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
     stop.send(()).unwrap();
     serving.await.unwrap().unwrap();
 }
+
+/// A memory store that, once armed, lets "another client" write a new value under a key
+/// right before the next compare-and-delete on it: the interleaving 0.1's read-then-delete
+/// `remove` and `removeMapping` lost a write to.
+#[derive(Debug, Default)]
+struct WriteBeforeDelete {
+    inner: MemoryStore,
+    armed: std::sync::Mutex<Option<(String, Vec<u8>)>>,
+}
+
+impl Store for WriteBeforeDelete {
+    fn get<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<Option<satchel_store::Entry>>> {
+        self.inner.get(key)
+    }
+    fn set<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: satchel_store::Condition,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<satchel_store::Version>> {
+        self.inner.set(key, value, ttl, condition)
+    }
+    fn delete<'a>(
+        &'a self,
+        key: &'a str,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        self.inner.delete(key)
+    }
+    fn delete_if<'a>(
+        &'a self,
+        key: &'a str,
+        version: satchel_store::Version,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        Box::pin(async move {
+            self.interleave().await?;
+            self.inner.delete_if(key, version).await
+        })
+    }
+    fn touch<'a>(
+        &'a self,
+        key: &'a str,
+        ttl: Duration,
+    ) -> satchel_store::BoxFuture<'a, satchel_store::Result<bool>> {
+        self.inner.touch(key, ttl)
+    }
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+satchel_store::store_object!(WriteBeforeDelete);
+
+impl WriteBeforeDelete {
+    /// The other client's write, once, right before a delete of either kind.
+    async fn interleave(&self) -> satchel_store::Result<()> {
+        let armed = self.armed.lock().unwrap().take();
+        if let Some((k, v)) = armed {
+            self.inner
+                .set(&k, &v, None, satchel_store::Condition::Always)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// 0.1's `remove` and `removeMapping` read, then deleted unconditionally: a value another
+/// client wrote in between was deleted too (and `removeMapping` deleted a value that no
+/// longer matched). Both are compare-and-delete now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn regression_remove_never_deletes_a_write_that_landed_after_its_read() {
+    let store = Arc::new(WriteBeforeDelete::default());
+    let server = serve(store.clone()).await;
+    let mut c = client(&server).await;
+    let key = |k: &str| store_key("", CACHE, &j(k));
+    c.put(put("m", "old", 0)).await.unwrap();
+    // removeMapping("m", "old") races a write of "new": the new value survives.
+    *store.armed.lock().unwrap() = Some((key("m"), j("new")));
+    let removed = c
+        .remove_mapping(cp::RemoveMappingRequest {
+            cache: CACHE.into(),
+            format: "json".into(),
+            key: j("m"),
+            value: j("old"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !removed,
+        "the value no longer matched: nothing may be removed"
+    );
+    assert_eq!(get_value(&mut c, "m").await, Some(serde_json::json!("new")));
+    // remove("m") races a write of "newer": it removes what is there and answers it.
+    *store.armed.lock().unwrap() = Some((key("m"), j("newer")));
+    let answered = c
+        .remove(cp::RemoveRequest {
+            cache: CACHE.into(),
+            format: "json".into(),
+            key: j("m"),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answered, j("newer"), "remove answers the value it removed");
+    assert_eq!(get_value(&mut c, "m").await, None);
+    server.stop().await;
+}

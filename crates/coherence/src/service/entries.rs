@@ -7,7 +7,7 @@ use satchel_store_core::{Condition, StoreErrorKind};
 use tonic::{Request, Response, Status};
 
 use super::checks::{busy, check_json, namespace, remaining, same_value, store_failed, ttl};
-use super::{CAS_ATTEMPTS, Inner, ReplyStream};
+use super::{Inner, ReplyStream, cas};
 use crate::keys::key_suffix;
 use crate::proto;
 
@@ -128,7 +128,8 @@ pub(super) async fn put_if_absent(
     inner.check_fits(&r.key, &r.value)?;
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
-    for _ in 0..CAS_ATTEMPTS {
+    let mut attempts = cas();
+    loop {
         match inner
             .store
             .set(&key, &r.value, ttl, Condition::IfAbsent)
@@ -140,11 +141,14 @@ pub(super) async fn put_if_absent(
                 if let Some(entry) = inner.get("putIfAbsent", &key).await? {
                     return Ok(Response::new(entry.value));
                 }
+                attempts
+                    .after_conflict(e)
+                    .await
+                    .map_err(|_| busy("putIfAbsent"))?;
             }
             Err(e) => return Err(store_failed("putIfAbsent", &e)),
         }
     }
-    Err(busy("putIfAbsent"))
 }
 
 pub(super) async fn remove(
@@ -155,21 +159,27 @@ pub(super) async fn remove(
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     check_json("key", &r.key)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
-    // Not atomic: `Store::delete` is unconditional, so a write between the read and the
-    // delete is deleted too (and this answers the value it replaced).
-    let Some(entry) = inner.get("remove", &key).await? else {
-        return Ok(Response::new(Vec::new()));
-    };
-    let removed = inner
-        .store
-        .delete(&key)
-        .await
-        .map_err(|e| store_failed("remove", &e))?;
-    Ok(Response::new(if removed {
-        entry.value
-    } else {
-        Vec::new()
-    }))
+    // Atomic: the value read is deleted only if it is still the one there
+    // (`Store::delete_if`); a write in between makes this read again, so the answer is
+    // always the value that was removed.
+    let mut attempts = cas();
+    loop {
+        let Some(entry) = inner.get("remove", &key).await? else {
+            return Ok(Response::new(Vec::new()));
+        };
+        if inner
+            .store
+            .delete_if(&key, entry.version)
+            .await
+            .map_err(|e| store_failed("remove", &e))?
+        {
+            return Ok(Response::new(entry.value));
+        }
+        attempts
+            .after_conflict(changed_meanwhile(&key))
+            .await
+            .map_err(|_| busy("remove"))?;
+    }
 }
 
 pub(super) async fn remove_mapping(
@@ -181,16 +191,25 @@ pub(super) async fn remove_mapping(
     check_json("key", &r.key)?;
     check_json("value", &r.value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
-    // Not atomic, like `remove`: the compare and the delete are two calls.
-    match inner.get("removeMapping", &key).await? {
-        Some(entry) if same_value(&entry.value, &r.value) => Ok(Response::new(
-            inner
-                .store
-                .delete(&key)
-                .await
-                .map_err(|e| store_failed("removeMapping", &e))?,
-        )),
-        _ => Ok(Response::new(false)),
+    // Atomic: deleted only at the version whose value matched (`Store::delete_if`).
+    let mut attempts = cas();
+    loop {
+        let entry = match inner.get("removeMapping", &key).await? {
+            Some(entry) if same_value(&entry.value, &r.value) => entry,
+            _ => return Ok(Response::new(false)),
+        };
+        if inner
+            .store
+            .delete_if(&key, entry.version)
+            .await
+            .map_err(|e| store_failed("removeMapping", &e))?
+        {
+            return Ok(Response::new(true));
+        }
+        attempts
+            .after_conflict(changed_meanwhile(&key))
+            .await
+            .map_err(|_| busy("removeMapping"))?;
     }
 }
 
@@ -204,7 +223,8 @@ pub(super) async fn replace(
     check_json("value", &r.value)?;
     inner.check_fits(&r.key, &r.value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
-    for _ in 0..CAS_ATTEMPTS {
+    let mut attempts = cas();
+    loop {
         let Some(entry) = inner.get("replace", &key).await? else {
             return Ok(Response::new(Vec::new()));
         };
@@ -218,11 +238,15 @@ pub(super) async fn replace(
             .await
         {
             Ok(_) => return Ok(Response::new(entry.value)),
-            Err(e) if e.kind() == StoreErrorKind::Conflict => continue,
+            Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                attempts
+                    .after_conflict(e)
+                    .await
+                    .map_err(|_| busy("replace"))?;
+            }
             Err(e) => return Err(store_failed("replace", &e)),
         }
     }
-    Err(busy("replace"))
 }
 
 pub(super) async fn replace_mapping(
@@ -236,7 +260,8 @@ pub(super) async fn replace_mapping(
     check_json("newValue", &r.new_value)?;
     inner.check_fits(&r.key, &r.new_value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
-    for _ in 0..CAS_ATTEMPTS {
+    let mut attempts = cas();
+    loop {
         let Some(entry) = inner.get("replaceMapping", &key).await? else {
             return Ok(Response::new(false));
         };
@@ -252,9 +277,23 @@ pub(super) async fn replace_mapping(
             .await
         {
             Ok(_) => return Ok(Response::new(true)),
-            Err(e) if e.kind() == StoreErrorKind::Conflict => continue,
+            Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                attempts
+                    .after_conflict(e)
+                    .await
+                    .map_err(|_| busy("replaceMapping"))?;
+            }
             Err(e) => return Err(store_failed("replaceMapping", &e)),
         }
     }
-    Err(busy("replaceMapping"))
+}
+
+/// The conflict a compare-and-delete lost: the entry changed between the read and the
+/// delete.
+fn changed_meanwhile(key: &str) -> satchel_store_core::StoreError {
+    satchel_store_core::StoreError::new(
+        StoreErrorKind::Conflict,
+        "the entry changed between the read and the delete",
+    )
+    .with_key(key)
 }

@@ -35,9 +35,12 @@ use checks::unsupported;
 /// A stream of replies, as tonic wants it.
 type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-/// How many times a compare-and-set is retried against concurrent writers before the call
-/// gives up with `ABORTED`.
-const CAS_ATTEMPTS: usize = 64;
+/// How a compare-and-set that lost to a concurrent writer is retried (the one retry helper
+/// of every satchel layer: bounded, jittered backoff) before the call gives up with
+/// `ABORTED`.
+fn cas() -> satchel_store_core::Attempts {
+    satchel_store_core::RetryPolicy::default().attempts()
+}
 
 /// The Coherence gRPC cache service, v0 (`coherence.NamedCacheService`), over any satchel
 /// store: what lets Oracle Coherence clients (Python `coherence-client`, and the others

@@ -15,7 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::checks::{busy, store_failed};
-use super::{CAS_ATTEMPTS, Inner, ReplyStream};
+use super::{Inner, ReplyStream, cas};
 use crate::keys::key_from_suffix;
 
 impl Inner {
@@ -47,7 +47,8 @@ impl Inner {
         value: &[u8],
         ttl: Option<Duration>,
     ) -> Result<Vec<u8>, Status> {
-        for _ in 0..CAS_ATTEMPTS {
+        let mut attempts = cas();
+        loop {
             let current = self.get(op, key).await?;
             let condition = match &current {
                 Some(e) => Condition::IfVersion(e.version),
@@ -55,11 +56,12 @@ impl Inner {
             };
             match self.store.set(key, value, ttl, condition).await {
                 Ok(_) => return Ok(current.map(|e| e.value).unwrap_or_default()),
-                Err(e) if e.kind() == StoreErrorKind::Conflict => continue,
+                Err(e) if e.kind() == StoreErrorKind::Conflict => {
+                    attempts.after_conflict(e).await.map_err(|_| busy(op))?;
+                }
                 Err(e) => return Err(store_failed(op, &e)),
             }
         }
-        Err(busy(op))
     }
 
     /// The keys of a namespace, sorted, as suffixes of `prefix`; `RESOURCE_EXHAUSTED` past
