@@ -288,15 +288,7 @@ impl RedisStore {
                 }
             })
             .await?;
-        match reply {
-            Value::Int(n) => Ok(n == 1),
-            Value::Array(items) => match items.as_slice() {
-                [Value::BulkString(t)] => Err(foreign(key, Op::Touch, t)),
-                [Value::SimpleString(t)] => Err(foreign(key, Op::Touch, t.as_bytes())),
-                _ => Err(bad_reply(Op::Touch, "an unexpected array").with_key(key)),
-            },
-            _ => Err(bad_reply(Op::Touch, "not a number").with_key(key)),
-        }
+        flag_or_foreign(key, Op::Touch, reply)
     }
 
     async fn scan_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
@@ -454,6 +446,20 @@ fn parse_version(value: &Value) -> Option<u64> {
         Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
         Value::Int(n) => u64::try_from(*n).ok(),
         _ => None,
+    }
+}
+
+/// The reply of a script that answers `1`/`0`, or `{type}` for a key satchel did not write
+/// ([`scripts::TOUCH`], [`scripts::DELETE_IF`]).
+pub(super) fn flag_or_foreign(key: &str, op: Op, reply: Value) -> Result<bool> {
+    match reply {
+        Value::Int(n) => Ok(n == 1),
+        Value::Array(items) => match items.as_slice() {
+            [Value::BulkString(t)] => Err(foreign(key, op, t)),
+            [Value::SimpleString(t)] => Err(foreign(key, op, t.as_bytes())),
+            _ => Err(bad_reply(op, "an unexpected array").with_key(key)),
+        },
+        _ => Err(bad_reply(op, "not a number").with_key(key)),
     }
 }
 

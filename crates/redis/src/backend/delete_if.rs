@@ -4,7 +4,7 @@ use redis::Value;
 use satchel_store_core::{Result, Version, check_key};
 
 use super::RedisStore;
-use crate::error::{Op, bad_reply, foreign};
+use crate::error::Op;
 use crate::scripts;
 
 impl RedisStore {
@@ -27,14 +27,6 @@ impl RedisStore {
                 }
             })
             .await?;
-        match reply {
-            Value::Int(n) => Ok(n == 1),
-            Value::Array(items) => match items.as_slice() {
-                [Value::BulkString(t)] => Err(foreign(key, Op::Delete, t)),
-                [Value::SimpleString(t)] => Err(foreign(key, Op::Delete, t.as_bytes())),
-                _ => Err(bad_reply(Op::Delete, "an unexpected array").with_key(key)),
-            },
-            _ => Err(bad_reply(Op::Delete, "not a number").with_key(key)),
-        }
+        super::flag_or_foreign(key, Op::Delete, reply)
     }
 }
