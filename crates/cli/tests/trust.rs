@@ -361,3 +361,32 @@ fn regression_grpc_listing_never_truncates_silently() {
         .expect("the last key is msgpack now");
     assert_eq!(last, (KEYS - 1) as u64);
 }
+
+/// 0.1's `convert` re-encoded satchel session records as a whole, leaving the values inside
+/// them in the old format, which the sessions then could not read. A session record is left
+/// as it was and listed (sessions read any pipeline and rewrite it on their next save).
+#[test]
+fn regression_convert_leaves_session_records_to_the_sessions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = sqlite_url(dir.path());
+    // What satchel-session writes: created_ms, owner and the values, each encoded alone
+    // (base64url in JSON).
+    let record = Codec::json()
+        .encode(&json!({"created_ms": 1_764_590_000_000i64, "owner": null, "data": {"cart": "WzEsMl0"}}))
+        .expect("encodes");
+    let plain = Codec::json().encode(&json!({"n": 1})).expect("encodes");
+    put(&url, &[("session:x", record.clone()), ("plain", plain)]);
+    let out = satchel(&["convert", "--store", &url, "--to", "msgpack+zstd"], b"");
+    fails(&out, 7);
+    assert!(
+        stdout(&out).contains("a satchel session record"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("1 converted"), "{}", stdout(&out));
+    assert_eq!(
+        read(&url, "session:x"),
+        record,
+        "the session record was changed"
+    );
+}

@@ -170,6 +170,15 @@ async fn convert_one(
         if let Some(why) = decoded.inexact {
             return Ok(Outcome::Failed(format!("{why}; left as it was")));
         }
+        if is_session_record(&decoded.value) {
+            return Ok(Outcome::Failed(
+                "a satchel session record: its values are kept in the session's own format \
+                 inside it, so re-encoding the record alone would strand them; sessions read \
+                 any pipeline and rewrite the record in their configured one on the next \
+                 save. Left as it was"
+                    .to_string(),
+            ));
+        }
         let bytes = match value::encode(target, &decoded.value) {
             Ok(b) => b,
             Err(e) => return Ok(Outcome::Failed(format!("cannot encode: {}", chain(&e)))),
@@ -205,6 +214,17 @@ async fn convert_one(
     Ok(Outcome::Failed(format!(
         "changed by another writer {ATTEMPTS} times while converting; run again"
     )))
+}
+
+/// Whether `value` has the shape satchel-session stores a session in: exactly
+/// `created_ms`, `owner` and a `data` object of encoded values.
+fn is_session_record(value: &serde_json::Value) -> bool {
+    value.as_object().is_some_and(|o| {
+        o.len() == 3
+            && o.get("created_ms").is_some_and(serde_json::Value::is_i64)
+            && o.contains_key("owner")
+            && o.get("data").is_some_and(serde_json::Value::is_object)
+    })
 }
 
 /// Whether a store error concerns one key only (so the run can go on): the store refused
