@@ -32,6 +32,10 @@ pub enum ErrorKind {
     Checksum,
     /// A pipeline spec such as `msgpack+zstd:3` could not be parsed.
     Spec,
+    /// A compression dictionary is missing or unusable: the value was compressed with a
+    /// dictionary that is not loaded (the message names its id), or a dictionary could
+    /// not be loaded (not a dictionary, unreadable, an id already taken by another one).
+    Dictionary,
 }
 
 impl ErrorKind {
@@ -48,6 +52,7 @@ impl ErrorKind {
             Self::LimitExceeded => "limit exceeded",
             Self::Checksum => "checksum",
             Self::Spec => "spec",
+            Self::Dictionary => "dictionary",
         }
     }
 }

@@ -5,6 +5,10 @@
 //! before allocating, bounds the window it accepts, and never yields more than the limit.
 //! Compression and decompression contexts are reused per thread.
 //!
+//! A trained [`ZstdDict`] makes small, alike values (session records, cache entries) much
+//! smaller: `Zstd.dict(d)` compresses with it, and any `Zstd` decompresses with whichever
+//! loaded dictionary a frame names (see [`dict`](ZstdDict) for the registry).
+//!
 //! ```
 //! use satchel_core::Compression;
 //! use satchel_zstd::Zstd;
@@ -25,13 +29,25 @@ use satchel_core::{
     Compression, CompressionId, Error, ErrorKind, Level, WithLevel, check_len, read_bounded,
 };
 
-/// Zstandard compression at a level (default 3).
+mod dict;
+#[cfg(feature = "train")]
+mod train;
+mod with_dict;
+
+pub use dict::{MAX_DICT_LEN, MAX_LOADED, ZstdDict, frame_dict_id};
+#[cfg(feature = "train")]
+pub use train::{DEFAULT_DICT_SIZE, train};
+
+/// Zstandard compression at a level (default 3), with or without a dictionary.
 ///
 /// `Zstd` is also a constant of this type at the default level, so `.compress(Zstd)` and
-/// `Zstd.level(19)` both read naturally.
+/// `Zstd.level(19)` both read naturally. Decompression never needs to be told the
+/// dictionary: it reads the id from the frame and takes that dictionary from the
+/// registry ([`ZstdDict::get`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Zstd {
     level: i32,
+    dict: Option<&'static ZstdDict>,
 }
 
 /// Zstandard at the default level 3.
@@ -40,7 +56,10 @@ pub const Zstd: Zstd = Zstd::DEFAULT;
 
 impl Zstd {
     /// Level 3, zstd's own default.
-    pub const DEFAULT: Self = Self { level: 3 };
+    pub const DEFAULT: Self = Self {
+        level: 3,
+        dict: None,
+    };
     /// The lowest level zstd accepts (fastest).
     pub const MIN_LEVEL: i32 = -7;
     /// The highest level zstd accepts (smallest).
@@ -56,7 +75,34 @@ impl Zstd {
         } else {
             level
         };
-        Self { level }
+        Self {
+            level,
+            dict: self.dict,
+        }
+    }
+
+    /// This compression, writing every frame with `dict` (digested once, shared by every
+    /// codec using it). The level is kept.
+    #[must_use]
+    pub const fn dict(self, dict: &'static ZstdDict) -> Self {
+        Self {
+            level: self.level,
+            dict: Some(dict),
+        }
+    }
+
+    /// This compression without a dictionary.
+    #[must_use]
+    pub const fn without_dict(self) -> Self {
+        Self {
+            level: self.level,
+            dict: None,
+        }
+    }
+
+    /// The dictionary frames are written with, if any.
+    pub const fn dict_in_use(&self) -> Option<&'static ZstdDict> {
+        self.dict
     }
 }
 
@@ -85,14 +131,14 @@ thread_local! {
         const { RefCell::new(None) };
 }
 
-fn new_compressor(level: i32) -> io::Result<zstd::bulk::Compressor<'static>> {
+pub(crate) fn new_compressor(level: i32) -> io::Result<zstd::bulk::Compressor<'static>> {
     let mut c = zstd::bulk::Compressor::new(level)?;
     c.include_checksum(true)?;
     c.include_contentsize(true)?;
     Ok(c)
 }
 
-fn compress_with(
+pub(crate) fn compress_with(
     c: &mut zstd::bulk::Compressor<'static>,
     input: &[u8],
     out: &mut Vec<u8>,
@@ -104,11 +150,11 @@ fn compress_with(
     c.compress_to_buffer(input, &mut tail)
 }
 
-fn compress_error(e: io::Error) -> Error {
+pub(crate) fn compress_error(e: io::Error) -> Error {
     Error::new(ErrorKind::Compress, "zstd compression failed").with_source(e)
 }
 
-fn corrupt(e: io::Error) -> Error {
+pub(crate) fn corrupt(e: io::Error) -> Error {
     Error::new(
         ErrorKind::Decompress,
         "zstd data is corrupt or truncated (frame or checksum check failed)",
@@ -119,7 +165,7 @@ fn corrupt(e: io::Error) -> Error {
 /// The largest window a streamed frame may ask the decoder to allocate: enough to cover
 /// `limit` bytes, and at least 8 MiB (2^23, the window zstd's own levels 1..=19 use at
 /// most), so any frame written at a standard level decodes; never more than that.
-fn window_log_for(limit: usize) -> u32 {
+pub(crate) fn window_log_for(limit: usize) -> u32 {
     let needed = usize::BITS - limit.saturating_sub(1).leading_zeros();
     needed.clamp(23, 31)
 }
@@ -142,6 +188,9 @@ impl Compression for Zstd {
     }
 
     fn compress(&self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Error> {
+        if let Some(dict) = self.dict {
+            return with_dict::compress(dict, self.level, input, out);
+        }
         COMPRESSOR
             .with(|cell| match cell.try_borrow_mut() {
                 Ok(mut slot) => {
@@ -168,6 +217,15 @@ impl Compression for Zstd {
                 ErrorKind::Decompress,
                 "zstd data is empty: the value was truncated",
             ));
+        }
+        // The frame names its dictionary: find it (or say which one is missing) before
+        // decoding anything.
+        if let Some(id) = frame_dict_id(input) {
+            let dict = match self.dict {
+                Some(d) if d.id() == id => d,
+                _ => ZstdDict::get(id).ok_or_else(|| dict::missing(id))?,
+            };
+            return with_dict::decompress(dict, input, out, limit);
         }
         match zstd::bulk::Decompressor::upper_bound(input) {
             // Every frame declares its size: check it, then decode in one pass into
