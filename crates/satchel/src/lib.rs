@@ -34,7 +34,8 @@
 //! | `simd-json` | simd-json decoding of large JSON documents | `satchel-json` |
 //! | `msgpack` | `MsgPack`, `Codec::msgpack` | `satchel-msgpack` (rmp-serde) |
 //! | `bincode` | `Bincode`, `Codec::bincode` | `satchel-bincode` (bincode 2) |
-//! | `zstd` | `Zstd` | `satchel-zstd` |
+//! | `zstd` | `Zstd`, `ZstdDict` (trained dictionaries) | `satchel-zstd` |
+//! | `train` | `train`: dictionaries from sample values (zstd's trainer) | `satchel-zstd` |
 //! | `lz4` | `Lz4` | `satchel-lz4` (lz4_flex) |
 //! | `gzip`, `zlib` | `Gzip`, `Zlib` | `satchel-flate` (flate2) |
 //! | `kvdb` | `Codec::kvdb_json`, `Codec::kvdb_msgpack`, `kvdb::KvdbAny`: the values kvdb-py keeps in Redis | `satchel-kvdb` |
@@ -67,7 +68,7 @@ mod interop;
 
 pub use any::{
     AnyCompression, AnyFormat, AnyFraming, AnyHeader, COMPRESSION_NAMES, DynCodec, FORMAT_NAMES,
-    KVDB_FORMAT_NAMES, decode_any, decode_any_in, decode_any_with,
+    KVDB_FORMAT_NAMES, decode_any, decode_any_in, decode_any_with, dict_id,
 };
 pub use codec::{Codec, ValueCodec};
 pub use satchel_core::{
@@ -97,7 +98,13 @@ pub use satchel_bincode::Bincode;
 
 #[cfg(feature = "zstd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zstd")))]
-pub use satchel_zstd::Zstd;
+pub use satchel_zstd::{Zstd, ZstdDict};
+
+/// Trains a zstd dictionary on sample values (zstd's trainer): see
+/// [`satchel_zstd::train`].
+#[cfg(feature = "train")]
+#[cfg_attr(docsrs, doc(cfg(feature = "train")))]
+pub use satchel_zstd::{DEFAULT_DICT_SIZE, train};
 
 #[cfg(feature = "lz4")]
 #[cfg_attr(docsrs, doc(cfg(feature = "lz4")))]

@@ -123,6 +123,15 @@ pub fn session_750() -> Session {
     session(4, 5, 4)
 }
 
+/// `count` session records shaped like [`session_750`] but each with its own ids, user,
+/// cart and history (seeds from `first_seed`): samples to train a dictionary on, and
+/// values it should compress well.
+pub fn sessions_like_750(first_seed: u64, count: usize) -> Vec<Session> {
+    (0..count as u64)
+        .map(|i| session(first_seed + i, 5, 4))
+        .collect()
+}
+
 /// The small session as a `serde_json::Value` (for self-describing formats only).
 pub fn session_value() -> serde_json::Value {
     serde_json::to_value(session_small()).expect("session serializes")

@@ -94,6 +94,15 @@ impl AnyCompression {
         }
     }
 
+    /// The id of the zstd dictionary this compression writes with, if any.
+    pub fn dict_id(&self) -> Option<u32> {
+        match self {
+            #[cfg(feature = "zstd")]
+            Self::Zstd(z) => z.dict_in_use().map(crate::ZstdDict::id),
+            _ => None,
+        }
+    }
+
     /// The level this compression uses by default, if it has levels.
     pub(super) fn default_level(&self) -> Option<i32> {
         Self::from_id(self.id()).ok().and_then(|d| d.level_in_use())

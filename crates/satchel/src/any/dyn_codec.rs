@@ -5,10 +5,12 @@ use super::*;
 
 /// A codec chosen at run time, from a spec string or a stored value's header.
 ///
-/// Specs are `format[+compression[:level]]`: `json`, `msgpack+zstd`, `bincode+lz4`,
-/// `json+gzip:9` (and, with feature `kvdb`, `kvdb-json+zstd`, framed as kvdb-py frames
-/// values). A `DynCodec` prints back as its spec, and (de)serializes as one, so it can sit
-/// in a config file.
+/// Specs are `format[+compression[:level]][@dict=…]`: `json`, `msgpack+zstd`,
+/// `bincode+lz4`, `json+gzip:9` (and, with feature `kvdb`, `kvdb-json+zstd`, framed as
+/// kvdb-py frames values). zstd takes a trained dictionary: `json+zstd:3@dict=FILE` loads
+/// the dictionary file (once per process, see [`ZstdDict`](crate::ZstdDict)), and
+/// `json+zstd@dict=id:N` names one loaded already. A `DynCodec` prints back as its spec
+/// (a dictionary by id), and (de)serializes as one, so it can sit in a config file.
 ///
 /// The header's settings are fallible here ([`DynCodec::checksum`] and friends return a
 /// `Result`): a codec chosen at run time may have a framing that has no such setting, and
@@ -31,12 +33,13 @@ use super::*;
 pub type DynCodec = Codec<AnyFormat, AnyCompression, AnyFraming>;
 
 impl Codec<AnyFormat, AnyCompression, AnyFraming> {
-    /// Parses a spec such as `msgpack+zstd:3`.
+    /// Parses a spec such as `msgpack+zstd:3` or `json+zstd@dict=sessions.dict`.
     ///
     /// # Errors
     /// [`ErrorKind::Spec`] for a malformed spec or an unknown name (the message lists the
     /// valid ones); [`ErrorKind::Unsupported`] for a backend not compiled in (the message
-    /// names the cargo feature).
+    /// names the cargo feature); [`ErrorKind::Dictionary`] for a dictionary file that
+    /// cannot be loaded, or a dictionary id that is not loaded.
     pub fn from_spec(spec: &str) -> Result<Self, Error> {
         let in_spec = |e: Error| {
             let message = e.message().to_string();
@@ -47,6 +50,11 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
             Error::new(e.kind(), message)
         };
         let trimmed = spec.trim();
+        // Options come last, after the first `@`: a dictionary path may hold `+` or `:`.
+        let (trimmed, options) = match trimmed.split_once('@') {
+            Some((pipeline, options)) => (pipeline, Some(options)),
+            None => (trimmed, None),
+        };
         let (format, compression) = match trimmed.split_once('+') {
             Some((f, c)) => (f, Some(c)),
             None => (trimmed, None),
@@ -82,6 +90,10 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
                     }
                 }
             }
+        };
+        let compression = match options {
+            Some(options) => dict::apply_options(compression, options, spec)?,
+            None => compression,
         };
         Ok(Self::from_parts(format, compression))
     }
@@ -180,6 +192,9 @@ impl fmt::Display for DynCodec {
                 .filter(|_| c.level_in_use() != c.default_level())
             {
                 write!(f, ":{level}")?;
+            }
+            if let Some(suffix) = dict::spec_suffix(c) {
+                f.write_str(&suffix)?;
             }
         }
         Ok(())

@@ -14,12 +14,14 @@ use satchel_core::{
 use crate::Codec;
 
 mod compression;
+mod dict;
 mod dyn_codec;
 mod format;
 mod framing;
 mod read;
 
 pub use compression::AnyCompression;
+pub use dict::dict_id;
 pub use dyn_codec::DynCodec;
 pub use format::{AnyFormat, COMPRESSION_NAMES, FORMAT_NAMES, KVDB_FORMAT_NAMES};
 pub use framing::AnyFraming;
