@@ -1467,7 +1467,7 @@ async fn an_extension_mounted_guarded_needs_the_bearer_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
+async fn regression_pages_follow_a_cursor_past_the_entry_limit() {
     use satchel_coherence::CoherenceService;
     let service = CoherenceService::new(Arc::new(MemoryStore::new()))
         .with_max_entries(10)
@@ -1521,8 +1521,38 @@ async fn caches_past_the_entry_limit_are_refused_not_miscounted() {
         })
         .await;
     expect_code("size past the limit", r, Code::ResourceExhausted, "10").await;
-    let r = c.next_key_set_page(page).await;
-    expect_code("paging past the limit", r, Code::ResourceExhausted, "10").await;
+    // Pages follow the store's cursor: they read past the limit, each costing its own size.
+    let mut cookie = Vec::new();
+    let (mut keys, mut pages) = (std::collections::BTreeSet::new(), 0);
+    loop {
+        let mut items = drain(
+            c.next_key_set_page(cp::PageRequest {
+                cookie: cookie.clone(),
+                ..page.clone()
+            })
+            .await
+            .unwrap()
+            .into_inner(),
+        )
+        .await;
+        pages += 1;
+        cookie = items.remove(0);
+        assert!(items.len() <= 4, "a page holds at most the page size");
+        keys.extend(items);
+        if cookie.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(keys.len(), 25, "every entry, past the listing limit");
+    assert_eq!(pages, 7, "25 keys in pages of 4");
+    // A cookie this server did not issue (the last key, as 0.1 issued them) is refused.
+    let r = c
+        .next_key_set_page(cp::PageRequest {
+            cookie: j(&3),
+            ..page
+        })
+        .await;
+    expect_code("a foreign cookie", r, Code::InvalidArgument, "cookie").await;
     // Emptying works at any size.
     c.clear(cp::ClearRequest {
         cache: CACHE.into(),
