@@ -10,7 +10,9 @@ use tracing::Instrument;
 
 /// Wraps a store so every operation runs in a `tracing` span named `satchel.store` with
 /// the backend, the operation, the key, value sizes, the outcome and the latency in
-/// microseconds. Values and credentials are never recorded.
+/// microseconds. Values and credentials are never recorded, nor session ids: a key that
+/// ends in one (an unhashed session not yet moved) is recorded as
+/// [`SessionId::shown_key`](satchel_store_core::SessionId::shown_key) shows it.
 ///
 /// [`open`](crate::open) applies it; wrap an adapter built directly yourself.
 #[derive(Debug, Clone)]
@@ -31,6 +33,8 @@ impl<S: Store> Instrumented<S> {
 }
 
 fn span(backend: &'static str, op: &'static str, key: &str) -> tracing::Span {
+    let key = satchel_store_core::SessionId::shown_key(key);
+    let key = key.as_ref();
     tracing::debug_span!(
         "satchel.store",
         backend,

@@ -135,6 +135,8 @@ macro_rules! __suite {
             regression_owner_index_loses_entries,
             regression_a_codec_change_strands_every_session,
             regression_ids_at_rest,
+            regression_fingerprints_reveal_no_part_of_the_id,
+            regression_purge_never_deletes_a_session_saved_after_its_read,
         );
     };
     (@module $suite:ident, $backend:ident, $var:tt, $make:expr; $($behaviour:ident),* $(,)?) => {

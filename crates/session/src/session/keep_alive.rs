@@ -43,6 +43,7 @@ where
         let status = Arc::new(Mutex::new(KeepAliveStatus::Running));
         let shared = self.sessions.shared.clone();
         let key = self.sessions.key(&id);
+        let fingerprint = short(&id);
         let created_ms = self.record.created_ms;
         let task_status = status.clone();
         let task = runtime.spawn(async move {
@@ -67,10 +68,12 @@ where
                     }
                     Err(e) if e.is_transient() && failures < 2 => {
                         failures += 1;
-                        tracing::warn!(error = %e, "session keep-alive failed; retrying");
+                        tracing::warn!(session = %fingerprint, error = %e,
+                            "session keep-alive failed; retrying");
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "session keep-alive stopped");
+                        tracing::error!(session = %fingerprint, error = %e,
+                            "session keep-alive stopped");
                         set_status(
                             &task_status,
                             KeepAliveStatus::Failed {

@@ -9,8 +9,6 @@
 
 use std::fmt;
 
-use sha2::{Digest, Sha256};
-
 use super::*;
 
 /// A session as its store knows it: a hash of its id. Safe to log and to list, useless
@@ -25,11 +23,9 @@ impl SessionKey {
         &self.0
     }
 
+    /// [`SessionId::stored_key`], the one hash every satchel crate stores sessions under.
     pub(super) fn of(id: &SessionId) -> Self {
-        Self(format!(
-            "h_{}",
-            satchel_store::encode_base64url(&Sha256::digest(id.as_str().as_bytes()))
-        ))
+        Self(id.stored_key())
     }
 }
 
@@ -99,7 +95,7 @@ where
                 None => None,
             };
             let claim_ttl = ttl.unwrap_or(self.shared.config.idle_timeout);
-            match store
+            let claimed = match store
                 .set(
                     old,
                     MOVED,
@@ -108,13 +104,13 @@ where
                 )
                 .await
             {
-                Ok(_) => {}
+                Ok(claimed) => claimed,
                 Err(e) if e.is_conflict() => {
                     attempts.after_conflict(e).await?;
                     continue;
                 }
                 Err(e) => return Err(e),
-            }
+            };
             let version = store
                 .set(&new, &entry.value, ttl, Condition::IfAbsent)
                 .await?;
@@ -129,7 +125,9 @@ where
                 })
                 .await?;
             }
-            store.delete(old).await?;
+            // Only the claim: anything written there since is not this library's to remove
+            // (and the claim expires by itself).
+            store.delete_if(old, claimed).await?;
             return Ok(Some(satchel_store::Entry::new(
                 entry.value,
                 version,

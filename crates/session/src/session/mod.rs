@@ -58,8 +58,10 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// How logs and errors name a session: its [`SessionId::fingerprint`] (the start of its
+/// stored key), never any part of the id.
 fn short(id: &SessionId) -> String {
-    format!("{}…", &id.as_str()[..4])
+    id.fingerprint()
 }
 
 fn not_found(id: &SessionId) -> StoreError {

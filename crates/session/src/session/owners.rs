@@ -76,6 +76,8 @@ where
                 }
                 Err(e) => return Err(e),
             }
+            // Unconditional on purpose: "log out everywhere" removes each session whatever
+            // its version (a save since the index was read must not keep it alive).
             for entry in index.keys() {
                 let existed = match SessionId::parse(entry) {
                     // A 0.1 entry: the session may not have been moved yet.

@@ -47,8 +47,9 @@ where
         };
         let result = self.move_to_new_id(&old, ttl).await;
         let Err(e) = result else {
-            // The marker expires by itself if this fails.
-            if let Err(e) = store.delete(&old_key).await {
+            // Only the marker, at the version the claim wrote (compare-and-delete); it
+            // expires by itself if this fails.
+            if let Err(e) = store.delete_if(&old_key, claimed).await {
                 tracing::warn!(session = %short(&old), error = %e,
                     "the old key of a rotated session could not be removed; it expires by itself");
             }
@@ -71,7 +72,7 @@ where
                 tracing::error!(session = %short(&old), error = %r,
                     "a failed rotation could not restore the session");
             }
-        } else if let Err(d) = store.delete(&old_key).await {
+        } else if let Err(d) = store.delete_if(&old_key, claimed).await {
             tracing::warn!(session = %short(&old), error = %d,
                 "the old key of a logged-out session could not be removed; it expires by itself");
         }
@@ -98,7 +99,8 @@ where
             }
         };
         if let Err(e) = self.relist(old, &new, ttl).await {
-            if let Err(d) = store.delete(&new_key).await {
+            // Only what this rotation wrote (compare-and-delete).
+            if let Err(d) = store.delete_if(&new_key, version).await {
                 tracing::error!(session = %short(&new), error = %d,
                     "a failed rotation could not remove the new session");
             }

@@ -138,7 +138,8 @@ where
         };
         let store = &self.sessions.shared.store;
         let undone = if new {
-            store.delete(key).await.map(drop)
+            // Only the version written here (compare-and-delete).
+            store.delete_if(key, version).await.map(drop)
         } else {
             match self.sessions.encode_record(&self.saved) {
                 Ok(bytes) => store
@@ -192,6 +193,8 @@ where
         self.close();
         match &self.id {
             Some(id) => {
+                // Unconditional on purpose: deleting (logging out) removes the session
+                // whatever another handle saved since this one loaded it.
                 let existed = self
                     .sessions
                     .shared

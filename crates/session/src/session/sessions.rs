@@ -125,52 +125,80 @@ where
             ));
         };
         let key = self.key(&id);
-        let entry = match self.shared.store.get(&key).await? {
-            Some(entry) => entry,
-            None => match self.move_legacy(&id).await? {
+        let mut attempts = self.shared.config.retry_policy.attempts();
+        loop {
+            let entry = match self.shared.store.get(&key).await? {
                 Some(entry) => entry,
-                None => return Err(not_found(&id)),
-            },
-        };
-        if entry.value == MOVED {
-            // A rotation claimed this id: it is gone.
-            return Err(not_found(&id));
-        }
-        let record: Record = match self.decode_record(&entry.value) {
-            Ok(r) => r,
-            Err(e) => {
-                if self.shared.config.purge_corrupt {
-                    self.shared.store.delete(&key).await?;
-                    tracing::warn!(session = %short(&id), "purged a session that did not decode");
-                    return Err(not_found(&id));
-                }
-                return Err(StoreError::new(
-                    StoreErrorKind::Corrupt,
-                    format!(
-                        "session {} does not decode ({}); its bytes are left in the store",
-                        short(&id),
-                        e.message()
-                    ),
-                )
-                .with_key(self.store_key(&key))
-                .with_source(e));
+                None => match self.move_legacy(&id).await? {
+                    Some(entry) => entry,
+                    None => return Err(not_found(&id)),
+                },
+            };
+            if entry.value == MOVED {
+                // A rotation claimed this id: it is gone.
+                return Err(not_found(&id));
             }
-        };
-        if let Some(abs) = self.shared.config.absolute_timeout
-            && record.created_ms.saturating_add(millis(abs)) <= now_ms()
-        {
-            self.shared.store.delete(&key).await?;
-            self.unindex(record.owner.as_deref(), &id).await?;
-            return Err(not_found(&id));
+            // Purges delete the version read here only (compare-and-delete): a session
+            // saved in between is read again, never deleted.
+            let record: Record = match self.decode_record(&entry.value) {
+                Ok(r) => r,
+                Err(e) if self.shared.config.purge_corrupt => {
+                    if self.shared.store.delete_if(&key, entry.version).await? {
+                        tracing::warn!(session = %short(&id), "purged a session that did not decode");
+                        return Err(not_found(&id));
+                    }
+                    attempts
+                        .after_conflict(self.changed_meanwhile(&id, &key).with_source(e))
+                        .await?;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(StoreError::new(
+                        StoreErrorKind::Corrupt,
+                        format!(
+                            "session {} does not decode ({}); its bytes are left in the store",
+                            short(&id),
+                            e.message()
+                        ),
+                    )
+                    .with_key(self.store_key(&key))
+                    .with_source(e));
+                }
+            };
+            if let Some(abs) = self.shared.config.absolute_timeout
+                && record.created_ms.saturating_add(millis(abs)) <= now_ms()
+            {
+                if !self.shared.store.delete_if(&key, entry.version).await? {
+                    attempts
+                        .after_conflict(self.changed_meanwhile(&id, &key))
+                        .await?;
+                    continue;
+                }
+                self.unindex(record.owner.as_deref(), &id).await?;
+                return Err(not_found(&id));
+            }
+            return Ok(Session {
+                sessions: self.clone(),
+                id: Some(id),
+                version: Some(entry.version),
+                saved: record.clone(),
+                record,
+                keep_alive: None,
+            });
         }
-        Ok(Session {
-            sessions: self.clone(),
-            id: Some(id),
-            version: Some(entry.version),
-            saved: record.clone(),
-            record,
-            keep_alive: None,
-        })
+    }
+
+    /// The error of a purge that found session `id` changed since it read it (what a
+    /// retry policy that runs out of attempts returns).
+    fn changed_meanwhile(&self, id: &SessionId, key: &str) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::Conflict,
+            format!(
+                "session {} kept changing while it was being purged; connect again",
+                short(id)
+            ),
+        )
+        .with_key(self.store_key(key))
     }
 
     /// Loads the session `id` if it exists, or starts a new one otherwise, which gets a
@@ -207,6 +235,8 @@ where
             .filter(|e| e.value != MOVED)
             .and_then(|e| self.decode_record(&e.value).ok())
             .and_then(|r| r.owner);
+        // Unconditional on purpose: deleting a session (logging out) must remove it whatever
+        // was saved since it was read; the owner read above only steers the index cleanup.
         let hashed = self.shared.store.delete(&self.key(&id)).await?;
         let existed = self.shared.store.delete(legacy).await? || hashed;
         self.unindex(owner.as_deref(), &id).await?;

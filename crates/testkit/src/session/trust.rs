@@ -241,15 +241,13 @@ where
                 let key = sessions.key_of(&SessionId::parse(&id).unwrap());
                 assert!(
                     listed.contains(key.as_str()),
-                    "{name} seed {seed} round {round}: live session {}… is not listed",
-                    &id[..4]
+                    "{name} seed {seed} round {round}: live session {key} is not listed"
                 );
                 if let Some(logout) = last_logout {
                     assert!(
                         at > logout,
-                        "{name} seed {seed} round {round}: session {}… created before a \
-                         log-out-everywhere is live",
-                        &id[..4]
+                        "{name} seed {seed} round {round}: session {key} created before a \
+                         log-out-everywhere is live"
                     );
                 }
             }
