@@ -26,6 +26,12 @@ async fn raw_client(server: &TestServer) -> StoreClient<tonic::transport::Channe
 /// A well-formed session id that `CreateSession` never returned.
 const CHOSEN_ID: &str = "AAAAAAAAAAAAAAAAAAAAAA";
 
+/// Where the server keeps session `id` (under the default session prefix).
+fn stored(id: &str) -> String {
+    let id = satchel_store::SessionId::parse(id).expect("a session id");
+    format!("session:{}", id.stored_key())
+}
+
 fn close_with_value(id: &str) -> proto::CloseSessionRequest {
     proto::CloseSessionRequest {
         id: id.to_string(),
@@ -49,11 +55,7 @@ async fn regression_close_session_without_if_version_never_creates_or_revives_a_
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
     assert!(
-        store
-            .get(&format!("session:{CHOSEN_ID}"))
-            .await
-            .unwrap()
-            .is_none(),
+        store.get(&stored(CHOSEN_ID)).await.unwrap().is_none(),
         "CloseSession created a session under a caller-chosen id"
     );
 
@@ -82,7 +84,7 @@ async fn regression_close_session_without_if_version_never_creates_or_revives_a_
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
-    assert!(store.get(&format!("session:{id}")).await.unwrap().is_none());
+    assert!(store.get(&stored(&id)).await.unwrap().is_none());
 
     // An expired session stays expired.
     let short = client
@@ -99,13 +101,7 @@ async fn regression_close_session_without_if_version_never_creates_or_revives_a_
         .await
         .unwrap_err();
     assert_eq!(e.code(), tonic::Code::NotFound, "{e:?}");
-    assert!(
-        store
-            .get(&format!("session:{}", short.id))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(store.get(&stored(&short.id)).await.unwrap().is_none());
 
     // A live one is saved, at the version the server read.
     let live = client
@@ -124,11 +120,7 @@ async fn regression_close_session_without_if_version_never_creates_or_revives_a_
     let version = saved.version.expect("a version for the saved value");
     let before = live.entry.expect("the created entry").version;
     assert!(version > before, "{version} vs {before}");
-    let entry = store
-        .get(&format!("session:{}", live.id))
-        .await
-        .unwrap()
-        .unwrap();
+    let entry = store.get(&stored(&live.id)).await.unwrap().unwrap();
     assert_eq!(entry.value, b"planted");
     server.stop().await;
 }

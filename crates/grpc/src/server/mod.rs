@@ -7,12 +7,14 @@
 //! - `idle.rs`: closing connections whose peer has gone quiet.
 //! - `logged.rs`: the log line of each refused or failed call.
 //! - `store_service.rs`: the `satchel.store.v1.Store` calls, translated to `Store` calls.
+//! - `sessions.rs`: its session calls, sessions kept under a hash of their id.
 
 mod auth;
 mod config;
 mod extension;
 mod idle;
 mod logged;
+mod sessions;
 mod store_service;
 
 use std::fmt;
@@ -36,6 +38,7 @@ use crate::proto::store_server::StoreServer;
 use crate::{ServeError, ServeErrorKind};
 use auth::TokenCheck;
 use extension::Mounted;
+use sessions::SessionService;
 use store_service::StoreService;
 
 /// The health service's own name.
@@ -98,7 +101,11 @@ impl Server {
         let store_service = StoreServer::new(StoreService {
             store: store.clone(),
             check_header: config.check_header,
-            session_prefix: config.session_prefix.clone(),
+            sessions: SessionService::new(
+                store.clone(),
+                &config.session_prefix,
+                config.check_header,
+            ),
             scan_cap: config.scan_cap,
         })
         .max_decoding_message_size(config.max_message_size)

@@ -1,14 +1,14 @@
 //! The `satchel.store.v1.Store` service: each call translated into one or two `Store` calls.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use satchel_store_core::{
-    Condition, Cursor, Entry, SessionId, StoreError, StoreErrorKind, StoreObject, Version,
-    unix_millis,
+    Condition, Cursor, Entry, StoreError, StoreErrorKind, StoreObject, Version, unix_millis,
 };
 use tonic::{Request, Response, Status};
 
+use super::sessions::SessionService;
 use crate::proto::{self, store_server};
 use crate::status::to_status;
 
@@ -17,7 +17,8 @@ use crate::status::to_status;
 pub(crate) struct StoreService {
     pub(crate) store: Arc<dyn StoreObject>,
     pub(crate) check_header: bool,
-    pub(crate) session_prefix: String,
+    /// The session calls (`server/sessions.rs`), under the session prefix.
+    pub(crate) sessions: SessionService,
     pub(crate) scan_cap: u32,
 }
 
@@ -51,27 +52,17 @@ impl StoreService {
             paged: false,
         }))
     }
+}
 
-    fn check_value(&self, key: &str, value: &[u8]) -> Result<(), Status> {
-        if self.check_header
-            && let Err(e) = satchel_core::sniff(value)
-        {
-            return Err(Status::invalid_argument(format!(
-                "key `{key}`: the value is not satchel pipeline output ({e}); this server \
-                 stores only values that start with a satchel header"
-            )));
-        }
-        Ok(())
+/// Refuses a value that is not satchel pipeline output when the server checks headers.
+pub(crate) fn check_value(check_header: bool, key: &str, value: &[u8]) -> Result<(), Status> {
+    if check_header && let Err(e) = satchel_core::sniff(value) {
+        return Err(Status::invalid_argument(format!(
+            "key `{key}`: the value is not satchel pipeline output ({e}); this server \
+             stores only values that start with a satchel header"
+        )));
     }
-
-    fn session_key(&self, id: &str) -> Result<String, Status> {
-        match SessionId::parse(id) {
-            Some(id) => Ok(format!("{}{}", self.session_prefix, id.as_str())),
-            None => Err(Status::invalid_argument(
-                "not a session id: ids are the 22 characters CreateSession returned",
-            )),
-        }
-    }
+    Ok(())
 }
 
 fn failed(op: &str, e: &StoreError) -> Status {
@@ -86,7 +77,7 @@ fn failed(op: &str, e: &StoreError) -> Status {
     to_status(e)
 }
 
-fn ttl(ms: u64) -> Result<Duration, Status> {
+pub(crate) fn ttl(ms: u64) -> Result<Duration, Status> {
     if ms == 0 {
         return Err(Status::invalid_argument(
             "a ttl of 0 ms would write a value that is already gone; leave it unset to keep \
@@ -122,7 +113,7 @@ impl store_server::Store for StoreService {
         request: Request<proto::SetRequest>,
     ) -> Result<Response<proto::SetResponse>, Status> {
         let r = request.into_inner();
-        self.check_value(&r.key, &r.value)?;
+        check_value(self.check_header, &r.key, &r.value)?;
         let ttl = r.ttl_ms.map(ttl).transpose()?;
         let condition = match r.condition {
             None | Some(proto::set_request::Condition::IfAbsent(false)) => Condition::Always,
@@ -221,135 +212,39 @@ impl store_server::Store for StoreService {
         &self,
         request: Request<proto::CreateSessionRequest>,
     ) -> Result<Response<proto::CreateSessionResponse>, Status> {
-        let r = request.into_inner();
-        let lifetime = ttl(r.ttl_ms)?;
-        // 128 random bits never collide in practice; IfAbsent makes sure of it.
-        let id = SessionId::generate().map_err(|e| failed("create_session", &e))?;
-        let key = format!("{}{}", self.session_prefix, id.as_str());
-        self.check_value(&key, &r.value)?;
-        let version = self
-            .store
-            .set(&key, &r.value, Some(lifetime), Condition::IfAbsent)
+        self.sessions
+            .create(request.into_inner())
             .await
-            .map_err(|e| failed("create_session", &e))?;
-        Ok(Response::new(proto::CreateSessionResponse {
-            id: id.as_str().to_string(),
-            entry: Some(proto::Entry {
-                value: r.value,
-                version: version.get(),
-                expires_at_ms: Some(unix_millis(SystemTime::now() + lifetime)),
-            }),
-        }))
+            .map(Response::new)
     }
 
     async fn open_session(
         &self,
         request: Request<proto::OpenSessionRequest>,
     ) -> Result<Response<proto::OpenSessionResponse>, Status> {
-        let r = request.into_inner();
-        let key = self.session_key(&r.id)?;
-        let lifetime = r.ttl_ms.map(ttl).transpose()?;
-        let Some(mut entry) = self
-            .store
-            .get(&key)
+        self.sessions
+            .open(request.into_inner())
             .await
-            .map_err(|e| failed("open_session", &e))?
-        else {
-            return Err(no_session());
-        };
-        if let Some(lifetime) = lifetime {
-            if !self
-                .store
-                .touch(&key, lifetime)
-                .await
-                .map_err(|e| failed("open_session", &e))?
-            {
-                return Err(no_session());
-            }
-            entry.expires_at = Some(SystemTime::now() + lifetime);
-        }
-        Ok(Response::new(proto::OpenSessionResponse {
-            entry: Some(entry_to_proto(entry)),
-        }))
+            .map(Response::new)
     }
 
     async fn extend_session(
         &self,
         request: Request<proto::ExtendSessionRequest>,
     ) -> Result<Response<proto::ExtendSessionResponse>, Status> {
-        let r = request.into_inner();
-        let key = self.session_key(&r.id)?;
-        let lifetime = ttl(r.ttl_ms)?;
-        if !self
-            .store
-            .touch(&key, lifetime)
+        self.sessions
+            .extend(request.into_inner())
             .await
-            .map_err(|e| failed("extend_session", &e))?
-        {
-            return Err(no_session());
-        }
-        Ok(Response::new(proto::ExtendSessionResponse {
-            expires_at_ms: unix_millis(SystemTime::now() + lifetime),
-        }))
+            .map(Response::new)
     }
 
     async fn close_session(
         &self,
         request: Request<proto::CloseSessionRequest>,
     ) -> Result<Response<proto::CloseSessionResponse>, Status> {
-        let r = request.into_inner();
-        let key = self.session_key(&r.id)?;
-        let lifetime = r.ttl_ms.map(ttl).transpose()?;
-        let mut version = None;
-        if let Some(value) = &r.value {
-            self.check_value(&key, value)?;
-            // The session must be live: the save is conditional on the version read here
-            // (or the caller's `if_version`), so it can never revive an expired or destroyed
-            // session, nor create one under an id the caller picked.
-            let current = self
-                .store
-                .get(&key)
-                .await
-                .map_err(|e| failed("close_session", &e))?
-                .ok_or_else(no_session)?;
-            let lifetime = match lifetime {
-                Some(l) => l,
-                // Keep what is left of the session's lifetime.
-                None => current
-                    .expires_at
-                    .and_then(|at| at.duration_since(SystemTime::now()).ok())
-                    .filter(|d| !d.is_zero())
-                    .ok_or_else(no_session)?,
-            };
-            let condition =
-                Condition::IfVersion(r.if_version.map_or(current.version, Version::new));
-            version = Some(
-                self.store
-                    .set(&key, value, Some(lifetime), condition)
-                    .await
-                    .map_err(|e| failed("close_session", &e))?
-                    .get(),
-            );
-        } else if let Some(lifetime) = lifetime
-            && !r.destroy
-            && !self
-                .store
-                .touch(&key, lifetime)
-                .await
-                .map_err(|e| failed("close_session", &e))?
-        {
-            return Err(no_session());
-        }
-        if r.destroy {
-            self.store
-                .delete(&key)
-                .await
-                .map_err(|e| failed("close_session", &e))?;
-        }
-        Ok(Response::new(proto::CloseSessionResponse { version }))
+        self.sessions
+            .close(request.into_inner())
+            .await
+            .map(Response::new)
     }
-}
-
-fn no_session() -> Status {
-    Status::not_found("no live session has this id (it expired, was closed, or never existed)")
 }
