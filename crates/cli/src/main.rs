@@ -13,6 +13,7 @@
 //! output closed early (quietly, as if ended by SIGPIPE).
 
 mod commands;
+mod dicts;
 mod error;
 mod store;
 mod tree;
@@ -74,6 +75,8 @@ commands! {
     Convert(convert),
     /// Measure every pipeline on sample JSON files and recommend one.
     Advise(advise),
+    /// Train a zstd dictionary on the values under a prefix (file, and store with --into-store).
+    Train(train),
 }
 
 const AFTER_HELP: &str = "\
@@ -82,8 +85,8 @@ URL), 3 input file missing or not JSON, 4 store unreachable, failing or refusing
 request, 5 corrupt value (header, checksum, decompression, decoding), 6 key not found,
 7 convert left some values unconverted or ls could not read some keys, 130 interrupted by Ctrl-C, 141 stdout closed early (quietly).
 
-Pipeline specs are format[+compression[:level]]: json, msgpack+zstd, bincode+lz4,
-json+gzip:9. Store URLs can also come from SATCHEL_STORE.";
+Pipeline specs are format[+compression[:level]][@dict=FILE|@dict=id:N]: json,
+msgpack+zstd, bincode+lz4, json+gzip:9, json+zstd@dict=satchel.dict. Store URLs can also come from SATCHEL_STORE.";
 
 /// satchel: typed values to compact, self-describing bytes.
 #[derive(Parser, Debug)]

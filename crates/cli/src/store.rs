@@ -24,6 +24,14 @@ impl StoreArg {
             .map_err(|e| CliError::open_store(&self.store, &e))
     }
 
+    /// Opens the store and loads the zstd dictionaries it keeps ([`crate::dicts`]): for
+    /// commands that decode many values or name a dictionary by id.
+    pub(crate) async fn open_with_dicts(&self) -> CliResult<DynStore> {
+        let store = self.open().await?;
+        crate::dicts::load_all(&store, self).await?;
+        Ok(store)
+    }
+
     /// A store error on this store.
     pub(crate) fn error(&self, err: &satchel_store::StoreError) -> CliError {
         CliError::store(&self.store, err)

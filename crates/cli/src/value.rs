@@ -228,7 +228,7 @@ pub(crate) fn decode(bytes: &[u8], what: &str) -> Result<Decoded, CliError> {
     };
     Ok(Decoded {
         header: Some(header),
-        pipeline: header.pipeline.to_string(),
+        pipeline: spec_of(header, bytes),
         format: header.format().to_string(),
         compression: header.compression().to_string(),
         header_len: bytes.len() - payload.len(),
@@ -305,7 +305,7 @@ fn decode_foreign(
 /// `(no satchel header)`.
 pub(crate) fn pipeline_name(bytes: &[u8]) -> String {
     if let Ok(header) = satchel::sniff(bytes) {
-        header.pipeline.to_string()
+        spec_of(header, bytes)
     } else if let Some(kvdb) = satchel::kvdb::sniff(bytes) {
         // The serializer of a compressed value is only known once decompressed: try,
         // within a small limit (a bomb stays `kvdb-?+…`).
@@ -319,6 +319,15 @@ pub(crate) fn pipeline_name(bytes: &[u8]) -> String {
         satchel::coherence::CoherenceJson::NAME.to_string()
     } else {
         "(no satchel header)".to_string()
+    }
+}
+
+/// The spec of the pipeline a headered value was written with, naming its dictionary if
+/// it has one (`json+zstd@dict=id:N`).
+fn spec_of(header: Header, bytes: &[u8]) -> String {
+    match satchel::dict_id(bytes) {
+        Some(id) => format!("{}@dict=id:{id}", header.pipeline),
+        None => header.pipeline.to_string(),
     }
 }
 

@@ -58,7 +58,7 @@ const ATTEMPTS: usize = 5;
 
 /// Converts the store.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
-    let target: DynCodec = args.to.parse().map_err(|e| CliError::spec(&e))?;
+    let (target, store) = crate::dicts::parse_spec(&args.to, &args.store, true).await?;
     if target.format().header_id() == Some(FormatId::BINCODE) {
         return Err(CliError::new(
             code::USAGE,
@@ -70,7 +70,6 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ));
     }
     let interrupted = watch_interrupt();
-    let store = args.store.open().await?;
     let mut keys = store
         .scan(&args.prefix, usize::MAX)
         .await
@@ -79,6 +78,8 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
     // pages may repeat a key (Redis) is deduplicated here.
     keys.sort();
     keys.dedup();
+    // Dictionaries are kept beside the values, not converted.
+    keys.retain(|k| !crate::dicts::is_dict_key(k));
 
     let mut progress = Progress::new("convert", keys.len() as u64, global.json);
     let mut ticker = (args.rate > 0).then(|| {
@@ -160,7 +161,10 @@ async fn convert_one(
         let Some(entry) = store.get(key).await? else {
             return Ok(Outcome::Skipped); // deleted or expired since the scan
         };
-        if sniff(&entry.value).is_ok_and(|h| Some(h.pipeline) == target.pipeline()) {
+        // Already in the target pipeline, with the target's dictionary (or none).
+        if sniff(&entry.value).is_ok_and(|h| Some(h.pipeline) == target.pipeline())
+            && satchel::dict_id(&entry.value) == target.compression().dict_id()
+        {
             return Ok(Outcome::Skipped);
         }
         let decoded = match crate::tree::strictly(|| value::decode(&entry.value, "")) {

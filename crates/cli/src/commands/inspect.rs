@@ -43,6 +43,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
                     CliError::new(code::NOT_FOUND, format!("key `{}` not found", args.target))
                 })?;
             let name = format!("key `{}`", args.target);
+            crate::dicts::load_for(&opened, &store, &entry.value).await?;
             let decoded = value::decode(&entry.value, &name)?;
             (name, decoded, Some(entry))
         }

@@ -82,7 +82,11 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             }
             Err(e) => return Err(args.store.error(&e)),
         };
-        let pipeline = crate::value::pipeline_name(&entry.value);
+        let pipeline = if crate::dicts::is_dict_key(key) {
+            "(zstd dictionary)".to_string()
+        } else {
+            crate::value::pipeline_name(&entry.value)
+        };
         let ttl = remaining(entry.expires_at);
         table.row(vec![
             key.clone(),

@@ -10,3 +10,4 @@ pub(crate) mod inspect;
 pub(crate) mod ls;
 pub(crate) mod serve;
 pub(crate) mod set;
+pub(crate) mod train;

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use satchel::DynCodec;
 use satchel_store::Condition;
 use serde_json::json;
 
@@ -43,7 +42,7 @@ pub(crate) struct Args {
 
 /// Writes the value.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
-    let codec: DynCodec = args.codec.parse().map_err(|e| CliError::spec(&e))?;
+    let (codec, store) = crate::dicts::parse_spec(&args.codec, &args.store, false).await?;
     let json_value = match &args.value {
         Some(text) => parse_json(text.as_bytes(), "the value")?,
         None => {
@@ -57,7 +56,6 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             format!("cannot encode as {codec}: {}", chain(&e)),
         )
     })?;
-    let store = args.store.open().await?;
     let version = store
         .set(&args.key, &bytes, args.ttl, Condition::Always)
         .await
