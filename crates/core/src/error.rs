@@ -30,12 +30,20 @@ pub enum ErrorKind {
     LimitExceeded,
     /// The stored checksum does not match the bytes: the value was corrupted.
     Checksum,
-    /// A pipeline spec such as `msgpack+zstd:3` could not be parsed.
+    /// A pipeline spec such as `msgpack+zstd:3` could not be parsed, or the key ring a
+    /// sealed spec needs could not be loaded.
     Spec,
     /// A compression dictionary is missing or unusable: the value was compressed with a
     /// dictionary that is not loaded (the message names its id), or a dictionary could
     /// not be loaded (not a dictionary, unreadable, an id already taken by another one).
     Dictionary,
+    /// A sealed value does not open: a byte was changed, it was cut short, it was sealed
+    /// under another store key (copied from elsewhere), or the ring's key of that id is not
+    /// the one it was sealed with. Nothing of it is returned.
+    Unauthentic,
+    /// A sealed value names a key id the key ring does not hold (an old key was removed,
+    /// or the ring is another deployment's).
+    UnknownKey,
 }
 
 impl ErrorKind {
@@ -53,6 +61,8 @@ impl ErrorKind {
             Self::Checksum => "checksum",
             Self::Spec => "spec",
             Self::Dictionary => "dictionary",
+            Self::Unauthentic => "unauthentic",
+            Self::UnknownKey => "unknown key",
         }
     }
 }
@@ -119,11 +129,15 @@ impl Error {
         self.kind() == ErrorKind::LimitExceeded
     }
 
-    /// True if the bytes are damaged: bad header, failed checksum or corrupt stream.
+    /// True if the bytes are damaged: bad header, failed checksum, corrupt stream, or a
+    /// sealed value that does not open ([`ErrorKind::Unauthentic`]).
     pub fn is_corrupt(&self) -> bool {
         matches!(
             self.kind(),
-            ErrorKind::Header | ErrorKind::Checksum | ErrorKind::Decompress
+            ErrorKind::Header
+                | ErrorKind::Checksum
+                | ErrorKind::Decompress
+                | ErrorKind::Unauthentic
         )
     }
 }

@@ -63,6 +63,48 @@ pub trait Framing<F, C>: Debug + Send + Sync {
         bytes: &[u8],
         limits: &Limits,
     ) -> Result<T, Error>;
+
+    /// Whether this framing binds the values it writes to the store key they are kept
+    /// under ([`Framing::encode_keyed_into`]): true for a sealed framing, whose store key
+    /// is part of what the seal authenticates. Callers skip working out the key when false.
+    fn binds_key(&self) -> bool {
+        false
+    }
+
+    /// [`Framing::encode_into`] for a value kept under store key `key`. The default
+    /// ignores the key; a sealed framing authenticates it, so the value only opens under
+    /// the same key.
+    ///
+    /// # Errors
+    /// As [`Framing::encode_into`].
+    fn encode_keyed_into<T: Serialize + ?Sized>(
+        &self,
+        format: &F,
+        compression: &C,
+        value: &T,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let _ = key;
+        self.encode_into(format, compression, value, out)
+    }
+
+    /// [`Framing::decode`] for a value read from store key `key`. The default ignores the
+    /// key.
+    ///
+    /// # Errors
+    /// As [`Framing::decode`].
+    fn decode_keyed<T: DeserializeOwned>(
+        &self,
+        format: &F,
+        compression: &C,
+        bytes: &[u8],
+        key: &str,
+        limits: &Limits,
+    ) -> Result<T, Error> {
+        let _ = key;
+        self.decode(format, compression, bytes, limits)
+    }
 }
 
 /// A framing that recognises its own values and reads them whatever pipeline wrote them.
@@ -163,20 +205,21 @@ pub struct Headered {
 
 /// Buffers kept per thread between calls, so steady-state encoding and decoding of
 /// compressed values allocates only the result.
-mod scratch {
+pub(crate) mod scratch {
     use std::cell::Cell;
 
     /// Larger buffers are dropped after use rather than kept alive by an idle thread.
     const RETAIN: usize = 4 << 20;
 
     thread_local! {
-        pub(super) static ENCODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
-        pub(super) static DECODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        pub(crate) static ENCODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        pub(crate) static DECODE: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
+        pub(crate) static OPEN: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
     }
 
     /// Runs `f` with the thread's buffer taken out of `slot` (so a nested call simply
     /// gets a fresh one), then puts it back, cleared.
-    pub(super) fn with<R>(
+    pub(crate) fn with<R>(
         slot: &'static std::thread::LocalKey<Cell<Vec<u8>>>,
         f: impl FnOnce(&mut Vec<u8>) -> R,
     ) -> R {
@@ -222,7 +265,12 @@ impl Headered {
         self
     }
 
-    fn header(&self, format: FormatId, compression: CompressionId, self_checked: bool) -> Header {
+    pub(crate) fn header(
+        &self,
+        format: FormatId,
+        compression: CompressionId,
+        self_checked: bool,
+    ) -> Header {
         let mut header = Header::new(format, compression);
         if self.checksum && !self_checked {
             header.flags = Flags::CHECKSUM;
@@ -328,33 +376,70 @@ impl Headered {
             }
             Err(e) => return Err(e),
         };
-        let written = header.pipeline;
-        if written.format != id
-            || (written.compression != CompressionId::NONE
-                && written.compression != compression.id())
-        {
-            let reads = Pipeline {
-                format: id,
-                compression: compression.id(),
-            };
+        check_pipeline(&header, id, compression.id())?;
+        if let Some(seal) = header.seal {
             return Err(Error::new(
                 ErrorKind::Mismatch,
                 format!(
-                    "value was written as {written}, but this codec reads {reads}: \
-                     decode it with decode_any or convert the stored data"
+                    "value is sealed (key id {}), and this codec does not open sealed \
+                     values: read it with a sealed codec (`{}+seal`) holding its key ring",
+                    seal.key_id, header.pipeline
                 ),
             ));
         }
         header.verify(payload)?;
-        if written.compression == CompressionId::NONE {
-            check_len(payload.len(), limits.max_decoded_len, "stored")?;
-            format.deserialize(payload, limits)
-        } else {
-            scratch::with(&scratch::DECODE, |raw| {
-                compression.decompress(payload, raw, limits.max_decoded_len)?;
-                format.deserialize_mut(raw, limits)
-            })
-        }
+        decode_payload(format, compression, &header, payload, limits)
+    }
+}
+
+/// Refuses a value whose header names another pipeline than `id` + `compression` (or the
+/// same format stored uncompressed).
+pub(crate) fn check_pipeline(
+    header: &Header,
+    id: FormatId,
+    compression: CompressionId,
+) -> Result<(), Error> {
+    let written = header.pipeline;
+    if written.format != id
+        || (written.compression != CompressionId::NONE && written.compression != compression)
+    {
+        let reads = Pipeline {
+            format: id,
+            compression,
+        };
+        return Err(Error::new(
+            ErrorKind::Mismatch,
+            format!(
+                "value was written as {written}, but this codec reads {reads}: \
+                 decode it with decode_any or convert the stored data"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Decompresses (if the header says so) and deserializes a checked payload.
+#[inline]
+pub(crate) fn decode_payload<F, C, T>(
+    format: &F,
+    compression: &C,
+    header: &Header,
+    payload: &[u8],
+    limits: &Limits,
+) -> Result<T, Error>
+where
+    F: Format + ?Sized,
+    C: Compression + ?Sized,
+    T: DeserializeOwned,
+{
+    if header.pipeline.compression == CompressionId::NONE {
+        check_len(payload.len(), limits.max_decoded_len, "stored")?;
+        format.deserialize(payload, limits)
+    } else {
+        scratch::with(&scratch::DECODE, |raw| {
+            compression.decompress(payload, raw, limits.max_decoded_len)?;
+            format.deserialize_mut(raw, limits)
+        })
     }
 }
 

@@ -3,6 +3,7 @@
 //! ```text
 //! compact (2 bytes):   C1  FC                    F = format id (1..=14), C = compression id (0..=14)
 //! extended (5+ bytes): C1  FF  format  compression  flags  [crc32c LE, 4 bytes, if flags & CHECKSUM]
+//!                      [key id u32 LE, nonce 12 bytes, if flags & SEALED]
 //! ```
 //!
 //! `0xC1` is never the first byte of UTF-8 text (it is an overlong-encoding lead byte) and is
@@ -12,7 +13,7 @@
 
 use std::fmt;
 
-use crate::{Error, ErrorKind};
+use crate::{Error, ErrorKind, SealInfo};
 
 /// The first byte of every satchel value.
 pub const MAGIC: u8 = 0xC1;
@@ -20,8 +21,8 @@ pub const MAGIC: u8 = 0xC1;
 /// The second byte that announces an extended header.
 const EXTENDED: u8 = 0xFF;
 
-/// The most bytes a header can take (extended form with a checksum).
-pub const MAX_HEADER_LEN: usize = 9;
+/// The most bytes a header can take (extended form of a sealed value: 5 + key id + nonce).
+pub const MAX_HEADER_LEN: usize = 21;
 
 /// Every format satchel knows, by header id and spec name: the one table both are read
 /// from (names in specs, ids in headers, and the messages that name a missing feature).
@@ -198,8 +199,13 @@ impl Flags {
     pub const EMPTY: Self = Self(0);
     /// A CRC-32C of the payload follows the flags byte, little-endian.
     pub const CHECKSUM: Self = Self(1);
+    /// The payload is sealed (authenticated encryption, `satchel-seal`): the key's id
+    /// (u32 little-endian) and the 12-byte nonce follow the flags byte, and the payload
+    /// ends with a 16-byte tag. Never set together with [`Flags::CHECKSUM`]: the tag
+    /// already checks every byte.
+    pub const SEALED: Self = Self(2);
     /// Every flag this version understands; others are refused as "written by a newer satchel".
-    pub const KNOWN: Self = Self(1);
+    pub const KNOWN: Self = Self(3);
 
     /// The raw bits.
     pub const fn bits(self) -> u8 {
@@ -256,6 +262,8 @@ pub struct Header {
     pub flags: Flags,
     /// CRC-32C of the payload, present when [`Flags::CHECKSUM`] is set.
     pub checksum: Option<u32>,
+    /// Key id and nonce of a sealed payload, present when [`Flags::SEALED`] is set.
+    pub seal: Option<SealInfo>,
 }
 
 impl Header {
@@ -268,6 +276,7 @@ impl Header {
             },
             flags: Flags::EMPTY,
             checksum: None,
+            seal: None,
         }
     }
 
@@ -291,10 +300,8 @@ impl Header {
     pub fn encoded_len(&self) -> usize {
         if self.is_compact() {
             2
-        } else if self.flags.contains(Flags::CHECKSUM) {
-            9
         } else {
-            5
+            extended_len(self.flags)
         }
     }
 
@@ -311,6 +318,11 @@ impl Header {
             out.extend_from_slice(&[MAGIC, EXTENDED, format.0, compression.0, self.flags.0]);
             if self.flags.contains(Flags::CHECKSUM) {
                 out.extend_from_slice(&self.checksum.unwrap_or(0).to_le_bytes());
+            }
+            if self.flags.contains(Flags::SEALED) {
+                let seal = self.seal.unwrap_or_default();
+                out.extend_from_slice(&seal.key_id.to_le_bytes());
+                out.extend_from_slice(&seal.nonce);
             }
         }
     }
@@ -362,6 +374,13 @@ impl Header {
                     ),
                 )
             })?;
+            if flags.contains(Flags::SEALED.union(Flags::CHECKSUM)) {
+                return Err(Error::new(
+                    ErrorKind::Header,
+                    "header says both sealed and checksummed, which satchel never writes: \
+                     the bytes are corrupt",
+                ));
+            }
             let checksum = if flags.contains(Flags::CHECKSUM) {
                 let [a, b, c, d, ..] = *rest else {
                     return Err(truncated(bytes.len()));
@@ -370,9 +389,24 @@ impl Header {
             } else {
                 None
             };
+            let seal = if flags.contains(Flags::SEALED) {
+                let Some((id, nonce)) = rest.split_first_chunk::<4>() else {
+                    return Err(truncated(bytes.len()));
+                };
+                let Some((nonce, _)) = nonce.split_first_chunk::<12>() else {
+                    return Err(truncated(bytes.len()));
+                };
+                Some(SealInfo {
+                    key_id: u32::from_le_bytes(*id),
+                    nonce: *nonce,
+                })
+            } else {
+                None
+            };
             let mut h = Self::new(FormatId(format), CompressionId(compression));
             h.flags = flags;
             h.checksum = checksum;
+            h.seal = seal;
             h
         };
         let format = header.pipeline.format.0;
@@ -388,16 +422,12 @@ impl Header {
                 "header names reserved compression id 0xF: the bytes are corrupt",
             ));
         }
-        let len = header.encoded_len_parsed(ids == EXTENDED);
+        let len = if ids == EXTENDED {
+            extended_len(header.flags)
+        } else {
+            2
+        };
         Ok((header, &bytes[len..]))
-    }
-
-    fn encoded_len_parsed(&self, extended: bool) -> usize {
-        match (extended, self.flags.contains(Flags::CHECKSUM)) {
-            (false, _) => 2,
-            (true, false) => 5,
-            (true, true) => 9,
-        }
     }
 
     /// Checks the payload against the header's checksum, if it has one.
@@ -425,6 +455,18 @@ impl Header {
             None => Ok(()),
         }
     }
+}
+
+/// The length of an extended header with `flags`.
+fn extended_len(flags: Flags) -> usize {
+    let mut len = 5;
+    if flags.contains(Flags::CHECKSUM) {
+        len += 4;
+    }
+    if flags.contains(Flags::SEALED) {
+        len += 16;
+    }
+    len
 }
 
 fn truncated(len: usize) -> Error {
@@ -495,6 +537,25 @@ mod tests {
     }
 
     #[test]
+    fn sealed_header_carries_key_id_and_nonce() {
+        let mut h = Header::new(FormatId::JSON, CompressionId::ZSTD);
+        h.flags = Flags::SEALED;
+        h.seal = Some(SealInfo {
+            key_id: 0x0102_0304,
+            nonce: [9; 12],
+        });
+        let mut out = Vec::new();
+        h.write(&mut out);
+        assert_eq!(out.len(), MAX_HEADER_LEN);
+        assert_eq!(h.encoded_len(), MAX_HEADER_LEN);
+        assert_eq!(out[..9], [0xC1, 0xFF, 1, 1, 2, 4, 3, 2, 1]);
+        out.extend_from_slice(b"sealed");
+        let (parsed, payload) = Header::parse(&out).unwrap();
+        assert_eq!(parsed, h);
+        assert_eq!(payload, b"sealed");
+    }
+
+    #[test]
     fn large_ids_use_extended_form() {
         let h = Header::new(FormatId::new(200), CompressionId::new(20));
         let mut out = Vec::new();
@@ -513,6 +574,10 @@ mod tests {
             &[0xC1, 0x1F],
             &[0xC1, 0xFF, 1, 0],
             &[0xC1, 0xFF, 1, 0, 0x80],
+            &[0xC1, 0xFF, 1, 1, 2, 7, 0, 0, 0, 1, 2, 3],
+            &[
+                0xC1, 0xFF, 1, 1, 3, 7, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 0, 0, 0,
+            ],
             &[0xC1, 0xFF, 1, 0, 1, 0, 0],
             &[0xC1, 0xFF, 0, 0, 0],
             &[0xC1, 0xF1],

@@ -15,6 +15,7 @@ mod format;
 mod framing;
 mod header;
 mod limits;
+mod seal;
 mod tagged;
 
 pub use compression::{
@@ -28,4 +29,5 @@ pub use header::{
     sniff,
 };
 pub use limits::Limits;
+pub use seal::{SEAL_NONCE_LEN, SEAL_TAG_LEN, Seal, SealInfo, Sealed};
 pub use tagged::{Tag, Tagged};

@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 
 use satchel_core::{
     Compression, Error, Format, Framing, HeaderFormat, Headered, Identity, Level, Limits, Pipeline,
-    WithLevel,
+    Seal, Sealed, WithLevel,
 };
 
 /// A serialization format plus an optional compression, behind a framing that marks both
@@ -191,6 +191,20 @@ impl<F, C> Codec<F, C, Headered> {
         self
     }
 
+    /// Seals every value after compression with `keys` (a key ring, `satchel::seal::KeyRing`
+    /// behind feature `seal`, usually in an `Arc`): authenticated encryption under the
+    /// ring's current key, the key's id and a fresh nonce in the header, and the store key
+    /// the value is kept under bound to it ([`ValueCodec::encode_keyed`]). See
+    /// [`Sealed`] for what a sealed codec refuses.
+    pub fn seal<S: Seal>(self, keys: S) -> Codec<F, C, Sealed<S>> {
+        Codec {
+            format: self.format,
+            compression: self.compression,
+            framing: Sealed::new(self.framing, keys),
+            limits: self.limits,
+        }
+    }
+
     /// Also reads bytes that carry no satchel header (for example plain JSON written by
     /// another program) as this codec's format, uncompressed. Bytes that start with the
     /// header's magic byte are always read as headered.
@@ -264,6 +278,36 @@ impl<F, C, E: Framing<F, C>> Codec<F, C, E> {
         self.framing
             .decode(&self.format, &self.compression, bytes, &self.limits)
     }
+
+    /// [`Codec::encode`] for a value kept under store key `key`: a sealed codec
+    /// ([`Codec::seal`]) binds the value to it, every other codec ignores it.
+    ///
+    /// # Errors
+    /// As [`Codec::encode`].
+    #[inline]
+    pub fn encode_keyed<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        key: &str,
+    ) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(128);
+        self.framing
+            .encode_keyed_into(&self.format, &self.compression, value, key, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Codec::decode`] for a value read from store key `key`: a sealed value opens only
+    /// under the key it was sealed under.
+    ///
+    /// # Errors
+    /// As [`Codec::decode`]; for a sealed codec also
+    /// [`ErrorKind::Unauthentic`](crate::ErrorKind::Unauthentic) and
+    /// [`ErrorKind::UnknownKey`](crate::ErrorKind::UnknownKey).
+    #[inline]
+    pub fn decode_keyed<T: DeserializeOwned>(&self, bytes: &[u8], key: &str) -> Result<T, Error> {
+        self.framing
+            .decode_keyed(&self.format, &self.compression, bytes, key, &self.limits)
+    }
 }
 
 /// What code that is generic over codecs asks for: encode a typed value, decode it again.
@@ -308,6 +352,46 @@ pub trait ValueCodec: Debug + Send + Sync {
     /// The limits decoding applies.
     fn decode_limits(&self) -> &Limits;
 
+    /// Whether values are bound to the store key they are kept under (a sealed codec):
+    /// stores call the keyed methods either way, and work out the key only when true.
+    fn binds_key(&self) -> bool {
+        false
+    }
+
+    /// Encodes `value` kept under store key `key`, appending to `out`. The default ignores
+    /// the key; a sealed codec binds the value to it, so it opens under that key only.
+    ///
+    /// # Errors
+    /// As [`Codec::encode`].
+    fn encode_keyed_into<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        let _ = key;
+        self.encode_into(value, out)
+    }
+
+    /// Decodes a value read from store key `key`. The default ignores the key.
+    ///
+    /// # Errors
+    /// As [`Codec::decode_keyed`].
+    fn decode_keyed<T: DeserializeOwned>(&self, bytes: &[u8], key: &str) -> Result<T, Error> {
+        let _ = key;
+        self.decode(bytes)
+    }
+
+    /// [`ValueCodec::encode_keyed_into`] into a new buffer.
+    ///
+    /// # Errors
+    /// As [`Codec::encode`].
+    fn encode_keyed<T: Serialize + ?Sized>(&self, value: &T, key: &str) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::with_capacity(128);
+        self.encode_keyed_into(value, key, &mut out)?;
+        Ok(out)
+    }
+
     /// Encodes `value` into a new buffer.
     ///
     /// # Errors
@@ -347,5 +431,25 @@ where
 
     fn decode_limits(&self) -> &Limits {
         Codec::decode_limits(self)
+    }
+
+    fn binds_key(&self) -> bool {
+        self.framing.binds_key()
+    }
+
+    #[inline]
+    fn encode_keyed_into<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), Error> {
+        self.framing
+            .encode_keyed_into(&self.format, &self.compression, value, key, out)
+    }
+
+    #[inline]
+    fn decode_keyed<T: DeserializeOwned>(&self, bytes: &[u8], key: &str) -> Result<T, Error> {
+        Codec::decode_keyed(self, bytes, key)
     }
 }

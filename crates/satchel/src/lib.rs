@@ -40,6 +40,7 @@
 //! | `gzip`, `zlib` | `Gzip`, `Zlib` | `satchel-flate` (flate2) |
 //! | `kvdb` | `Codec::kvdb_json`, `Codec::kvdb_msgpack`, `kvdb::KvdbAny`: the values kvdb-py keeps in Redis | `satchel-kvdb` |
 //! | `coherence` | `Codec::coherence`, `coherence::CoherenceFrame`: the values Coherence clients keep | `satchel-coherence` |
+//! | `seal` | `seal::KeyRing`, `Codec::seal`, `+seal` specs: values sealed after compression, bound to their store key | `satchel-seal` (ring) |
 //! | `typetag` | re-exports `typetag`, for `Box<dyn Trait>` values | |
 //! | `full` | all of the above | |
 //!
@@ -73,8 +74,8 @@ pub use any::{
 pub use codec::{Codec, ValueCodec};
 pub use satchel_core::{
     Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Framing, Header,
-    HeaderFormat, Headered, Identity, Level, Limits, Pipeline, ReadAny, Report, Tag, Tagged,
-    WithLevel, sniff,
+    HeaderFormat, Headered, Identity, Level, Limits, Pipeline, ReadAny, Report, Seal, SealInfo,
+    Sealed, Tag, Tagged, WithLevel, sniff,
 };
 
 #[cfg(feature = "json")]
@@ -129,6 +130,12 @@ pub use typetag;
 #[cfg(feature = "kvdb")]
 #[cfg_attr(docsrs, doc(cfg(feature = "kvdb")))]
 pub use satchel_kvdb as kvdb;
+
+/// Sealed values (crate `satchel-seal`): [`KeyRing`](satchel_seal::KeyRing), its loaders
+/// and the environment variables they read; see [`Codec::seal`] and the `+seal` specs.
+#[cfg(feature = "seal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+pub use satchel_seal as seal;
 
 /// The core crate, for writing backends of your own.
 pub use satchel_core as core;

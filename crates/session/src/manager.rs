@@ -250,7 +250,7 @@ impl SessionManager {
                     .clone()
             }
         };
-        let sessions = Sessions::new(store, options.codec, options.config(name));
+        let sessions = Sessions::new(store, options.codec.clone(), options.config(name));
         Ok(self
             .named
             .lock()

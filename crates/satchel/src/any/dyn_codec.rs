@@ -5,11 +5,14 @@ use super::*;
 
 /// A codec chosen at run time, from a spec string or a stored value's header.
 ///
-/// Specs are `format[+compression[:level]][@dict=…]`: `json`, `msgpack+zstd`,
+/// Specs are `format[+compression[:level]][@dict=…][+seal]`: `json`, `msgpack+zstd`,
 /// `bincode+lz4`, `json+gzip:9` (and, with feature `kvdb`, `kvdb-json+zstd`, framed as
 /// kvdb-py frames values). zstd takes a trained dictionary: `json+zstd:3@dict=FILE` loads
 /// the dictionary file (once per process, see [`ZstdDict`](crate::ZstdDict)), and
-/// `json+zstd@dict=id:N` names one loaded already. A `DynCodec` prints back as its spec
+/// `json+zstd@dict=id:N` names one loaded already. With feature `seal`, a trailing `+seal`
+/// (always last) seals values after compression with the key ring the environment names
+/// (`SATCHEL_SEAL_KEYS` or `SATCHEL_SEAL_KEYS_FILE`, read when the spec is parsed), or the
+/// one given to `DynCodec::from_spec_with_keys`. A `DynCodec` prints back as its spec
 /// (a dictionary by id), and (de)serializes as one, so it can sit in a config file.
 ///
 /// The header's settings are fallible here ([`DynCodec::checksum`] and friends return a
@@ -41,6 +44,47 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
     /// names the cargo feature); [`ErrorKind::Dictionary`] for a dictionary file that
     /// cannot be loaded, or a dictionary id that is not loaded.
     pub fn from_spec(spec: &str) -> Result<Self, Error> {
+        Self::parse_spec(spec, None)
+    }
+
+    /// [`DynCodec::from_spec`], a trailing `+seal` sealing with `keys` instead of the ring
+    /// the environment names (a spec without `+seal` ignores them).
+    ///
+    /// # Errors
+    /// As [`DynCodec::from_spec`].
+    #[cfg(feature = "seal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+    pub fn from_spec_with_keys(spec: &str, keys: &Keys) -> Result<Self, Error> {
+        Self::parse_spec(spec, Some(keys))
+    }
+
+    #[cfg_attr(not(feature = "seal"), allow(unused_variables))]
+    fn parse_spec(spec: &str, keys: Option<&SpecKeys>) -> Result<Self, Error> {
+        let trimmed = spec.trim();
+        if let Some(base) = trimmed.strip_suffix("+seal") {
+            let codec = Self::parse_spec(base, None)?;
+            #[cfg(feature = "seal")]
+            {
+                let keys = match keys {
+                    Some(keys) => keys.clone(),
+                    None => Keys::new(crate::seal::KeyRing::require_env().map_err(|e| {
+                        Error::new(e.kind(), format!("spec `{spec}`: {}", e.message()))
+                    })?),
+                };
+                return codec.seal(keys);
+            }
+            #[cfg(not(feature = "seal"))]
+            {
+                let _ = codec;
+                return Err(Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "`+seal` in spec `{spec}` is not compiled into this build: enable \
+                         cargo feature `seal` of satchel"
+                    ),
+                ));
+            }
+        }
         let in_spec = |e: Error| {
             let message = e.message().to_string();
             let message = match message.split_once(';') {
@@ -116,6 +160,35 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
         ))
     }
 
+    /// This codec, sealing values after compression with `keys` (see [`Codec::seal`]);
+    /// [`Codec::compress_above`] carries over.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Spec`] if this codec has no satchel header to seal behind (kvdb-py's
+    /// framing), or is sealed already.
+    #[cfg(feature = "seal")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "seal")))]
+    pub fn seal(self, keys: Keys) -> Result<Self, Error> {
+        match self.framing().0 {
+            Inner::Header(h) => {
+                Ok(self
+                    .map_framing(|_| AnyFraming(Inner::Sealed(satchel_core::Sealed::new(h, keys)))))
+            }
+            _ => Err(Error::new(
+                ErrorKind::Spec,
+                format!(
+                    "`{self}` cannot be sealed: only values behind satchel's header can be \
+                     (and only once)"
+                ),
+            )),
+        }
+    }
+
+    /// Whether this codec seals its values.
+    pub fn is_sealed(&self) -> bool {
+        self.framing().is_sealed()
+    }
+
     /// The pipeline this codec names in satchel's header; `None` for a codec in another
     /// framing (kvdb-py's), which writes no header.
     pub fn pipeline(&self) -> Option<Pipeline> {
@@ -132,12 +205,32 @@ impl Codec<AnyFormat, AnyCompression, AnyFraming> {
         setting: &str,
         f: impl FnOnce(Headered) -> Headered,
     ) -> Result<Self, Error> {
-        match self.framing().0 {
+        match &self.framing().0 {
             Inner::Header(_) => Ok(self.map_framing(|e| match e.0 {
                 Inner::Header(h) => AnyFraming(Inner::Header(f(h))),
                 #[allow(unreachable_patterns)]
                 other => AnyFraming(other),
             })),
+            #[cfg(feature = "seal")]
+            Inner::Sealed(sealed) => {
+                let before = *sealed.headered();
+                let after = f(before);
+                if after.checksum != before.checksum
+                    || after.accept_unheadered != before.accept_unheadered
+                {
+                    return Err(Error::new(
+                        ErrorKind::Spec,
+                        format!(
+                            "`{setting}` does not apply to the sealed codec `{self}`: its tag \
+                             already checks every byte, and it reads sealed values only"
+                        ),
+                    ));
+                }
+                let keys = sealed.seal().clone();
+                Ok(self.map_framing(|_| {
+                    AnyFraming(Inner::Sealed(satchel_core::Sealed::new(after, keys)))
+                }))
+            }
             #[cfg(feature = "kvdb")]
             Inner::Kvdb(_) => Err(Error::new(
                 ErrorKind::Spec,
@@ -196,6 +289,9 @@ impl fmt::Display for DynCodec {
             if let Some(suffix) = dict::spec_suffix(c) {
                 f.write_str(&suffix)?;
             }
+        }
+        if self.is_sealed() {
+            f.write_str("+seal")?;
         }
         Ok(())
     }

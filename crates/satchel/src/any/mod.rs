@@ -29,3 +29,10 @@ pub use read::{AnyHeader, decode_any, decode_any_in, decode_any_with};
 
 use format::not_compiled;
 use framing::Inner;
+#[cfg(feature = "seal")]
+use framing::Keys;
+/// What `parse_spec` takes for `+seal`: the ring, or nothing when `seal` is off.
+#[cfg(feature = "seal")]
+type SpecKeys = Keys;
+#[cfg(not(feature = "seal"))]
+type SpecKeys = ();
