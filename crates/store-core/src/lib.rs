@@ -165,6 +165,15 @@ pub trait Store: Send + Sync + fmt::Debug {
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::ready(()))
     }
+
+    /// The key `key` is kept under in the store at the bottom of this stack of wrappers:
+    /// [`Prefixed`] adds its prefix, everything else (the default) keeps it as it is.
+    /// What a sealed codec binds a value to, so the value opens under that key only, from
+    /// this handle, from a handle with another prefix reaching the same key, and from
+    /// `satchel` commands that see the whole store.
+    fn key_at_rest<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 /// Stores that can list their keys.
@@ -255,6 +264,9 @@ macro_rules! forward_store {
             }
             fn close(&self) -> BoxFuture<'_, ()> {
                 (**self).close()
+            }
+            fn key_at_rest<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+                (**self).key_at_rest(key)
             }
         }
         impl<S: StoreObject + ?Sized> StoreObject for $ty {

@@ -126,6 +126,11 @@ impl<S: Store> Store for Prefixed<S> {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
+
+    fn key_at_rest<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        let full = format!("{}{key}", self.prefix);
+        std::borrow::Cow::Owned(self.inner.key_at_rest(&full).into_owned())
+    }
 }
 
 impl<S: Scan> Scan for Prefixed<S> {

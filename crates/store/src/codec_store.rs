@@ -84,37 +84,64 @@ impl<S: Store, K: ValueCodec> CodecStore<S, K> {
         &self.codec
     }
 
+    /// The key a sealed codec binds values to: the key at rest, under every [`Prefixed`]
+    /// of the stack (worked out only for codecs that bind one).
+    ///
+    /// [`Prefixed`]: satchel_store_core::Prefixed
+    fn bound_key<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        if self.codec.binds_key() {
+            self.store.key_at_rest(key)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    }
+
     fn decode<T: DeserializeOwned>(&self, key: &str, bytes: &[u8]) -> Result<T> {
-        self.codec.decode(bytes).map_err(|e| {
-            let (kind, what) = if e.is_corrupt() || e.is_limit() {
-                (StoreErrorKind::Corrupt, "stored value is not readable")
-            } else if e.kind() == ErrorKind::Mismatch {
-                (
-                    StoreErrorKind::Codec,
-                    "stored value was written by another pipeline",
+        self.codec
+            .decode_keyed(bytes, &self.bound_key(key))
+            .map_err(|e| {
+                let (kind, what) = if e.kind() == ErrorKind::Unauthentic {
+                    (
+                        StoreErrorKind::Corrupt,
+                        "stored value does not open (tampered, cut short, copied from another \
+                     key, or sealed with another key)",
+                    )
+                } else if e.kind() == ErrorKind::UnknownKey {
+                    (
+                        StoreErrorKind::Codec,
+                        "stored value is sealed with a key this key ring does not hold",
+                    )
+                } else if e.is_corrupt() || e.is_limit() {
+                    (StoreErrorKind::Corrupt, "stored value is not readable")
+                } else if e.kind() == ErrorKind::Mismatch {
+                    (
+                        StoreErrorKind::Codec,
+                        "stored value was written by another pipeline",
+                    )
+                } else {
+                    (
+                        StoreErrorKind::Codec,
+                        "stored value does not decode as the requested type",
+                    )
+                };
+                StoreError::new(
+                    kind,
+                    format!("{what} ({}); its bytes are left untouched", e.message()),
                 )
-            } else {
-                (
-                    StoreErrorKind::Codec,
-                    "stored value does not decode as the requested type",
-                )
-            };
-            StoreError::new(
-                kind,
-                format!("{what} ({}); its bytes are left untouched", e.message()),
-            )
-            .with_key(key)
-            .with_backend(self.store.backend())
-            .with_source(e)
-        })
+                .with_key(key)
+                .with_backend(self.store.backend())
+                .with_source(e)
+            })
     }
 
     fn encode<T: Serialize + ?Sized>(&self, key: &str, value: &T) -> Result<Vec<u8>> {
-        self.codec.encode(value).map_err(|e| {
-            StoreError::new(StoreErrorKind::Codec, "value cannot be encoded")
-                .with_key(key)
-                .with_source(e)
-        })
+        self.codec
+            .encode_keyed(value, &self.bound_key(key))
+            .map_err(|e| {
+                StoreError::new(StoreErrorKind::Codec, "value cannot be encoded")
+                    .with_key(key)
+                    .with_source(e)
+            })
     }
 
     /// The value under `key`, if any.

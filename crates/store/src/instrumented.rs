@@ -128,6 +128,10 @@ impl<S: Store> Store for Instrumented<S> {
     fn capabilities(&self) -> Capabilities {
         self.inner.capabilities()
     }
+
+    fn key_at_rest<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        self.inner.key_at_rest(key)
+    }
 }
 
 impl<S: Store> Instrumented<S> {

@@ -114,7 +114,7 @@ where
             let version = store
                 .set(&new, &entry.value, ttl, Condition::IfAbsent)
                 .await?;
-            if let Ok(record) = self.decode_record(&entry.value)
+            if let Ok(record) = self.decode_record(&entry.value, &new)
                 && let Some(owner) = record.owner.as_deref()
             {
                 let hint = self.fresh_hint(claim_ttl);

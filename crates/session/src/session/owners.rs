@@ -61,7 +61,7 @@ where
             let Some(version) = version.filter(|_| !index.is_empty()) else {
                 return Ok(deleted);
             };
-            let bytes = self.encode_index(&Index::new())?;
+            let bytes = self.encode_index(&Index::new(), &key)?;
             let ttl = self.index_ttl();
             match self
                 .shared
@@ -104,10 +104,10 @@ where
         };
         // 0.1 indexes were a plain set of ids: every one is checked at the next change.
         let index = self
-            .decode_stored::<Index>(&e.value)
+            .decode_stored::<Index>(&e.value, &key)
             .map(|(i, _)| i)
             .or_else(|err| {
-                self.decode_stored::<BTreeSet<String>>(&e.value)
+                self.decode_stored::<BTreeSet<String>>(&e.value, &key)
                     .map(|(set, _)| set.into_iter().map(|id| (id, 0)).collect())
                     .map_err(|_| {
                         StoreError::new(
@@ -121,10 +121,10 @@ where
         Ok((index, Some(e.version)))
     }
 
-    fn encode_index(&self, index: &Index) -> Result<Vec<u8>, StoreError> {
+    fn encode_index(&self, index: &Index, key: &str) -> Result<Vec<u8>, StoreError> {
         self.shared
             .codec
-            .encode(index)
+            .encode_keyed(index, &self.at_rest(key))
             .map_err(|e| codec_error("the owner index cannot be encoded", e))
     }
 
@@ -184,7 +184,7 @@ where
             if index == before {
                 return Ok(index);
             }
-            let bytes = self.encode_index(&index)?;
+            let bytes = self.encode_index(&index, &key)?;
             let condition = version.map_or(Condition::IfAbsent, Condition::IfVersion);
             match self
                 .shared

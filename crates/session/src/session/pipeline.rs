@@ -23,10 +23,10 @@ where
 {
     /// Decodes a stored record in the pipeline its header names (or the configured codec,
     /// for one without a header).
-    pub(super) fn decode_record(&self, bytes: &[u8]) -> Result<Record, satchel::Error> {
+    pub(super) fn decode_record(&self, bytes: &[u8], key: &str) -> Result<Record, satchel::Error> {
         let codec = &self.shared.codec;
         let own = self.shared.own_format;
-        let (mut record, read_in): (Record, _) = self.decode_stored(bytes)?;
+        let (mut record, read_in): (Record, _) = self.decode_stored(bytes, key)?;
         let listed: BTreeMap<String, u8> = match record.data.remove(FORMATS_KEY) {
             Some(Blob(list)) => match read_in {
                 Some(f) => AnyFormat::from_id(f)?.deserialize(&list, codec.decode_limits())?,
@@ -44,16 +44,19 @@ where
     }
 
     /// Decodes a stored value in the pipeline its header names when that is another
-    /// format than the configured one (which reads everything else); returns the format
-    /// it was read in.
+    /// format than the configured one (which reads everything else, sealed values
+    /// included); returns the format it was read in. `key` is the value's key in the
+    /// sessions' store, which a sealed codec checks the value was sealed under.
     pub(super) fn decode_stored<T: DeserializeOwned>(
         &self,
         bytes: &[u8],
+        key: &str,
     ) -> Result<(T, Option<FormatId>), satchel::Error> {
         let codec = &self.shared.codec;
         let own = self.shared.own_format;
         let foreign = sniff(bytes)
             .ok()
+            .filter(|h| h.seal.is_none())
             .map(|h| h.pipeline)
             .filter(|p| own.is_some() && Some(p.format) != own);
         match foreign {
@@ -63,15 +66,27 @@ where
                     .decode(bytes)?,
                 Some(pipeline.format),
             )),
-            None => Ok((codec.decode(bytes)?, own)),
+            None => Ok((codec.decode_keyed(bytes, &self.at_rest(key))?, own)),
         }
     }
 
-    /// Encodes a record with the configured codec, listing its values in other formats.
-    pub(super) fn encode_record(&self, record: &Record) -> Result<Vec<u8>, StoreError> {
+    /// The key a sealed codec binds a value under `key` of the sessions' store to: its key
+    /// at rest, under every `Prefixed` (worked out only for codecs that bind one).
+    pub(super) fn at_rest<'k>(&self, key: &'k str) -> std::borrow::Cow<'k, str> {
+        if self.shared.codec.binds_key() {
+            self.shared.store.key_at_rest(key)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    }
+
+    /// Encodes a record kept under `key` with the configured codec, listing its values in
+    /// other formats.
+    pub(super) fn encode_record(&self, record: &Record, key: &str) -> Result<Vec<u8>, StoreError> {
         let codec = &self.shared.codec;
+        let key = self.at_rest(key);
         let encoded = if record.formats.is_empty() {
-            codec.encode(record)
+            codec.encode_keyed(record, &key)
         } else {
             let listed: BTreeMap<&str, u8> = record
                 .formats
@@ -85,7 +100,7 @@ where
                 .map_err(|e| codec_error("the session's format list cannot be encoded", e))?;
             let mut with_list = record.clone();
             with_list.data.insert(FORMATS_KEY.to_string(), Blob(list));
-            codec.encode(&with_list)
+            codec.encode_keyed(&with_list, &key)
         };
         encoded.map_err(|e| codec_error("the session cannot be encoded", e))
     }

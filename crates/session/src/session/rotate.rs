@@ -61,7 +61,7 @@ where
         };
         // Put the old session back as it was, unless it was logged out meanwhile.
         if !e.is_not_found() {
-            let restored = match self.sessions.encode_record(&self.saved) {
+            let restored = match self.sessions.encode_record(&self.saved, &old_key) {
                 Ok(bytes) => store
                     .set(&old_key, &bytes, Some(ttl), Condition::IfVersion(claimed))
                     .await
@@ -83,11 +83,12 @@ where
     async fn move_to_new_id(&mut self, old: &SessionId, ttl: Duration) -> Result<(), StoreError> {
         let shared = self.sessions.shared.clone();
         let store = &shared.store;
-        let bytes = self.sessions.encode_record(&self.record)?;
         let mut attempts = shared.config.retry_policy.attempts();
         let (new, new_key, version) = loop {
             let new = SessionId::generate()?;
             let new_key = self.sessions.key(&new);
+            // Encoded for its key: a sealed record opens under that key only.
+            let bytes = self.sessions.encode_record(&self.record, &new_key)?;
             match store
                 .set(&new_key, &bytes, Some(ttl), Condition::IfAbsent)
                 .await

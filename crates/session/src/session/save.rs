@@ -56,8 +56,8 @@ where
                 (Some(id), None) => (id.clone(), Condition::IfAbsent),
                 (None, _) => (SessionId::generate()?, Condition::IfAbsent),
             };
-            let bytes = self.sessions.encode_record(&self.record)?;
             let key = self.sessions.key(&id);
+            let bytes = self.sessions.encode_record(&self.record, &key)?;
             match shared.store.set(&key, &bytes, Some(ttl), condition).await {
                 Ok(version) => {
                     let new = self.id.is_none();
@@ -141,7 +141,7 @@ where
             // Only the version written here (compare-and-delete).
             store.delete_if(key, version).await.map(drop)
         } else {
-            match self.sessions.encode_record(&self.saved) {
+            match self.sessions.encode_record(&self.saved, key) {
                 Ok(bytes) => store
                     .set(key, &bytes, Some(ttl), Condition::IfVersion(version))
                     .await

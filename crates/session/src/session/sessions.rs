@@ -140,7 +140,7 @@ where
             }
             // Purges delete the version read here only (compare-and-delete): a session
             // saved in between is read again, never deleted.
-            let record: Record = match self.decode_record(&entry.value) {
+            let record: Record = match self.decode_record(&entry.value, &key) {
                 Ok(r) => r,
                 Err(e) if self.shared.config.purge_corrupt => {
                     if self.shared.store.delete_if(&key, entry.version).await? {
@@ -233,7 +233,7 @@ where
         };
         let owner = entry
             .filter(|e| e.value != MOVED)
-            .and_then(|e| self.decode_record(&e.value).ok())
+            .and_then(|e| self.decode_record(&e.value, &self.key(&id)).ok())
             .and_then(|r| r.owner);
         // Unconditional on purpose: deleting a session (logging out) must remove it whatever
         // was saved since it was read; the owner read above only steers the index cleanup.
