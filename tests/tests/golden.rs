@@ -19,7 +19,10 @@ fn every_pipeline_matches_its_golden_bytes() {
     let bless = std::env::var_os("SATCHEL_BLESS").is_some();
     let value = Rich::sample();
     for codec in all_pipelines() {
-        for (codec, suffix) in [(codec, ""), (codec.checksum().expect("headered"), "+crc")] {
+        for (codec, suffix) in [
+            (codec.clone(), ""),
+            (codec.checksum().expect("headered"), "+crc"),
+        ] {
             let name = format!("rich.{codec}{suffix}.bin");
             let path = golden_dir().join(&name);
             let bytes = codec.encode(&value).unwrap();

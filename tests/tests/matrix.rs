@@ -29,8 +29,8 @@ fn every_pipeline_round_trips_rich_values() {
     assert_eq!(pipelines.len(), 15);
     for codec in pipelines {
         for codec in [
-            codec,
-            codec.checksum().expect("headered"),
+            codec.clone(),
+            codec.clone().checksum().expect("headered"),
             codec.compress_above(1 << 20).expect("headered"),
         ] {
             let rich = Rich::sample();
@@ -126,7 +126,7 @@ fn a_flipped_bit_is_never_decoded_into_a_wrong_value() {
     let value = payloads::session_small();
     for codec in all_pipelines() {
         let self_checked = satchel::Compression::self_checked(codec.compression());
-        for codec in [codec.checksum().expect("headered"), codec] {
+        for codec in [codec.clone().checksum().expect("headered"), codec] {
             if !codec.framing().headered().is_some_and(|h| h.checksum) && !self_checked {
                 continue;
             }
@@ -190,6 +190,7 @@ fn decode_limits_apply_to_every_pipeline() {
     for codec in all_pipelines() {
         let bytes = codec.encode(&v).unwrap();
         let err = codec
+            .clone()
             .max_decoded_len(1000)
             .decode::<Session>(&bytes)
             .unwrap_err();
