@@ -90,6 +90,7 @@ pub(super) async fn put(
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     let previous = inner.put("put", &key, &r.value, ttl).await?;
+    inner.published(&prefix, &r.key, &previous, &r.value);
     Ok(Response::new(previous))
 }
 
@@ -108,6 +109,13 @@ pub(super) async fn put_all(
     }
     for e in &r.entry {
         let key = format!("{prefix}{}", key_suffix(&e.key));
+        if inner.bus.listened() {
+            // A listener wants to know insert from update, and the old value: a
+            // compare-and-set put tells both.
+            let previous = inner.put("putAll", &key, &e.value, ttl).await?;
+            inner.published(&prefix, &e.key, &previous, &e.value);
+            continue;
+        }
         inner
             .store
             .set(&key, &e.value, ttl, Condition::Always)
@@ -135,7 +143,10 @@ pub(super) async fn put_if_absent(
             .set(&key, &r.value, ttl, Condition::IfAbsent)
             .await
         {
-            Ok(_) => return Ok(Response::new(Vec::new())),
+            Ok(_) => {
+                inner.published(&prefix, &r.key, &[], &r.value);
+                return Ok(Response::new(Vec::new()));
+            }
             Err(e) if e.kind() == StoreErrorKind::Conflict => {
                 // Present: answer its value, unless it went away meanwhile (then retry).
                 if let Some(entry) = inner.get("putIfAbsent", &key).await? {
@@ -173,6 +184,7 @@ pub(super) async fn remove(
             .await
             .map_err(|e| store_failed("remove", &e))?
         {
+            inner.published(&prefix, &r.key, &entry.value, &[]);
             return Ok(Response::new(entry.value));
         }
         attempts
@@ -204,6 +216,7 @@ pub(super) async fn remove_mapping(
             .await
             .map_err(|e| store_failed("removeMapping", &e))?
         {
+            inner.published(&prefix, &r.key, &entry.value, &[]);
             return Ok(Response::new(true));
         }
         attempts
@@ -237,7 +250,10 @@ pub(super) async fn replace(
             .set(&key, &r.value, ttl, Condition::IfVersion(entry.version))
             .await
         {
-            Ok(_) => return Ok(Response::new(entry.value)),
+            Ok(_) => {
+                inner.published(&prefix, &r.key, &entry.value, &r.value);
+                return Ok(Response::new(entry.value));
+            }
             Err(e) if e.kind() == StoreErrorKind::Conflict => {
                 attempts
                     .after_conflict(e)
@@ -276,7 +292,10 @@ pub(super) async fn replace_mapping(
             .set(&key, &r.new_value, ttl, Condition::IfVersion(entry.version))
             .await
         {
-            Ok(_) => return Ok(Response::new(true)),
+            Ok(_) => {
+                inner.published(&prefix, &r.key, &entry.value, &r.new_value);
+                return Ok(Response::new(true));
+            }
             Err(e) if e.kind() == StoreErrorKind::Conflict => {
                 attempts
                     .after_conflict(e)

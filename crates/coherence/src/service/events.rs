@@ -1,13 +1,39 @@
-//! The `events` stream: listener requests acknowledged, no events sent.
+//! The `events` stream: listener registrations, and the changes of the caches they listen
+//! to, from the service's [`Bus`](super::bus::Bus).
+//!
+//! Each request is answered as Coherence's own proxy answers it: `subscribed{uid}` for a
+//! subscription (and the INIT request every cache opens with), `unsubscribed{uid}`
+//! otherwise. A stream then receives, for every cache it sent a request for:
+//!
+//! - `event` for each insert, update and delete made through this service that a
+//!   registration matches: a key registration by the entry's key, a filter registration
+//!   whose filter is "always" (`filter.AlwaysFilter`, or none), possibly inside a
+//!   `filter.MapEventFilter` whose mask picks inserts, updates and deletes. Any other filter
+//!   needs an evaluator satchel does not have: the registration is acknowledged (the Python
+//!   client waits for that without a timeout) and matches nothing, and the server logs it.
+//!   `filterIds` lists the matching filter registrations; values are left out when every
+//!   matching registration is `lite`.
+//! - `truncated{cache}` and `destroyed{cache}` when the cache is truncated or destroyed.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use super::bus::Change;
+use super::checks::namespace;
 use super::{Inner, ReplyStream};
+use crate::keys::key_suffix;
 use crate::proto;
+use proto::map_listener_request::RequestType;
+use proto::map_listener_response::ResponseType;
+
+/// The most registrations one stream may hold (keys and filters together), so a client
+/// cannot grow the server's memory without bound.
+const MAX_REGISTRATIONS: usize = 10_000;
 
 pub(super) async fn events(
     inner: &Arc<Inner>,
@@ -16,24 +42,39 @@ pub(super) async fn events(
     let mut inbound = request.into_inner();
     let (tx, rx) = mpsc::channel(16);
     let closed = wait_closed(inner.closed.subscribe());
+    let mut changes = inner.bus.subscribe();
     tokio::spawn(async move {
         tokio::pin!(closed);
         let mut reading = true;
+        let mut listening = Listening::default();
         loop {
-            tokio::select! {
+            let reply = tokio::select! {
                 message = inbound.message(), if reading => match message {
-                    Ok(Some(r)) => {
-                        if tx.send(Ok(acknowledge(r))).await.is_err() {
-                            return;
-                        }
-                    }
+                    Ok(Some(r)) => Some(listening.apply(r)),
                     // The client stopped sending: keep the stream open until it
                     // cancels (or the server shuts down).
-                    Ok(None) => reading = false,
+                    Ok(None) => {
+                        reading = false;
+                        None
+                    }
                     Err(_) => return,
+                },
+                change = changes.recv() => match change {
+                    Ok(change) => listening.reply_to(&change),
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "coherence events: a listener stream fell behind \
+                            and lost the oldest changes");
+                        None
+                    }
+                    Err(RecvError::Closed) => return,
                 },
                 () = &mut closed => return,
                 () = tx.closed() => return,
+            };
+            if let Some(reply) = reply
+                && tx.send(Ok(reply)).await.is_err()
+            {
+                return;
             }
         }
     });
@@ -53,18 +94,231 @@ pub(super) async fn wait_closed(mut closed: watch::Receiver<bool>) {
     }
 }
 
-/// The answer Coherence's own proxy gives a listener request: `subscribed` for a subscribe
-/// (and the INIT request every cache opens with), `unsubscribed` otherwise. No events
-/// follow: see [`CoherenceService`].
-pub(super) fn acknowledge(r: proto::MapListenerRequest) -> proto::MapListenerResponse {
-    use proto::map_listener_response::ResponseType;
-    let init = r.r#type == proto::map_listener_request::RequestType::Init as i32;
-    let response = if r.subscribe || init {
-        ResponseType::Subscribed(proto::MapListenerSubscribedResponse { uid: r.uid })
-    } else {
-        ResponseType::Unsubscribed(proto::MapListenerUnsubscribedResponse { uid: r.uid })
-    };
+/// What one stream listens to, by cache (namespace).
+#[derive(Debug, Default)]
+struct Listening {
+    caches: HashMap<String, Registrations>,
+    count: usize,
+}
+
+/// The registrations of one stream on one cache.
+#[derive(Debug, Default)]
+struct Registrations {
+    /// Key listeners: store-key suffix → lite.
+    keys: HashMap<String, bool>,
+    /// Filter listeners by their filter as the client serialized it: Coherence keys a
+    /// filter registration by the filter, not by its id (the Python client sends a new id
+    /// with each request, its unsubscribe too).
+    filters: HashMap<Vec<u8>, FilterRegistration>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FilterRegistration {
+    /// The id of the latest subscription, what `filterIds` names.
+    id: i64,
+    /// The `MapEventFilter` mask; 0 for a filter satchel cannot evaluate (matches nothing).
+    mask: i64,
+    lite: bool,
+}
+
+impl Listening {
+    /// Applies a listener request and returns its answer.
+    fn apply(&mut self, r: proto::MapListenerRequest) -> proto::MapListenerResponse {
+        let response = |t| proto::MapListenerResponse {
+            response_type: Some(t),
+        };
+        let subscribed = |uid| response(ResponseType::Subscribed(subscribed_uid(uid)));
+        let init = r.r#type == RequestType::Init as i32;
+        let Ok(ns) = namespace(&r.scope, &r.cache, Some(&r.format)) else {
+            // Answered as the proxy answers; a cache it cannot name gets no events.
+            return if r.subscribe || init {
+                subscribed(r.uid)
+            } else {
+                response(ResponseType::Unsubscribed(
+                    proto::MapListenerUnsubscribedResponse { uid: r.uid },
+                ))
+            };
+        };
+        if !self.caches.contains_key(&ns) && self.count >= MAX_REGISTRATIONS {
+            return error(r.uid, "too many listener registrations on one stream");
+        }
+        let regs = self.caches.entry(ns).or_default();
+        if init {
+            return subscribed(r.uid);
+        }
+        let is_key = r.r#type == RequestType::Key as i32;
+        if r.subscribe {
+            if self.count >= MAX_REGISTRATIONS {
+                return error(r.uid, "too many listener registrations on one stream");
+            }
+            let added = if is_key {
+                regs.keys.insert(key_suffix(&r.key), r.lite).is_none()
+            } else {
+                let mask = evaluable_mask(&r.filter);
+                regs.filters
+                    .insert(
+                        r.filter,
+                        FilterRegistration {
+                            id: r.filter_id,
+                            mask,
+                            lite: r.lite,
+                        },
+                    )
+                    .is_none()
+            };
+            self.count += usize::from(added);
+            subscribed(r.uid)
+        } else {
+            let removed = if is_key {
+                regs.keys.remove(&key_suffix(&r.key)).is_some()
+            } else {
+                regs.filters.remove(&r.filter).is_some()
+            };
+            self.count -= usize::from(removed);
+            response(ResponseType::Unsubscribed(
+                proto::MapListenerUnsubscribedResponse { uid: r.uid },
+            ))
+        }
+    }
+
+    /// The message `change` means for this stream, if any.
+    fn reply_to(&self, change: &Change) -> Option<proto::MapListenerResponse> {
+        let regs = self.caches.get(change.namespace())?;
+        let response_type = match change {
+            Change::Truncated { cache, .. } => {
+                ResponseType::Truncated(proto::CacheTruncatedResponse {
+                    cache: cache.clone(),
+                })
+            }
+            Change::Destroyed { cache, .. } => {
+                ResponseType::Destroyed(proto::CacheDestroyedResponse {
+                    cache: cache.clone(),
+                })
+            }
+            Change::Entry {
+                change,
+                key,
+                suffix,
+                old,
+                new,
+                ..
+            } => {
+                let by_key = regs.keys.get(suffix).copied();
+                let matching: Vec<&FilterRegistration> = regs
+                    .filters
+                    .values()
+                    .filter(|f| f.mask & change.mask() != 0)
+                    .collect();
+                if by_key.is_none() && matching.is_empty() {
+                    return None;
+                }
+                let lite = by_key.unwrap_or(true) && matching.iter().all(|f| f.lite);
+                let mut filter_ids: Vec<i64> = matching.iter().map(|f| f.id).collect();
+                filter_ids.sort_unstable();
+                let value = |v: &Option<Vec<u8>>| {
+                    if lite {
+                        Vec::new()
+                    } else {
+                        v.clone().unwrap_or_default()
+                    }
+                };
+                ResponseType::Event(proto::MapEventResponse {
+                    id: *change as i32,
+                    key: key.clone(),
+                    new_value: value(new),
+                    old_value: value(old),
+                    filter_ids,
+                    ..Default::default()
+                })
+            }
+        };
+        Some(proto::MapListenerResponse {
+            response_type: Some(response_type),
+        })
+    }
+}
+
+fn subscribed_uid(uid: String) -> proto::MapListenerSubscribedResponse {
+    proto::MapListenerSubscribedResponse { uid }
+}
+
+fn error(uid: String, message: &str) -> proto::MapListenerResponse {
     proto::MapListenerResponse {
-        response_type: Some(response),
+        response_type: Some(ResponseType::Error(proto::MapListenerErrorResponse {
+            uid,
+            message: message.to_string(),
+            code: tonic::Code::ResourceExhausted as i32,
+            stack: Vec::new(),
+        })),
+    }
+}
+
+/// The event mask of a filter registration's filter, if satchel can evaluate the filter:
+/// "always" (none, `filter.AlwaysFilter`), alone or in a `filter.MapEventFilter`; 0 (match
+/// nothing) for any other filter.
+fn evaluable_mask(filter: &[u8]) -> i64 {
+    const ALL: i64 = 0x1 | 0x2 | 0x4;
+    let Some(json) = filter.strip_prefix(&[crate::value::MAGIC][..]) else {
+        return if filter.is_empty() { ALL } else { 0 };
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
+        return 0;
+    };
+    let class = |v: &serde_json::Value| v.get("@class").and_then(|c| c.as_str()).map(str::to_owned);
+    let is_always =
+        |v: &serde_json::Value| v.is_null() || class(v).as_deref() == Some("filter.AlwaysFilter");
+    let mask = if is_always(&value) {
+        ALL
+    } else if class(&value).as_deref() == Some("filter.MapEventFilter")
+        && is_always(value.get("filter").unwrap_or(&serde_json::Value::Null))
+    {
+        // Inserts, updates and deletes; the "entered"/"left"/"within" bits need the
+        // inner filter and mean nothing for "always".
+        value.get("mask").and_then(|m| m.as_i64()).unwrap_or(0) & ALL
+    } else {
+        0
+    };
+    if mask == 0 {
+        tracing::info!(
+            filter = class(&value).as_deref().unwrap_or("?"),
+            "coherence events: a listener with a filter satchel cannot evaluate was \
+             acknowledged; it receives no events"
+        );
+    }
+    mask
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::bus::EntryChange;
+    use super::*;
+
+    fn json(s: &str) -> Vec<u8> {
+        let mut v = vec![crate::value::MAGIC];
+        v.extend_from_slice(s.as_bytes());
+        v
+    }
+
+    #[test]
+    fn masks_of_the_filters_the_python_client_sends() {
+        assert_eq!(evaluable_mask(b""), 7);
+        assert_eq!(
+            evaluable_mask(&json(r#"{"@class": "filter.AlwaysFilter"}"#)),
+            7
+        );
+        assert_eq!(
+            evaluable_mask(&json(
+                r#"{"@class": "filter.MapEventFilter", "mask": 1, "filter": {"@class": "filter.AlwaysFilter"}}"#
+            )),
+            1
+        );
+        assert_eq!(
+            evaluable_mask(&json(
+                r#"{"@class": "filter.MapEventFilter", "mask": 7, "filter": {"@class": "filter.LessFilter", "value": 30}}"#
+            )),
+            0
+        );
+        assert_eq!(evaluable_mask(&json("not json")), 0);
+        assert_eq!(EntryChange::Deleted as i32, 3);
     }
 }

@@ -10,8 +10,10 @@
 //! - `entries.rs`: calls on one entry or a list of keys (`get`, `put`, `replace`, …);
 //! - `whole_cache.rs`: calls on a whole cache (`size`, `clear`, `keySet`, `values`, …);
 //! - `paging.rs`: `nextKeySetPage` / `nextEntrySetPage` and their cookies;
+//! - `bus.rs`: the changes calls make, published to the `events` streams;
 //! - `events.rs`: the `events` listener stream.
 
+mod bus;
 mod checks;
 mod entries;
 mod events;
@@ -91,6 +93,8 @@ struct Inner {
     max_reply_size: usize,
     /// `true` once [`CoherenceService::close_streams`] was called.
     closed: watch::Sender<bool>,
+    /// The changes made through this service, for the `events` streams.
+    bus: bus::Bus,
 }
 
 impl CoherenceService {
@@ -126,6 +130,7 @@ impl CoherenceService {
                 max_stream_time: settings.max_stream_time,
                 max_reply_size: settings.max_reply_size,
                 closed: watch::Sender::new(false),
+                bus: bus::Bus::new(),
             }),
         }
     }

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::bus::EntryChange;
 use satchel_store_core::{Condition, Entry, StoreErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -62,6 +63,22 @@ impl Inner {
                 Err(e) => return Err(store_failed(op, &e)),
             }
         }
+    }
+
+    /// Publishes the change of one entry of `namespace` to the `events` streams: `old` and
+    /// `new` are the values before and after, empty for none (Coherence values never are).
+    pub(super) fn published(&self, namespace: &str, key: &[u8], old: &[u8], new: &[u8]) {
+        if !self.bus.listened() {
+            return;
+        }
+        let some = |v: &[u8]| (!v.is_empty()).then(|| v.to_vec());
+        let change = match (old.is_empty(), new.is_empty()) {
+            (true, false) => EntryChange::Inserted,
+            (false, false) => EntryChange::Updated,
+            (false, true) => EntryChange::Deleted,
+            (true, true) => return,
+        };
+        self.bus.entry(namespace, change, key, some(old), some(new));
     }
 
     /// The keys of a namespace, sorted, as suffixes of `prefix`; `RESOURCE_EXHAUSTED` past

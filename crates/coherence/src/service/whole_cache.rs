@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
+use super::bus::Change;
 use super::checks::{check_json, namespace, parse_value, store_failed, unsupported};
 use super::store::stream_of;
 use super::{Inner, ReplyStream};
@@ -47,6 +48,10 @@ pub(super) async fn destroy(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, None)?;
     inner.clear("destroy", &prefix).await?;
+    inner.bus.publish(Change::Destroyed {
+        namespace: prefix,
+        cache: r.cache,
+    });
     Ok(Response::new(()))
 }
 
@@ -122,6 +127,10 @@ pub(super) async fn truncate(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, None)?;
     inner.clear("truncate", &prefix).await?;
+    inner.bus.publish(Change::Truncated {
+        namespace: prefix,
+        cache: r.cache,
+    });
     Ok(Response::new(()))
 }
 
