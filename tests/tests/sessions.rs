@@ -173,6 +173,8 @@ impl Store for Flaky {
     }
 }
 
+satchel_store::store_object!(Flaky);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keep_alive_survives_a_transient_error_and_reports_a_persistent_one() {
     use std::sync::atomic::Ordering;

@@ -436,6 +436,26 @@ impl satchel_store_core::StoreObject for GrpcStore {
             .purge_expired
             .then(|| self.purge_expired())
     }
+
+    /// The protocol carries no owner tags (sessions over gRPC keep the generic owner index).
+    fn try_set_owned<'a>(
+        &'a self,
+        _key: &'a str,
+        _value: &'a [u8],
+        _ttl: Option<Duration>,
+        _condition: Condition,
+        _owner: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Result<Version>>> {
+        None
+    }
+
+    fn try_keys_of<'a>(&'a self, _owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        None
+    }
+
+    fn try_delete_owner<'a>(&'a self, _owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        None
+    }
 }
 
 /// Pages are the server's (`page_token`/`next_page_token`, each page at most the server's

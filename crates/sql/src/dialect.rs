@@ -98,9 +98,19 @@ pub(crate) struct Statements {
     pub(crate) create_table: String,
     /// Creates the expiry index (SQLite, PostgreSQL).
     pub(crate) create_index: Option<String>,
+    /// table name → how many `owner` columns the table has (0 in a table of 0.1).
+    pub(crate) has_owner_column: String,
+    /// Adds the `owner` column to a table of 0.1 (and on MySQL its index).
+    pub(crate) add_owner_column: String,
+    /// Creates the owner index, of tagged rows only (SQLite, PostgreSQL).
+    pub(crate) create_owner_index: Option<String>,
+    /// owner, now → key: the live keys of an owner.
+    pub(crate) keys_of: String,
+    /// owner, now: deletes the live rows of an owner.
+    pub(crate) delete_owner: String,
     /// key, now → value, version, expires_at.
     pub(crate) get: String,
-    /// value, new version, expires_at, key, expected version, now.
+    /// value, new version, expires_at, owner, key, expected version, now.
     pub(crate) update_if_version: String,
     /// key, now.
     pub(crate) delete_live: String,
@@ -115,20 +125,21 @@ pub(crate) struct Statements {
     pub(crate) scan: String,
     /// now.
     pub(crate) purge: String,
-    /// key, value, stamp, expires_at → version: insert, or replace whatever is there with
-    /// version `max(old + 1, stamp)`.
+    /// key, value, stamp, expires_at, owner → version: insert, or replace whatever is there
+    /// with version `max(old + 1, stamp)`.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) upsert: String,
-    /// key, value, stamp, expires_at, now → version, or no row if a live value is there.
+    /// key, value, stamp, expires_at, owner, now → version, or no row if a live value is
+    /// there.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
     pub(crate) insert_if_absent: String,
     /// key → version, expires_at; locks the row for the transaction (MySQL).
     #[cfg(feature = "mysql")]
     pub(crate) select_for_update: String,
-    /// key, value, version, expires_at (MySQL).
+    /// key, value, version, expires_at, owner (MySQL).
     #[cfg(feature = "mysql")]
     pub(crate) insert: String,
-    /// value, version, expires_at, key (MySQL).
+    /// value, version, expires_at, owner, key (MySQL).
     #[cfg(feature = "mysql")]
     pub(crate) replace: String,
 }
@@ -143,7 +154,7 @@ impl Statements {
             Dialect::Sqlite => (
                 r(
                     "CREATE TABLE IF NOT EXISTS {t} ({k} TEXT NOT NULL PRIMARY KEY, \
-                   value BLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)",
+                   value BLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT, owner TEXT)",
                 ),
                 Some(r(&format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {{t}} (expires_at)",
@@ -155,7 +166,8 @@ impl Statements {
                 // Byte order and byte equality for keys, whatever the database's locale.
                 r(
                     "CREATE TABLE IF NOT EXISTS {t} ({k} TEXT COLLATE \"C\" PRIMARY KEY, \
-                   value BYTEA NOT NULL, version BIGINT NOT NULL, expires_at BIGINT)",
+                   value BYTEA NOT NULL, version BIGINT NOT NULL, expires_at BIGINT, \
+                   owner TEXT COLLATE \"C\")",
                 ),
                 Some(r(&format!(
                     "CREATE INDEX IF NOT EXISTS {} ON {{t}} (expires_at)",
@@ -169,10 +181,52 @@ impl Statements {
                 r(
                     "CREATE TABLE IF NOT EXISTS {t} ({k} VARBINARY(1020) NOT NULL PRIMARY KEY, \
                    value LONGBLOB NOT NULL, version BIGINT NOT NULL, expires_at BIGINT NULL, \
-                   INDEX expires_at_idx (expires_at)) ENGINE=InnoDB",
+                   owner VARBINARY(1020) NULL, INDEX expires_at_idx (expires_at), \
+                   INDEX owner_idx (owner)) ENGINE=InnoDB",
                 ),
                 None,
             ),
+        };
+        // Tables of 0.1 have no owner column: it is added when a store connects.
+        let (has_owner_column, add_owner_column) = match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => (
+                r("SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = 'owner'"),
+                r("ALTER TABLE {t} ADD COLUMN owner TEXT"),
+            ),
+            #[cfg(feature = "postgres")]
+            Dialect::Postgres => (
+                r("SELECT COUNT(*) FROM information_schema.columns \
+                   WHERE table_schema = current_schema() AND table_name = ? \
+                   AND column_name = 'owner'"),
+                r("ALTER TABLE {t} ADD COLUMN IF NOT EXISTS owner TEXT COLLATE \"C\""),
+            ),
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => (
+                r("SELECT COUNT(*) FROM information_schema.columns \
+                   WHERE table_schema = DATABASE() AND table_name = ? \
+                   AND column_name = 'owner'"),
+                r("ALTER TABLE {t} ADD COLUMN owner VARBINARY(1020) NULL, \
+                   ADD INDEX owner_idx (owner)"),
+            ),
+        };
+        let create_owner_index = match dialect {
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => None,
+            #[allow(unreachable_patterns)]
+            // Partial: untagged rows (every row of a plain store) cost the index nothing.
+            _ => Some(r(&format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {{t}} (owner) WHERE owner IS NOT NULL",
+                dialect.quote(&owner_index_name(table))
+            ))),
+        };
+        let keys_of = match dialect {
+            #[cfg(feature = "mysql")]
+            Dialect::MySql => {
+                r("SELECT CONVERT({k} USING utf8mb4) FROM {t} WHERE owner = ? AND {live}")
+            }
+            #[allow(unreachable_patterns)]
+            _ => r("SELECT {k} FROM {t} WHERE owner = ? AND {live}"),
         };
         // SQLite's LIKE ignores ASCII case, so the prefix is also compared exactly there.
         let scan = match dialect {
@@ -194,9 +248,14 @@ impl Statements {
         Self {
             create_table,
             create_index,
+            has_owner_column,
+            add_owner_column,
+            create_owner_index,
+            keys_of,
+            delete_owner: r("DELETE FROM {t} WHERE owner = ? AND {live}"),
             get: r("SELECT value, version, expires_at FROM {t} WHERE {k} = ? AND {live}"),
-            update_if_version: r("UPDATE {t} SET value = ?, version = ?, expires_at = ? \
-                                  WHERE {k} = ? AND version = ? AND {live}"),
+            update_if_version: r("UPDATE {t} SET value = ?, version = ?, expires_at = ?, \
+                                  owner = ? WHERE {k} = ? AND version = ? AND {live}"),
             delete_live: r("DELETE FROM {t} WHERE {k} = ? AND {live}"),
             delete_if_version: r("DELETE FROM {t} WHERE {k} = ? AND version = ? AND {live}"),
             delete_expired_key: r("DELETE FROM {t} WHERE {k} = ? \
@@ -214,9 +273,13 @@ impl Statements {
             #[cfg(feature = "mysql")]
             select_for_update: r("SELECT version, expires_at FROM {t} WHERE {k} = ? FOR UPDATE"),
             #[cfg(feature = "mysql")]
-            insert: r("INSERT INTO {t} ({k}, value, version, expires_at) VALUES (?, ?, ?, ?)"),
+            insert: r("INSERT INTO {t} ({k}, value, version, expires_at, owner) \
+                       VALUES (?, ?, ?, ?, ?)"),
             #[cfg(feature = "mysql")]
-            replace: r("UPDATE {t} SET value = ?, version = ?, expires_at = ? WHERE {k} = ?"),
+            replace: r(
+                "UPDATE {t} SET value = ?, version = ?, expires_at = ?, owner = ? \
+                        WHERE {k} = ?",
+            ),
         }
     }
 }
@@ -225,11 +288,11 @@ impl Statements {
 /// and PostgreSQL ≥ 9.5 share this syntax). A `WHERE` after it makes the overwrite
 /// conditional: no row comes back when it does not hold.
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-const UPSERT: &str = "INSERT INTO {t} ({k}, value, version, expires_at) VALUES (?, ?, ?, ?) \
-     ON CONFLICT ({k}) DO UPDATE SET value = excluded.value, \
+const UPSERT: &str = "INSERT INTO {t} ({k}, value, version, expires_at, owner) \
+     VALUES (?, ?, ?, ?, ?) ON CONFLICT ({k}) DO UPDATE SET value = excluded.value, \
      version = CASE WHEN {t}.version >= excluded.version THEN {t}.version + 1 \
      ELSE excluded.version END, \
-     expires_at = excluded.expires_at";
+     expires_at = excluded.expires_at, owner = excluded.owner";
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 const RETURNING: &str = "RETURNING version";
@@ -238,7 +301,18 @@ const RETURNING: &str = "RETURNING version";
 /// `{table}_expires_at`, shortened with a hash to PostgreSQL's 63-byte identifier limit so
 /// two long table names never share an index name.
 fn index_name(table: &str) -> String {
-    let name = format!("{table}_expires_at");
+    short_name(table, "expires_at", "exp")
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+/// `{table}_owner`, shortened like [`index_name`].
+fn owner_index_name(table: &str) -> String {
+    short_name(table, "owner", "own")
+}
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+fn short_name(table: &str, what: &str, short: &str) -> String {
+    let name = format!("{table}_{what}");
     if name.len() <= 63 {
         return name;
     }
@@ -247,7 +321,7 @@ fn index_name(table: &str) -> String {
         (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
     // Table names are ASCII (validated), so any byte index is a char boundary.
-    format!("{}_exp_{hash:016x}", &table[..table.len().min(42)])
+    format!("{}_{short}_{hash:016x}", &table[..table.len().min(42)])
 }
 
 /// A LIKE pattern matching keys that start with `prefix` literally (`!` is the escape).
@@ -281,6 +355,9 @@ mod tests {
         let long_b = format!("{}b", "x".repeat(62));
         assert!(index_name(&long_a).len() <= 63);
         assert_ne!(index_name(&long_a), index_name(&long_b));
+        assert_eq!(owner_index_name("satchel_kv"), "satchel_kv_owner");
+        assert!(owner_index_name(&long_a).len() <= 63);
+        assert_ne!(index_name(&long_a), owner_index_name(&long_a));
     }
 
     #[cfg(feature = "postgres")]
@@ -294,7 +371,7 @@ mod tests {
         );
         assert!(
             s.insert_if_absent
-                .contains("\"kv\".expires_at <= $5 RETURNING version")
+                .contains("\"kv\".expires_at <= $6 RETURNING version")
         );
     }
 

@@ -21,6 +21,8 @@ pub(crate) enum Op {
     Touch,
     Scan,
     Purge,
+    KeysOf,
+    DeleteOwner,
 }
 
 impl Op {
@@ -33,6 +35,8 @@ impl Op {
             Self::Touch => "touch",
             Self::Scan => "scan",
             Self::Purge => "purge expired",
+            Self::KeysOf => "list the keys of an owner",
+            Self::DeleteOwner => "delete the keys of an owner",
         }
     }
 }

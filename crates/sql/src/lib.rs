@@ -1,5 +1,6 @@
 //! A SQL store for satchel: [`SqlStore`] implements the byte-level [`Store`] (with
-//! versions, compare-and-set and expiry), [`Scan`] and [`PurgeExpired`] over one table in
+//! versions, compare-and-set and expiry), [`Scan`], [`PurgeExpired`] and [`OwnedKeys`]
+//! (an indexed owner column) over one table in
 //! SQLite, PostgreSQL or MySQL/MariaDB, through `sqlx`.
 //!
 //! Each key is one row `(key, value, version, expires_at)`; conditional writes are single
@@ -56,6 +57,6 @@ mod error;
 pub use backend::SqlStore;
 pub use config::SqlConfig;
 pub use satchel_store_core::{
-    Capabilities, Condition, Entry, PurgeExpired, Scan, Store, StoreError, StoreErrorKind,
-    StoreObject, Version,
+    Capabilities, Condition, Entry, OwnedKeys, PurgeExpired, Scan, Store, StoreError,
+    StoreErrorKind, StoreObject, Version,
 };

@@ -1,9 +1,14 @@
 //! What a store can do beyond [`Store`]: [`Capabilities`], and [`StoreObject`], the form
 //! a store chosen at run time is used through.
 
-use crate::{BoxFuture, Cursor, Page, Result, SCAN_BATCH, Store, StoreError, StoreErrorKind};
+use std::time::Duration;
+
+use crate::{
+    BoxFuture, Condition, Cursor, Page, Result, SCAN_BATCH, Store, StoreError, StoreErrorKind,
+    Version,
+};
 #[cfg(doc)]
-use crate::{PurgeExpired, Scan};
+use crate::{OwnedKeys, PurgeExpired, Scan};
 
 /// The optional capabilities a store has, as [`Store::capabilities`] reports them.
 ///
@@ -26,6 +31,9 @@ pub struct Capabilities {
     /// Deletes expired values on request ([`PurgeExpired`]): stores that keep them until
     /// purged (SQL tables, the memory store).
     pub purge_expired: bool,
+    /// Tags keys with an owner and lists or deletes an owner's keys in one operation
+    /// ([`OwnedKeys`]): SQL tables, Redis outside a cluster.
+    pub owned_keys: bool,
 }
 
 impl Capabilities {
@@ -33,6 +41,7 @@ impl Capabilities {
     pub const NONE: Self = Self {
         scan: false,
         purge_expired: false,
+        owned_keys: false,
     };
 
     /// These capabilities, with [`Capabilities::scan`] set to `yes`.
@@ -46,6 +55,13 @@ impl Capabilities {
     #[must_use]
     pub const fn with_purge_expired(mut self, yes: bool) -> Self {
         self.purge_expired = yes;
+        self
+    }
+
+    /// These capabilities, with [`Capabilities::owned_keys`] set to `yes`.
+    #[must_use]
+    pub const fn with_owned_keys(mut self, yes: bool) -> Self {
+        self.owned_keys = yes;
         self
     }
 }
@@ -105,6 +121,25 @@ pub trait StoreObject: Store {
     /// Deletes every expired value, as [`PurgeExpired::purge_expired`]; `None` if this
     /// store does not keep expired values to purge.
     fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>>;
+
+    /// Writes `value` under `key` tagged with `owner`, as [`OwnedKeys::set_owned`];
+    /// `None` if this store cannot tag keys with owners.
+    fn try_set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+        owner: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Result<Version>>>;
+
+    /// The live keys tagged with `owner`, as [`OwnedKeys::keys_of`]; `None` if this store
+    /// cannot tag keys with owners.
+    fn try_keys_of<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>>;
+
+    /// Deletes every key tagged with `owner`, as [`OwnedKeys::delete_owner`]; `None` if
+    /// this store cannot tag keys with owners.
+    fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>>;
 }
 
 /// The error for a capability `store` does not have.
@@ -174,8 +209,8 @@ impl dyn StoreObject + '_ {
 }
 
 /// Implements [`StoreObject`] for a store type from the capabilities it implements:
-/// `store_object!(MyStore: scan, purge_expired);`, `store_object!(MyStore: scan);` or
-/// `store_object!(MyStore);`. The type must also report them in [`Store::capabilities`].
+/// `store_object!(MyStore: scan, purge_expired, owned_keys);`, `store_object!(MyStore:
+/// scan);` or `store_object!(MyStore);` (capabilities in this order). The type must also report them in [`Store::capabilities`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -234,8 +269,60 @@ macro_rules! store_object {
             ) -> ::core::option::Option<$crate::BoxFuture<'_, $crate::Result<u64>>> {
                 $crate::store_object!(@purge self $(, $($cap),*)?)
             }
+            fn try_set_owned<'a>(
+                &'a self,
+                key: &'a str,
+                value: &'a [u8],
+                ttl: ::core::option::Option<::std::time::Duration>,
+                condition: $crate::Condition,
+                owner: ::core::option::Option<&'a str>,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<$crate::Version>>> {
+                $crate::store_object!(@set_owned self, key, value, ttl, condition, owner $(, $($cap),*)?)
+            }
+            fn try_keys_of<'a>(
+                &'a self,
+                owner: &'a str,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<::std::vec::Vec<::std::string::String>>>> {
+                $crate::store_object!(@keys_of self, owner $(, $($cap),*)?)
+            }
+            fn try_delete_owner<'a>(
+                &'a self,
+                owner: &'a str,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<u64>>> {
+                $crate::store_object!(@delete_owner self, owner $(, $($cap),*)?)
+            }
         }
     };
+    (@set_owned $self:ident, $k:ident, $v:ident, $t:ident, $c:ident, $o:ident, owned_keys $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::OwnedKeys::set_owned($self, $k, $v, $t, $c, $o))
+    };
+    (@set_owned $self:ident, $k:ident, $v:ident, $t:ident, $c:ident, $o:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@set_owned $self, $k, $v, $t, $c, $o $(, $rest)*)
+    };
+    (@set_owned $self:ident, $k:ident, $v:ident, $t:ident, $c:ident, $o:ident) => {{
+        let _ = ($k, $v, $t, $c, $o);
+        ::core::option::Option::None
+    }};
+    (@keys_of $self:ident, $o:ident, owned_keys $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::OwnedKeys::keys_of($self, $o))
+    };
+    (@keys_of $self:ident, $o:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@keys_of $self, $o $(, $rest)*)
+    };
+    (@keys_of $self:ident, $o:ident) => {{
+        let _ = $o;
+        ::core::option::Option::None
+    }};
+    (@delete_owner $self:ident, $o:ident, owned_keys $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::OwnedKeys::delete_owner($self, $o))
+    };
+    (@delete_owner $self:ident, $o:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@delete_owner $self, $o $(, $rest)*)
+    };
+    (@delete_owner $self:ident, $o:ident) => {{
+        let _ = $o;
+        ::core::option::Option::None
+    }};
     (@scan $self:ident, $prefix:ident, $cursor:ident, $limit:ident, scan $(, $rest:ident)*) => {
         ::core::option::Option::Some($crate::Scan::scan_page($self, $prefix, $cursor, $limit))
     };
@@ -305,7 +392,8 @@ mod tests {
     fn capabilities_build_from_none() {
         assert_eq!(Capabilities::default(), Capabilities::NONE);
         let both = Capabilities::NONE.with_scan(true).with_purge_expired(true);
-        assert!(both.scan && both.purge_expired);
+        assert!(both.scan && both.purge_expired && !both.owned_keys);
+        assert!(both.with_owned_keys(true).owned_keys);
         assert!(!both.with_scan(false).scan);
     }
 }

@@ -7,7 +7,8 @@
 //!
 //! The trait is object-safe (`Arc<dyn Store>` works): methods return boxed futures, the
 //! one allocation per call that makes run-time choice of backend possible. Optional
-//! capabilities are separate traits: [`Scan`] (keys by prefix) and [`PurgeExpired`]; a
+//! capabilities are separate traits: [`Scan`] (keys by prefix), [`PurgeExpired`] and
+//! [`OwnedKeys`] (keys tagged with an owner, listed and deleted by owner); a
 //! store says which it has in [`Store::capabilities`], and [`StoreObject`] (what a store
 //! chosen at run time is used through) offers them only when it has them.
 
@@ -21,6 +22,7 @@ mod base64url;
 mod capabilities;
 mod error;
 mod id;
+mod owned;
 mod page;
 mod prefixed;
 mod retry;
@@ -30,6 +32,7 @@ pub use base64url::{decode_base64url, encode_base64url};
 pub use capabilities::{Capabilities, StoreObject, unknown_condition, unsupported};
 pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
+pub use owned::{MAX_OWNER_LEN, OwnedKeys, check_owner};
 pub use page::{Cursor, Page, SCAN_BATCH, check_page, invalid_cursor};
 pub use prefixed::Prefixed;
 pub use retry::{Attempts, RetryPolicy};
@@ -150,7 +153,7 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// A short name of the backend (`memory`, `sqlite`, `redis`, …), for logs and spans.
     fn backend(&self) -> &'static str;
 
-    /// The optional capabilities this store has ([`Scan`], [`PurgeExpired`]). The default
+    /// The optional capabilities this store has ([`Scan`], [`PurgeExpired`], [`OwnedKeys`]). The default
     /// is none: a store that implements one reports it here (and in its [`StoreObject`]
     /// impl), so that a caller holding a store chosen at run time can ask.
     fn capabilities(&self) -> Capabilities {
@@ -287,6 +290,22 @@ macro_rules! forward_store {
             }
             fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
                 (**self).try_purge_expired()
+            }
+            fn try_set_owned<'a>(
+                &'a self,
+                key: &'a str,
+                value: &'a [u8],
+                ttl: Option<Duration>,
+                condition: Condition,
+                owner: Option<&'a str>,
+            ) -> Option<BoxFuture<'a, Result<Version>>> {
+                (**self).try_set_owned(key, value, ttl, condition, owner)
+            }
+            fn try_keys_of<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+                (**self).try_keys_of(owner)
+            }
+            fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+                (**self).try_delete_owner(owner)
             }
         }
         impl<S: Scan + ?Sized> Scan for $ty {

@@ -3,14 +3,18 @@
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
-    StoreError, StoreObject, Version,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, OwnedKeys, Page, PurgeExpired, Result, Scan,
+    Store, StoreError, StoreObject, Version,
 };
 
 /// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
 ///
 /// Several handles with different prefixes share one backend (and its connection pool)
 /// without their keys colliding; [`Scan`] returns keys without the prefix.
+///
+/// Owner tags ([`OwnedKeys`]) are namespaced the same way: the tag `ann` is kept as
+/// `{prefix}ann`, so deleting the owner `ann` under one prefix never touches the keys
+/// `ann` owns under another; [`OwnedKeys::keys_of`] returns keys without the prefix.
 #[derive(Debug, Clone)]
 pub struct Prefixed<S> {
     inner: S,
@@ -51,6 +55,11 @@ impl<S: Store> Prefixed<S> {
         keys.into_iter()
             .filter_map(|k| k.strip_prefix(&self.prefix).map(str::to_string))
             .collect()
+    }
+
+    fn full_owner(&self, owner: &str) -> Result<String> {
+        crate::check_owner(owner)?;
+        Ok(format!("{}{owner}", self.prefix))
     }
 
     fn strip(&self, e: StoreError) -> StoreError {
@@ -162,6 +171,40 @@ impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
     }
 }
 
+impl<S: OwnedKeys> OwnedKeys for Prefixed<S> {
+    fn set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Version>> {
+        Box::pin(async move {
+            let full = self.full(key)?;
+            let owner = owner.map(|o| self.full_owner(o)).transpose()?;
+            self.inner
+                .set_owned(&full, value, ttl, condition, owner.as_deref())
+                .await
+                .map_err(|e| self.strip(e))
+        })
+    }
+
+    fn keys_of<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        Box::pin(async move {
+            let owner = self.full_owner(owner)?;
+            Ok(self.strip_keys(self.inner.keys_of(&owner).await?))
+        })
+    }
+
+    fn delete_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let owner = self.full_owner(owner)?;
+            self.inner.delete_owner(&owner).await
+        })
+    }
+}
+
 /// A prefixed store chosen at run time (`Prefixed<Arc<dyn StoreObject>>`) has the
 /// capabilities of the store underneath.
 impl<S: StoreObject> StoreObject for Prefixed<S> {
@@ -204,5 +247,55 @@ impl<S: StoreObject> StoreObject for Prefixed<S> {
 
     fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
         self.inner.try_purge_expired()
+    }
+
+    fn try_set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+        owner: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Result<Version>>> {
+        if !self.inner.capabilities().owned_keys {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let full = self.full(key)?;
+            let owner = owner.map(|o| self.full_owner(o)).transpose()?;
+            match self
+                .inner
+                .try_set_owned(&full, value, ttl, condition, owner.as_deref())
+            {
+                Some(set) => set.await.map_err(|e| self.strip(e)),
+                None => Err(crate::unsupported(self.backend(), "tag keys with owners")),
+            }
+        }))
+    }
+
+    fn try_keys_of<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        if !self.inner.capabilities().owned_keys {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let owner = self.full_owner(owner)?;
+            match self.inner.try_keys_of(&owner) {
+                Some(keys) => Ok(self.strip_keys(keys.await?)),
+                None => Err(crate::unsupported(self.backend(), "tag keys with owners")),
+            }
+        }))
+    }
+
+    fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        if !self.inner.capabilities().owned_keys {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let owner = self.full_owner(owner)?;
+            match self.inner.try_delete_owner(&owner) {
+                Some(deleted) => deleted.await,
+                None => Err(crate::unsupported(self.backend(), "tag keys with owners")),
+            }
+        }))
     }
 }

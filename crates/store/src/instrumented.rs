@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
-    StoreObject, Version,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, OwnedKeys, Page, PurgeExpired, Result, Scan,
+    Store, StoreObject, Version,
 };
 use tracing::Instrument;
 
@@ -161,6 +161,59 @@ impl<S: Store> Instrumented<S> {
     }
 }
 
+/// The owner operations are traced without the owner (a user id is no key).
+impl<S: Store> Instrumented<S> {
+    fn traced_set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        len: usize,
+        fut: BoxFuture<'a, Result<Version>>,
+    ) -> BoxFuture<'a, Result<Version>> {
+        let span = span(self.inner.backend(), "set_owned", key);
+        Box::pin(traced(span, fut, move |_| ("ok", Some(len))))
+    }
+
+    fn traced_keys_of<'a>(
+        &'a self,
+        fut: BoxFuture<'a, Result<Vec<String>>>,
+    ) -> BoxFuture<'a, Result<Vec<String>>> {
+        let span = span(self.inner.backend(), "keys_of", "");
+        Box::pin(traced(span, fut, |keys| ("ok", Some(keys.len()))))
+    }
+
+    fn traced_delete_owner<'a>(
+        &'a self,
+        fut: BoxFuture<'a, Result<u64>>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        let span = span(self.inner.backend(), "delete_owner", "");
+        Box::pin(traced(span, fut, |n| {
+            ("ok", Some(usize::try_from(*n).unwrap_or(usize::MAX)))
+        }))
+    }
+}
+
+impl<S: OwnedKeys> OwnedKeys for Instrumented<S> {
+    fn set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+        owner: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Version>> {
+        let fut = self.inner.set_owned(key, value, ttl, condition, owner);
+        self.traced_set_owned(key, value.len(), fut)
+    }
+
+    fn keys_of<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<String>>> {
+        self.traced_keys_of(self.inner.keys_of(owner))
+    }
+
+    fn delete_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<u64>> {
+        self.traced_delete_owner(self.inner.delete_owner(owner))
+    }
+}
+
 impl<S: Scan> Scan for Instrumented<S> {
     fn scan_page<'a>(
         &'a self,
@@ -207,5 +260,29 @@ impl<S: StoreObject> StoreObject for Instrumented<S> {
     fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
         let fut = self.inner.try_purge_expired()?;
         Some(self.traced_purge(fut))
+    }
+
+    fn try_set_owned<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a [u8],
+        ttl: Option<Duration>,
+        condition: Condition,
+        owner: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Result<Version>>> {
+        let fut = self
+            .inner
+            .try_set_owned(key, value, ttl, condition, owner)?;
+        Some(self.traced_set_owned(key, value.len(), fut))
+    }
+
+    fn try_keys_of<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        let fut = self.inner.try_keys_of(owner)?;
+        Some(self.traced_keys_of(fut))
+    }
+
+    fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        let fut = self.inner.try_delete_owner(owner)?;
+        Some(self.traced_delete_owner(fut))
     }
 }

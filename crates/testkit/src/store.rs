@@ -15,8 +15,10 @@ use satchel_store::{
 
 mod conditional;
 mod listing;
+mod owned;
 pub use conditional::delete_if_version_is_compare_and_delete;
 pub use listing::{scan_pages_survive_concurrent_writes, scan_pages_through_every_key};
+pub use owned::{delete_owner_races_tagged_writes, owned_keys_are_listed_and_deleted_by_owner};
 
 /// A prefix no other run uses, so suites can share a live server and leave no traces.
 pub fn unique_prefix(tag: &str) -> String {
@@ -415,6 +417,23 @@ where
         }
     }
     s.delete("listed").await.unwrap();
+
+    assert_eq!(
+        s.try_keys_of("ann").is_some(),
+        caps.owned_keys,
+        "{name}: lists an owner's keys exactly when it reports owned_keys"
+    );
+    assert_eq!(
+        s.try_delete_owner("ann").is_some(),
+        caps.owned_keys,
+        "{name}"
+    );
+    assert_eq!(
+        s.try_set_owned("tagged", b"x", None, Condition::Always, Some("ann"))
+            .is_some(),
+        caps.owned_keys,
+        "{name}"
+    );
 
     s.set(
         "expiring",

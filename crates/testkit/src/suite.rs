@@ -112,6 +112,8 @@ macro_rules! __suite {
             scan_matches_prefixes_literally,
             scan_pages_through_every_key,
             scan_pages_survive_concurrent_writes,
+            owned_keys_are_listed_and_deleted_by_owner,
+            delete_owner_races_tagged_writes,
             corrupt_values_are_named_and_left_in_place,
             other_pipelines_values_are_codec_errors,
             no_lost_update,

@@ -33,7 +33,7 @@ impl<S: Store + ?Sized, K: fmt::Debug> fmt::Debug for Session<S, K> {
 
 impl<S, K> Session<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// The id, once the session has been saved.

@@ -5,7 +5,7 @@ use super::*;
 
 impl<S, K> Session<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// Keeps the saved session alive in the background: every

@@ -43,7 +43,7 @@ impl fmt::Debug for SessionKey {
 
 impl<S, K> Sessions<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// The key session `id` is kept under (its hash).
@@ -111,16 +111,28 @@ where
                 }
                 Err(e) => return Err(e),
             };
-            let version = store
-                .set(&new, &entry.value, ttl, Condition::IfAbsent)
+            let owner = self
+                .decode_record(&entry.value, &new)
+                .ok()
+                .and_then(|record| record.owner);
+            let version = self
+                .write(
+                    &new,
+                    &entry.value,
+                    ttl,
+                    Condition::IfAbsent,
+                    owner.as_deref(),
+                )
                 .await?;
-            if let Ok(record) = self.decode_record(&entry.value, &new)
-                && let Some(owner) = record.owner.as_deref()
-            {
+            if let Some(owner) = owner.as_deref() {
+                // Natively the new key carries its tag: the index only loses the old id.
+                let native = self.native_owners();
                 let hint = self.fresh_hint(claim_ttl);
                 self.edit_index(owner, false, &mut |index| {
                     index.remove(id.as_str());
-                    index.insert(new.clone(), hint);
+                    if !native {
+                        index.insert(new.clone(), hint);
+                    }
                     Ok(())
                 })
                 .await?;

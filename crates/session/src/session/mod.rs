@@ -3,7 +3,8 @@
 //! - `config`: [`SessionConfig`], how sessions of one kind live and expire;
 //! - `sessions`: [`Sessions`], the factory (create, connect, delete);
 //! - `keys`: where a session is kept (a hash of its id), and moving 0.1 keys;
-//! - `owners`: the owner index (sessions of an owner, "log out everywhere");
+//! - `owners`: the owner index (sessions of an owner, "log out everywhere"), generic form;
+//! - `tags`: the native owner index, on stores that tag keys with owners;
 //! - `pipeline`: reading a record in any pipeline, writing it in the configured one;
 //! - `handle`: [`Session`], the dict-like handle and its change tracking;
 //! - `save`: saving (compare-and-set, merging), deletion;
@@ -38,6 +39,7 @@ mod rotate;
 mod save;
 mod scope;
 mod sessions;
+mod tags;
 
 pub use config::SessionConfig;
 pub use handle::Session;

@@ -1,5 +1,6 @@
-//! The owner index: which sessions an owner has, kept under its own key and changed only
-//! with compare-and-set.
+//! The owner index, generic form: which sessions an owner has, kept under its own key and
+//! changed only with compare-and-set. Stores that tag keys with owners use their own
+//! index instead (`tags`); an index of this form left there is still honoured.
 //!
 //! The index maps each id to a hint of when its session may have expired (Unix ms). Every
 //! change of the index also drops the ids whose hint has passed and whose session is gone,
@@ -20,23 +21,27 @@ pub(super) type Edit<'a> = dyn FnMut(&mut Index) -> Result<(), StoreError> + Sen
 
 impl<S, K> Sessions<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
-    /// The live sessions of `owner`. Ids of sessions that expired or were deleted are
-    /// dropped from the owner's index on the way (with compare-and-set).
+    /// The live sessions of `owner`. On a store that tags keys with owners
+    /// ([`Capabilities::owned_keys`](satchel_store::Capabilities::owned_keys): SQL, Redis)
+    /// the store lists them; elsewhere the generic index does, and ids of sessions that
+    /// expired or were deleted are dropped from it on the way (with compare-and-set).
     ///
     /// # Errors
     /// Store errors; [`StoreErrorKind::Corrupt`] if the index does not decode.
     pub async fn sessions_of(&self, owner: &str) -> Result<Vec<SessionKey>, StoreError> {
         let index = self.edit_index(owner, true, &mut |_| Ok(())).await?;
-        let mut keys: Vec<SessionKey> = index
-            .keys()
-            .map(|entry| match SessionId::parse(entry) {
-                Some(legacy) => SessionKey::of(&legacy),
-                None => SessionKey(entry.clone()),
-            })
-            .collect();
+        let mut keys = if self.native_owners() {
+            self.tagged_keys(owner).await?
+        } else {
+            Vec::new()
+        };
+        keys.extend(index.keys().map(|entry| match SessionId::parse(entry) {
+            Some(legacy) => SessionKey::of(&legacy),
+            None => SessionKey(entry.clone()),
+        }));
         keys.sort();
         keys.dedup();
         Ok(keys)
@@ -44,8 +49,10 @@ where
 
     /// Deletes every session of `owner` ("log out everywhere"). Returns how many there were.
     ///
-    /// Works in rounds until the owner's index is empty: each round takes every listed id
-    /// out of the index (compare-and-set) and then deletes those sessions. When it returns,
+    /// On a store that tags keys with owners this is one operation of the backend (one
+    /// SQL `DELETE … WHERE owner = ?`, one Redis script). Elsewhere it works in rounds
+    /// until the owner's generic index is empty: each round takes every listed id out of
+    /// the index (compare-and-set) and then deletes those sessions. When it returns,
     /// no session of `owner` that existed when it was called is live, and a handle loaded
     /// before can neither save nor [`Session::cycle_id`] it back.
     ///
@@ -53,6 +60,17 @@ where
     /// Store errors; [`StoreErrorKind::Conflict`] if concurrent writers kept the index
     /// changing through every attempt of the retry policy.
     pub async fn delete_owner(&self, owner: &str) -> Result<usize, StoreError> {
+        // An index of the generic form first: a session it lists that is saved meanwhile
+        // is tagged by that save, and then deleted with the tagged ones.
+        let listed = self.delete_indexed(owner).await?;
+        if !self.native_owners() {
+            return Ok(listed);
+        }
+        Ok(listed.saturating_add(self.delete_tagged(owner).await?))
+    }
+
+    /// [`Sessions::delete_owner`] through the generic index.
+    async fn delete_indexed(&self, owner: &str) -> Result<usize, StoreError> {
         let key = self.owner_key(owner);
         let mut attempts = self.shared.config.retry_policy.attempts();
         let mut deleted = 0;
@@ -211,7 +229,8 @@ where
         id: &SessionId,
         ttl: Duration,
     ) -> Result<(), StoreError> {
-        if let Some(owner) = owner {
+        // Natively, the session was tagged with its owner as it was written.
+        if let Some(owner) = owner.filter(|_| !self.native_owners()) {
             let hint = self.fresh_hint(ttl);
             self.edit_index(owner, false, &mut |index| {
                 index.insert(self.key(id), hint);

@@ -18,7 +18,7 @@ pub(crate) const FORMATS_KEY: &str = "\u{0}satchel.formats";
 
 impl<S, K> Sessions<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// Decodes a stored record in the pipeline its header names (or the configured codec,

@@ -7,7 +7,9 @@
 //! is never rotated, and a save racing with the rotation either lands first (and the
 //! rotation is refused) or finds the version changed (and is refused). Then the session is
 //! written under a fresh id, listed under its owner in place of the old id (refused if a
-//! "log out everywhere" took the old id out meanwhile), and the old key removed.
+//! "log out everywhere" took the old id out meanwhile), and the old key removed. With the
+//! native owner index (`tags`) the marker and the new session carry their owner's tag, and
+//! the rotation is refused if the marker is gone before it removes it.
 
 use super::*;
 
@@ -16,7 +18,7 @@ pub(super) const MOVED: &[u8] = b"";
 
 impl<S, K> Session<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// Gives the session a new id, keeping its data (do this when a user logs in): the
@@ -37,15 +39,24 @@ where
         let store = &shared.store;
         let ttl = self.ttl()?;
         let old_key = self.sessions.key(&old);
-        let claimed = match store
-            .set(&old_key, MOVED, Some(ttl), Condition::IfVersion(version))
+        // The marker keeps the old owner's tag: a "log out everywhere" meanwhile removes it.
+        let was = self.saved.owner.as_deref();
+        let claimed = match self
+            .sessions
+            .write(
+                &old_key,
+                MOVED,
+                Some(ttl),
+                Condition::IfVersion(version),
+                was,
+            )
             .await
         {
             Ok(v) => v,
             Err(e) if e.is_conflict() => return Err(self.refused(&old, &old_key, e).await),
             Err(e) => return Err(e),
         };
-        let result = self.move_to_new_id(&old, ttl).await;
+        let result = self.move_to_new_id(&old, claimed, ttl).await;
         let Err(e) = result else {
             // Only the marker, at the version the claim wrote (compare-and-delete); it
             // expires by itself if this fails.
@@ -62,8 +73,15 @@ where
         // Put the old session back as it was, unless it was logged out meanwhile.
         if !e.is_not_found() {
             let restored = match self.sessions.encode_record(&self.saved, &old_key) {
-                Ok(bytes) => store
-                    .set(&old_key, &bytes, Some(ttl), Condition::IfVersion(claimed))
+                Ok(bytes) => self
+                    .sessions
+                    .write(
+                        &old_key,
+                        &bytes,
+                        Some(ttl),
+                        Condition::IfVersion(claimed),
+                        self.saved.owner.as_deref(),
+                    )
                     .await
                     .map(|v| self.version = Some(v)),
                 Err(c) => Err(c),
@@ -79,8 +97,14 @@ where
         Err(e)
     }
 
-    /// Writes the session under a fresh id and lists it in place of `old`.
-    async fn move_to_new_id(&mut self, old: &SessionId, ttl: Duration) -> Result<(), StoreError> {
+    /// Writes the session under a fresh id and lists it in place of `old` (claimed at
+    /// version `claimed`).
+    async fn move_to_new_id(
+        &mut self,
+        old: &SessionId,
+        claimed: Version,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         let shared = self.sessions.shared.clone();
         let store = &shared.store;
         let mut attempts = shared.config.retry_policy.attempts();
@@ -89,8 +113,10 @@ where
             let new_key = self.sessions.key(&new);
             // Encoded for its key: a sealed record opens under that key only.
             let bytes = self.sessions.encode_record(&self.record, &new_key)?;
-            match store
-                .set(&new_key, &bytes, Some(ttl), Condition::IfAbsent)
+            let owner = self.record.owner.as_deref();
+            match self
+                .sessions
+                .write(&new_key, &bytes, Some(ttl), Condition::IfAbsent, owner)
                 .await
             {
                 Ok(v) => break (new, new_key, v),
@@ -99,7 +125,7 @@ where
                 Err(e) => return Err(e),
             }
         };
-        if let Err(e) = self.relist(old, &new, ttl).await {
+        if let Err(e) = self.relist(old, claimed, &new, ttl).await {
             // Only what this rotation wrote (compare-and-delete).
             if let Err(d) = store.delete_if(&new_key, version).await {
                 tracing::error!(session = %short(&new), error = %d,
@@ -115,14 +141,36 @@ where
 
     /// Lists `new` in place of `old` under the owner(s). With an unchanged owner this is
     /// one compare-and-set, refused if `old` is no longer listed (logged out meanwhile).
+    ///
+    /// Natively `new` was tagged as it was written; what is left is to make sure `old` was
+    /// not logged out meanwhile: its marker (tagged with the old owner) must still be there
+    /// at `claimed`, and it is removed by compare-and-delete. Once it is gone, a "log out
+    /// everywhere" that deleted it ran before `new` was written, or after, and then
+    /// deleted `new` too.
     async fn relist(
         &self,
         old: &SessionId,
+        claimed: Version,
         new: &SessionId,
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let sessions = &self.sessions;
         let (was, is) = (self.saved.owner.as_deref(), self.record.owner.as_deref());
+        if sessions.native_owners() {
+            // An index of the generic form may still list the old id.
+            sessions.unindex(was, old).await?;
+            let old_key = sessions.key(old);
+            if !sessions.shared.store.delete_if(&old_key, claimed).await? {
+                return Err(StoreError::new(
+                    StoreErrorKind::NotFound,
+                    format!(
+                        "session {} was logged out or expired while it was given a new id",
+                        short(old)
+                    ),
+                ));
+            }
+            return Ok(());
+        }
         match (was, is) {
             (Some(a), Some(b)) if a == b => {
                 let hint = sessions.fresh_hint(ttl);

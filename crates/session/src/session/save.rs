@@ -4,7 +4,7 @@ use super::*;
 
 impl<S, K> Session<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     pub(super) fn ttl(&self) -> Result<Duration, StoreError> {
@@ -58,7 +58,12 @@ where
             };
             let key = self.sessions.key(&id);
             let bytes = self.sessions.encode_record(&self.record, &key)?;
-            match shared.store.set(&key, &bytes, Some(ttl), condition).await {
+            let owner = self.record.owner.as_deref();
+            match self
+                .sessions
+                .write(&key, &bytes, Some(ttl), condition, owner)
+                .await
+            {
                 Ok(version) => {
                     let new = self.id.is_none();
                     self.list_written(&id, &key, version, new, ttl).await?;
@@ -142,8 +147,15 @@ where
             store.delete_if(key, version).await.map(drop)
         } else {
             match self.sessions.encode_record(&self.saved, key) {
-                Ok(bytes) => store
-                    .set(key, &bytes, Some(ttl), Condition::IfVersion(version))
+                Ok(bytes) => self
+                    .sessions
+                    .write(
+                        key,
+                        &bytes,
+                        Some(ttl),
+                        Condition::IfVersion(version),
+                        self.saved.owner.as_deref(),
+                    )
                     .await
                     .map(drop),
                 Err(c) => Err(c),

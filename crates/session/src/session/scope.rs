@@ -4,7 +4,7 @@ use super::*;
 
 impl<S, K> Session<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// Opens the session and returns a guard that closes it when dropped (at the end of
@@ -20,18 +20,20 @@ where
 
 /// A session opened by [`Session::scope`]: used like the session itself, closed when
 /// dropped.
-pub struct OpenSession<'a, S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> {
+pub struct OpenSession<'a, S: StoreObject + ?Sized + 'static, K: ValueCodec + Clone + 'static> {
     pub(super) session: &'a mut Session<S, K>,
 }
 
-impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> Deref for OpenSession<'_, S, K> {
+impl<S: StoreObject + ?Sized + 'static, K: ValueCodec + Clone + 'static> Deref
+    for OpenSession<'_, S, K>
+{
     type Target = Session<S, K>;
     fn deref(&self) -> &Self::Target {
         self.session
     }
 }
 
-impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> DerefMut
+impl<S: StoreObject + ?Sized + 'static, K: ValueCodec + Clone + 'static> DerefMut
     for OpenSession<'_, S, K>
 {
     fn deref_mut(&mut self) -> &mut Self::Target {
@@ -39,7 +41,9 @@ impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> DerefMut
     }
 }
 
-impl<S: Store + ?Sized + 'static, K: ValueCodec + Clone + 'static> Drop for OpenSession<'_, S, K> {
+impl<S: StoreObject + ?Sized + 'static, K: ValueCodec + Clone + 'static> Drop
+    for OpenSession<'_, S, K>
+{
     fn drop(&mut self) {
         self.session.close();
     }

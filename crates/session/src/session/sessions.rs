@@ -35,6 +35,9 @@ pub(super) struct Shared<S: ?Sized, K> {
     /// The format the codec names in its header (`None` for a headerless codec, which
     /// then reads only what it writes).
     pub(super) own_format: Option<satchel::FormatId>,
+    /// Whether the store tags keys with owners (`Capabilities::owned_keys`), so that the
+    /// owner index is the store's own (`tags`) instead of the generic one (`owners`).
+    pub(super) native_owners: bool,
 }
 
 impl<S: ?Sized, K> Clone for Sessions<S, K> {
@@ -57,7 +60,7 @@ impl<S: Store + ?Sized, K: fmt::Debug> fmt::Debug for Sessions<S, K> {
 
 impl<S, K> Sessions<S, K>
 where
-    S: Store + ?Sized + 'static,
+    S: StoreObject + ?Sized + 'static,
     K: ValueCodec + Clone + 'static,
 {
     /// Sessions kept in `store` through `codec`.
@@ -65,6 +68,7 @@ where
         Self {
             shared: Arc::new(Shared {
                 own_format: pipeline::own_format(&codec),
+                native_owners: store.capabilities().owned_keys,
                 codec,
                 store: Prefixed::new(store, config.key_prefix.clone()),
                 config,

@@ -5,6 +5,7 @@
 //! - `versions`: versions, stamps and expiry times;
 //! - `retry`: statements run again when SQLite was busy or a connection was lost;
 //! - `ops`: the statements of each operation (get, set, compare-and-set, …);
+//! - `owners`: owner tags (the `owner` column, added to tables of 0.1) and `OwnedKeys`;
 //! - `timeouts`: the operation timeout;
 //! - `traits`: the `Store`, `Scan` and `PurgeExpired` impls;
 //! - `wal`: keeping SQLite's write-ahead log bounded.
@@ -40,8 +41,10 @@ const MYSQL_TX_ATTEMPTS: u32 = 16;
 
 /// A [`Store`] in a SQL table: SQLite, PostgreSQL or MySQL/MariaDB, through `sqlx`.
 ///
-/// Each key is one row `(key, value, version, expires_at)`; the table (and an index on
-/// `expires_at`) is created when the store connects if it does not exist:
+/// Each key is one row `(key, value, version, expires_at, owner)`; the table (and indexes on
+/// `expires_at` and `owner`) is created when the store connects if it does not exist, and a
+/// table of satchel 0.1, which has no `owner` column, gets it then (`ALTER TABLE … ADD
+/// COLUMN`, rows kept):
 ///
 /// | column | SQLite | PostgreSQL | MySQL/MariaDB |
 /// |---|---|---|---|
@@ -49,6 +52,7 @@ const MYSQL_TX_ATTEMPTS: u32 = 16;
 /// | `value` | `BLOB` | `BYTEA` | `LONGBLOB` |
 /// | `version` | `BIGINT` | `BIGINT` | `BIGINT` |
 /// | `expires_at` (Unix ms, `NULL`: never) | `BIGINT` | `BIGINT` | `BIGINT` |
+/// | `owner` ([`OwnedKeys`](satchel_store_core::OwnedKeys) tag, `NULL`: none) | `TEXT` | `TEXT COLLATE "C"` | `VARBINARY(1020)` |
 ///
 /// Keys compare byte for byte on every backend (no case folding, no padding). Expired rows
 /// are never returned and stay in the table until they are overwritten, purged by
@@ -224,6 +228,7 @@ impl std::fmt::Debug for SqlStore {
 }
 
 mod ops;
+mod owners;
 mod pool;
 mod purge;
 mod retry;

@@ -23,7 +23,13 @@ impl Inner {
     }
 
     pub(super) async fn create_schema(&self) -> Result<()> {
-        let statements = std::iter::once(&self.sql.create_table).chain(&self.sql.create_index);
+        self.run_schema(std::iter::once(&self.sql.create_table).chain(&self.sql.create_index))
+            .await?;
+        self.add_owner_column().await
+    }
+
+    /// Runs schema statements that may race with another process running them.
+    pub(super) async fn run_schema(&self, statements: impl Iterator<Item = &String>) -> Result<()> {
         for sql in statements {
             let result = with_pool!(&self.pool, p => {
                 self.retry(true, || async move { sqlx::query(sql).execute(p).await.map(drop) })
@@ -73,8 +79,12 @@ impl Inner {
         value: &[u8],
         ttl: Option<Duration>,
         condition: Condition,
+        owner: Option<&str>,
     ) -> Result<Version> {
         check_write(key, ttl)?;
+        if let Some(owner) = owner {
+            satchel_store_core::check_owner(owner)?;
+        }
         #[cfg(feature = "mysql")]
         if self.dialect == Dialect::MySql
             && key.chars().count() > crate::dialect::MYSQL_MAX_KEY_CHARS
@@ -100,6 +110,7 @@ impl Inner {
             key,
             value,
             expires_at: ttl.map(|ttl| expiry(now, ttl)),
+            owner,
             stamp: next_stamp(),
             now,
         };
@@ -133,7 +144,8 @@ impl Inner {
                         .bind(write.key)
                         .bind(write.value)
                         .bind(write.stamp)
-                        .bind(write.expires_at);
+                        .bind(write.expires_at)
+                        .bind(write.owner);
                     let query = if if_absent {
                         query.bind(write.now)
                     } else {
@@ -169,6 +181,7 @@ impl Inner {
             key,
             value,
             expires_at,
+            owner,
             stamp,
             now,
         } = write;
@@ -185,6 +198,7 @@ impl Inner {
                     .bind(value)
                     .bind(version)
                     .bind(expires_at)
+                    .bind(owner)
                     .bind(key)
                     .bind(expected)
                     .bind(now)
@@ -215,6 +229,7 @@ impl Inner {
             key,
             value,
             expires_at,
+            owner,
             stamp,
             now,
         } = write;
@@ -239,6 +254,7 @@ impl Inner {
                             .bind(value)
                             .bind(version)
                             .bind(expires_at)
+                            .bind(owner)
                             .bind(key)
                             .execute(&mut *tx)
                             .await?;
@@ -252,6 +268,7 @@ impl Inner {
                             .bind(value)
                             .bind(stamp)
                             .bind(expires_at)
+                            .bind(owner)
                             .execute(&mut *tx)
                             .await?;
                         stamp

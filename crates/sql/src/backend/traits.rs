@@ -1,4 +1,4 @@
-//! The `Store`, `Scan` and `PurgeExpired` impls of [`SqlStore`].
+//! The `Store`, `Scan` and `PurgeExpired` impls (`OwnedKeys` is in `owners`) of [`SqlStore`].
 
 use super::*;
 
@@ -17,7 +17,11 @@ impl Store for SqlStore {
         Box::pin(async move {
             let version = self
                 .inner
-                .timed(Some(key), true, self.inner.set(key, value, ttl, condition))
+                .timed(
+                    Some(key),
+                    true,
+                    self.inner.set(key, value, ttl, condition, None),
+                )
                 .await?;
             self.inner.after_write().await;
             Ok(version)
@@ -58,11 +62,14 @@ impl Store for SqlStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE.with_scan(true).with_purge_expired(true)
+        Capabilities::NONE
+            .with_scan(true)
+            .with_purge_expired(true)
+            .with_owned_keys(true)
     }
 }
 
-satchel_store_core::store_object!(SqlStore: scan, purge_expired);
+satchel_store_core::store_object!(SqlStore: scan, purge_expired, owned_keys);
 
 /// Keys are listed in the table's key order, by keyset pagination (`WHERE key > last
 /// ORDER BY key LIMIT n`; a page's cursor is its last key): a listing never repeats a key,

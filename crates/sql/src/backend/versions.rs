@@ -36,6 +36,8 @@ pub(super) struct Write<'a> {
     pub(super) value: &'a [u8],
     /// Unix ms, `None`: never.
     pub(super) expires_at: Option<i64>,
+    /// The owner tag, `None`: untagged.
+    pub(super) owner: Option<&'a str>,
     /// The lowest version this write may take ([`next_stamp`]).
     pub(super) stamp: i64,
     /// Unix ms: rows expiring at or before this are gone.
