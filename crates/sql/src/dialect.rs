@@ -213,8 +213,9 @@ impl Statements {
         let create_owner_index = match dialect {
             #[cfg(feature = "mysql")]
             Dialect::MySql => None,
-            #[allow(unreachable_patterns)]
             // Partial: untagged rows (every row of a plain store) cost the index nothing.
+            #[cfg(any(feature = "sqlite", feature = "postgres"))]
+            #[allow(unreachable_patterns)]
             _ => Some(r(&format!(
                 "CREATE INDEX IF NOT EXISTS {} ON {{t}} (owner) WHERE owner IS NOT NULL",
                 dialect.quote(&owner_index_name(table))

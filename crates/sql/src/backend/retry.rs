@@ -14,8 +14,11 @@ impl Inner {
     }
 
     /// Runs `attempt` until it succeeds or fails for good: statements refused because
-    /// SQLite was busy are run again (they did nothing), and if `idempotent`, one attempt
-    /// that lost its connection is run again on another.
+    /// SQLite was busy, or chosen as a deadlock's victim (MariaDB: a `DELETE … WHERE owner
+    /// = ?` locks index ranges that single-key writes lock in another order), are run
+    /// again (they did nothing: the database rolled them back), and if `idempotent`, one
+    /// attempt that lost its connection is run again on another. `attempt` must be one
+    /// statement outside a transaction.
     pub(super) async fn retry<T, F, Fut>(
         &self,
         idempotent: bool,
@@ -37,8 +40,12 @@ impl Inner {
                     .store(now_millis() + SUSPECT_FOR_MS, Ordering::Relaxed);
             }
             match result {
-                Err(e) if error::is_busy(&e, self.dialect) && Instant::now() < busy_until => {
-                    tracing::debug!(backend = self.dialect.name(), "database busy; retrying");
+                Err(e)
+                    if (error::is_busy(&e, self.dialect) || deadlocked(&e))
+                        && Instant::now() < busy_until =>
+                {
+                    tracing::debug!(backend = self.dialect.name(), error = %e,
+                        "database busy or deadlocked; retrying");
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
@@ -57,5 +64,16 @@ impl Inner {
                 other => return other,
             }
         }
+    }
+}
+
+/// A MySQL/MariaDB deadlock victim (rolled back, so safe to run again).
+fn deadlocked(e: &sqlx::Error) -> bool {
+    #[cfg(feature = "mysql")]
+    return error::is_deadlock(e);
+    #[cfg(not(feature = "mysql"))]
+    {
+        let _ = e;
+        false
     }
 }

@@ -202,7 +202,9 @@ where
                                 .unwrap();
                         }
                         2 => {
-                            s.delete(&key).await.unwrap();
+                            s.delete(&key)
+                                .await
+                                .unwrap_or_else(|e| panic!("delete: {e:?}"));
                         }
                         3 => {
                             set_owned(&*s, &key, None, Condition::Always, Some("other"))
