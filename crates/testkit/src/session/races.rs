@@ -88,6 +88,37 @@ impl<S: StoreObject + ?Sized> Store for SaveBeforeDelete<S> {
     }
 }
 
+/// No optional capability (the session code uses the generic owner index here).
+impl<S: StoreObject + ?Sized> StoreObject for SaveBeforeDelete<S> {
+    fn try_scan_page<'a>(
+        &'a self,
+        _prefix: &'a str,
+        _cursor: Option<&'a satchel_store::Cursor>,
+        _limit: usize,
+    ) -> Option<BoxFuture<'a, Result<satchel_store::Page>>> {
+        None
+    }
+    fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
+        None
+    }
+    fn try_set_owned<'a>(
+        &'a self,
+        _key: &'a str,
+        _value: &'a [u8],
+        _ttl: Option<Duration>,
+        _condition: Condition,
+        _owner: Option<&'a str>,
+    ) -> Option<BoxFuture<'a, Result<Version>>> {
+        None
+    }
+    fn try_keys_of<'a>(&'a self, _owner: &'a str) -> Option<BoxFuture<'a, Result<Vec<String>>>> {
+        None
+    }
+    fn try_delete_owner<'a>(&'a self, _owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        None
+    }
+}
+
 /// Purging a record that does not decode deleted its key after reading it, so a valid
 /// session saved in between was deleted too. The purge deletes the version it read only:
 /// the session saved in between is read again and returned.
