@@ -32,7 +32,7 @@ pub struct Capabilities {
     /// purged (SQL tables, the memory store).
     pub purge_expired: bool,
     /// Tags keys with an owner and lists or deletes an owner's keys in one operation
-    /// ([`OwnedKeys`]): SQL tables, Redis outside a cluster.
+    /// ([`OwnedKeys`]): SQL tables.
     pub owned_keys: bool,
 }
 

@@ -13,8 +13,7 @@ pub const MAX_OWNER_LEN: usize = 1020;
 
 /// Stores that tag keys with an owner (a user id, say) written atomically with the value,
 /// and can list and delete all keys of an owner as one operation of the backend: SQL
-/// tables (an indexed `owner` column; [`OwnedKeys::delete_owner`] is one `DELETE`), Redis
-/// (a set per owner, kept by the same script as the write).
+/// tables (an indexed `owner` column; [`OwnedKeys::delete_owner`] is one `DELETE`).
 ///
 /// A key's tag is part of its value: [`OwnedKeys::set_owned`] sets it, and
 /// [`Store::set`] writes the key untagged (as `set_owned` with `None`). [`Store::touch`]

@@ -25,7 +25,7 @@ where
     K: ValueCodec + Clone + 'static,
 {
     /// The live sessions of `owner`. On a store that tags keys with owners
-    /// ([`Capabilities::owned_keys`](satchel_store::Capabilities::owned_keys): SQL, Redis)
+    /// ([`Capabilities::owned_keys`](satchel_store::Capabilities::owned_keys): SQL tables)
     /// the store lists them; elsewhere the generic index does, and ids of sessions that
     /// expired or were deleted are dropped from it on the way (with compare-and-set).
     ///
@@ -50,7 +50,7 @@ where
     /// Deletes every session of `owner` ("log out everywhere"). Returns how many there were.
     ///
     /// On a store that tags keys with owners this is one operation of the backend (one
-    /// SQL `DELETE … WHERE owner = ?`, one Redis script). Elsewhere it works in rounds
+    /// SQL `DELETE … WHERE owner = ?`). Elsewhere it works in rounds
     /// until the owner's generic index is empty: each round takes every listed id out of
     /// the index (compare-and-set) and then deletes those sessions. When it returns,
     /// no session of `owner` that existed when it was called is live, and a handle loaded
