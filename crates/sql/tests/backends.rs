@@ -847,8 +847,11 @@ async fn sqlite_wal_stays_bounded_under_sustained_writes_and_scans() {
         value.len(),
         max >> 10
     );
-    // Between two looks at its size the log grows by a few hundred writes at most.
-    assert!(max <= LIMIT + (16 << 20), "the WAL reached {max} bytes");
+    // Bounded, not exact: a checkpoint cannot pass a scan's read snapshot, so the log grows
+    // by whatever lands while a scan runs, which on a loaded 2-core machine (the whole
+    // suite building and running beside it) it was measured at 93 MB, 45% over the limit;
+    // alone it peaks at 70-74 MiB. Without the bound this test reaches 797 MB.
+    assert!(max <= 2 * LIMIT, "the WAL reached {max} bytes");
     store.close().await;
     let left = std::fs::metadata(dir.path().join("wal.db-wal")).map_or(0, |m| m.len());
     assert_eq!(left, 0, "a closed store left a {left}-byte WAL behind");
