@@ -269,3 +269,29 @@ fn debug_and_errors_never_show_a_key() {
     assert_eq!(err.kind(), ErrorKind::Spec);
     assert!(std::error::Error::source(&err).is_some());
 }
+
+#[test]
+fn nonces_never_repeat_across_batches_and_threads() {
+    use satchel_core::Seal;
+    let ring = Arc::new(KeyRing::generate(1).unwrap());
+    let draw = |ring: Arc<KeyRing>| {
+        (0..1000)
+            .map(|_| ring.begin().unwrap().nonce)
+            .collect::<Vec<_>>()
+    };
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let ring = ring.clone();
+            std::thread::spawn(move || draw(ring))
+        })
+        .collect();
+    let mut all = draw(ring);
+    for t in threads {
+        all.extend(t.join().unwrap());
+    }
+    let n = all.len();
+    all.sort_unstable();
+    all.dedup();
+    assert_eq!(all.len(), n, "a nonce was handed out twice");
+    assert!(!all.contains(&[0; 12]));
+}

@@ -1,0 +1,66 @@
+//! What sealing costs: a json+zstd round trip (encode + decode) of the ~750-byte session
+//! record, next to the same round trip sealed (ChaCha20-Poly1305, bound to a store key).
+//! Target (issue 17): sealing adds at most 10 %.
+//!
+//! `scripts/bench.sh` runs this with the others; the medians go into `BENCHMARKS.md`.
+#![allow(clippy::print_stdout)] // the sizes line, read by whoever runs it
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use satchel::seal::KeyRing;
+use satchel::{Codec, Zstd};
+use satchel_testkit::payloads::{self, Session};
+
+/// A store key shaped like a hashed session key (`h_` + 43 base64url characters).
+const KEY: &str = "session:h_q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c";
+
+fn seal(c: &mut Criterion) {
+    let value = payloads::session_750();
+    let json_len = payloads::json_bytes(&value).len() as u64;
+    let plain = Codec::json().compress(Zstd);
+    let sealed = plain.seal(Arc::new(KeyRing::generate(1).expect("random key")));
+    let bytes = sealed.encode_keyed(&value, KEY).expect("seals");
+    assert_eq!(
+        sealed.decode_keyed::<Session>(&bytes, KEY).expect("opens"),
+        value
+    );
+    println!(
+        "seal/750B sizes: json {json_len}, json+zstd {}, json+zstd+seal {}",
+        plain.encode(&value).expect("encodes").len(),
+        bytes.len()
+    );
+
+    let mut group = c.benchmark_group("seal/750B");
+    group.throughput(Throughput::Bytes(json_len));
+    group.bench_function(BenchmarkId::new("json+zstd", "round-trip"), |b| {
+        b.iter(|| {
+            let bytes = plain.encode(black_box(&value)).expect("encodes");
+            plain.decode::<Session>(&bytes).expect("decodes")
+        })
+    });
+    group.bench_function(BenchmarkId::new("json+zstd+seal", "round-trip"), |b| {
+        b.iter(|| {
+            let bytes = sealed.encode_keyed(black_box(&value), KEY).expect("seals");
+            sealed.decode_keyed::<Session>(&bytes, KEY).expect("opens")
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = seal
+}
+criterion_main!(benches);
