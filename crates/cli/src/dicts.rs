@@ -87,13 +87,14 @@ pub(crate) async fn parse_spec(
     spec: &str,
     store: &StoreArg,
     load: bool,
+    global: &crate::Global,
 ) -> CliResult<(DynCodec, DynStore)> {
-    match spec.parse::<DynCodec>() {
+    match crate::seal::parse_raw(spec, global)? {
         Ok(codec) if load => Ok((codec, store.open_with_dicts().await?)),
         Ok(codec) => Ok((codec, store.open().await?)),
         Err(e) if e.kind() == ErrorKind::Dictionary && spec.contains("@dict=id:") => {
             let opened = store.open_with_dicts().await?;
-            let codec = spec.parse().map_err(|e| CliError::spec(&e))?;
+            let codec = crate::seal::parse_raw(spec, global)?.map_err(|e| CliError::spec(&e))?;
             Ok((codec, opened))
         }
         Err(e) => Err(CliError::spec(&e)),

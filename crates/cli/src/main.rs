@@ -15,6 +15,7 @@
 mod commands;
 mod dicts;
 mod error;
+mod seal;
 mod store;
 mod tree;
 mod util;
@@ -28,11 +29,16 @@ use clap::{Parser, Subcommand};
 use crate::error::CliResult;
 
 /// Options every subcommand takes.
-#[derive(clap::Args, Debug, Clone, Copy)]
+#[derive(clap::Args, Debug, Clone)]
 pub(crate) struct Global {
     /// Machine-readable JSON on stdout instead of tables and text.
     #[arg(long, global = true)]
     pub(crate) json: bool,
+    /// The key ring for sealed values (`+seal` specs, sealed values read): a file of
+    /// `<id> <base64 key>` lines, the current key first. Without it, SATCHEL_SEAL_KEYS or
+    /// SATCHEL_SEAL_KEYS_FILE.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) seal_keys: Option<std::path::PathBuf>,
 }
 
 /// The subcommands: `Variant(module)`, each module holding `Args` and `run`.

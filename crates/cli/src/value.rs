@@ -91,23 +91,34 @@ impl From<Dyn> for Value {
     }
 }
 
-/// Encodes a JSON value with `codec` (through [`Dyn`] for bincode).
-pub(crate) fn encode(codec: &DynCodec, value: &Value) -> Result<Vec<u8>, satchel::Error> {
+/// Encodes a JSON value kept under store key `key` with `codec` (through [`Dyn`] for
+/// bincode); a sealed codec binds it to the key.
+pub(crate) fn encode(
+    codec: &DynCodec,
+    value: &Value,
+    key: &str,
+) -> Result<Vec<u8>, satchel::Error> {
     if codec.format().header_id() == Some(FormatId::BINCODE) {
-        codec.encode(&Dyn::from(value))
+        codec.encode_keyed(&Dyn::from(value), key)
     } else {
-        codec.encode(value)
+        codec.encode_keyed(value, key)
     }
 }
 
 /// Decodes bytes written by `codec` into JSON (through [`Dyn`] for bincode): the fast
 /// path, with the codec's own errors and no stage-by-stage report.
-pub(crate) fn decode_with(codec: &DynCodec, bytes: &[u8]) -> Result<Value, satchel::Error> {
+pub(crate) fn decode_with(
+    codec: &DynCodec,
+    bytes: &[u8],
+    key: &str,
+) -> Result<Value, satchel::Error> {
     bounded(|| {
         if codec.format().header_id() == Some(FormatId::BINCODE) {
-            codec.decode::<Counted>(bytes).map(|c| c.0.into())
+            codec
+                .decode_keyed::<Counted>(bytes, key)
+                .map(|c| c.0.into())
         } else {
-            codec.decode::<Tree>(bytes).map(|t| t.0)
+            codec.decode_keyed::<Tree>(bytes, key).map(|t| t.0)
         }
     })
 }
@@ -362,7 +373,7 @@ mod tests {
             "b": {"c": {}}
         });
         let codec: DynCodec = "bincode+zstd".parse().expect("spec");
-        let bytes = encode(&codec, &value).expect("encode");
+        let bytes = encode(&codec, &value, "").expect("encode");
         assert_eq!(decode(&bytes, "test").expect("decode").value, value);
     }
 
@@ -371,7 +382,7 @@ mod tests {
         let err = decode(b"{}", "f").err().expect("plain JSON has no header");
         assert!(err.to_string().contains("header stage"), "{err}");
         let codec: DynCodec = "json+zstd".parse().expect("spec");
-        let mut bytes = encode(&codec, &serde_json::json!([1, 2, 3])).expect("encode");
+        let mut bytes = encode(&codec, &serde_json::json!([1, 2, 3]), "").expect("encode");
         let last = bytes.len() - 1;
         bytes[last] ^= 0xFF;
         let err = decode(&bytes, "f").err().expect("corrupt");

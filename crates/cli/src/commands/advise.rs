@@ -172,14 +172,14 @@ fn measure(codec: &DynCodec, samples: &[Value], baseline: usize, runs: u32) -> C
         let start = Instant::now();
         let encoded = samples
             .iter()
-            .map(|v| value::encode(codec, v))
+            .map(|v| value::encode(codec, v, ""))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| fail("encode", &e))?;
         encode_times.push(start.elapsed());
         bytes = encoded.iter().map(Vec::len).sum();
         let start = Instant::now();
         for (encoded, sample) in encoded.iter().zip(samples) {
-            let back = value::decode_with(codec, encoded).map_err(|e| fail("decode", &e))?;
+            let back = value::decode_with(codec, encoded, "").map_err(|e| fail("decode", &e))?;
             if back.is_null() != sample.is_null() {
                 return Err(CliError::new(
                     code::FAILURE,

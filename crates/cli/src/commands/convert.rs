@@ -35,7 +35,9 @@ pub(crate) struct Args {
     #[arg(
         long,
         value_name = "SPEC",
-        help = "Target pipeline: format[+compression[:level]], e.g. msgpack+zstd"
+        help = "Target pipeline: format[+compression[:level]][+seal], e.g. msgpack+zstd; \
+                +seal seals under the key ring's current key (values sealed under an older \
+                key are re-sealed)"
     )]
     to: String,
     /// Only keys starting with this.
@@ -58,7 +60,11 @@ const ATTEMPTS: usize = 5;
 
 /// Converts the store.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
-    let (target, store) = crate::dicts::parse_spec(&args.to, &args.store, true).await?;
+    let (target, store) = crate::dicts::parse_spec(&args.to, &args.store, true, global).await?;
+    let current_key = match target.is_sealed() {
+        true => crate::seal::keys(global)?.map(|k| k.current_id()),
+        false => None,
+    };
     if target.format().header_id() == Some(FormatId::BINCODE) {
         return Err(CliError::new(
             code::USAGE,
@@ -98,7 +104,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             t.tick().await;
         }
         progress.message(key);
-        match convert_one(&store, key, &target).await {
+        match convert_one(&store, key, &target, current_key, global).await {
             Ok(Outcome::Converted) => converted += 1,
             Ok(Outcome::Skipped) => skipped += 1,
             Ok(Outcome::Failed(why)) => failed.push((key.clone(), why)),
@@ -156,18 +162,28 @@ async fn convert_one(
     store: &DynStore,
     key: &str,
     target: &DynCodec,
+    current_key: Option<u32>,
+    global: &Global,
 ) -> Result<Outcome, StoreError> {
     for _ in 0..ATTEMPTS {
         let Some(entry) = store.get(key).await? else {
             return Ok(Outcome::Skipped); // deleted or expired since the scan
         };
-        // Already in the target pipeline, with the target's dictionary (or none).
-        if sniff(&entry.value).is_ok_and(|h| Some(h.pipeline) == target.pipeline())
-            && satchel::dict_id(&entry.value) == target.compression().dict_id()
+        // Already in the target pipeline: the target's dictionary (or none), sealed under
+        // the current key if the target seals, not sealed if it does not. (A sealed value's
+        // frame is encrypted: its dictionary is checked once opened, below.)
+        let header = sniff(&entry.value).ok();
+        let same_pipeline = header.is_some_and(|h| Some(h.pipeline) == target.pipeline());
+        let same_seal = header.is_some_and(|h| h.seal.map(|s| s.key_id) == current_key);
+        let opened = match crate::seal::open(&entry.value, key, global) {
+            Ok(o) => o,
+            Err(e) => return Ok(Outcome::Failed(e.to_string())),
+        };
+        if same_pipeline && same_seal && satchel::dict_id(&opened) == target.compression().dict_id()
         {
             return Ok(Outcome::Skipped);
         }
-        let decoded = match crate::tree::strictly(|| value::decode(&entry.value, "")) {
+        let decoded = match crate::tree::strictly(|| value::decode(&opened, "")) {
             Ok(d) => d,
             Err(e) => return Ok(Outcome::Failed(e.to_string())),
         };
@@ -183,12 +199,12 @@ async fn convert_one(
                     .to_string(),
             ));
         }
-        let bytes = match value::encode(target, &decoded.value) {
+        let bytes = match value::encode(target, &decoded.value, key) {
             Ok(b) => b,
             Err(e) => return Ok(Outcome::Failed(format!("cannot encode: {}", chain(&e)))),
         };
         // Never replace a value with bytes that do not read back as the same value.
-        match value::decode_with(target, &bytes) {
+        match value::decode_with(target, &bytes, key) {
             Ok(back) if back == decoded.value => {}
             Ok(_) => {
                 return Ok(Outcome::Failed(format!(

@@ -27,11 +27,11 @@ pub(crate) struct Args {
 }
 
 /// Encodes the input.
-pub(crate) async fn run(args: Args, _global: &Global) -> CliResult {
-    let codec: DynCodec = args.codec.parse().map_err(|e| CliError::spec(&e))?;
+pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
+    let codec: DynCodec = crate::seal::parse_spec(&args.codec, global)?;
     let input = read_input(args.file.as_deref())?;
     let json = parse_json(&input, &input_name(args.file.as_deref()))?;
-    let bytes = value::encode(&codec, &json).map_err(|e| {
+    let bytes = value::encode(&codec, &json, "").map_err(|e| {
         CliError::new(
             code::FAILURE,
             format!("cannot encode as {codec}: {}", chain(&e)),

@@ -25,8 +25,9 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .await
         .map_err(|e| args.store.error(&e))?
         .ok_or_else(|| CliError::new(code::NOT_FOUND, format!("key `{}` not found", args.key)))?;
-    crate::dicts::load_for(&store, &args.store, &entry.value).await?;
-    let decoded = value::decode(&entry.value, &format!("key `{}`", args.key))?;
+    let opened = crate::seal::open(&entry.value, &args.key, global)?;
+    crate::dicts::load_for(&store, &args.store, &opened).await?;
+    let decoded = value::decode(&opened, &format!("key `{}`", args.key))?;
     if global.json {
         print_json(&json!({
             "key": args.key,

@@ -42,7 +42,7 @@ pub(crate) struct Args {
 
 /// Writes the value.
 pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
-    let (codec, store) = crate::dicts::parse_spec(&args.codec, &args.store, false).await?;
+    let (codec, store) = crate::dicts::parse_spec(&args.codec, &args.store, false, global).await?;
     let json_value = match &args.value {
         Some(text) => parse_json(text.as_bytes(), "the value")?,
         None => {
@@ -50,7 +50,7 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
             parse_json(&bytes, &input_name(args.file.as_deref()))?
         }
     };
-    let bytes = value::encode(&codec, &json_value).map_err(|e| {
+    let bytes = value::encode(&codec, &json_value, &args.key).map_err(|e| {
         CliError::new(
             code::FAILURE,
             format!("cannot encode as {codec}: {}", chain(&e)),
