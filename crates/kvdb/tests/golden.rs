@@ -419,9 +419,9 @@ fn header_settings_on_a_kvdb_dyn_codec_are_errors_not_ignored() {
         "a kvdb codec writes no satchel header"
     );
     for err in [
-        codec.checksum().unwrap_err(),
-        codec.compress_above(64).unwrap_err(),
-        codec.accept_unheadered().unwrap_err(),
+        codec.clone().checksum().unwrap_err(),
+        codec.clone().compress_above(64).unwrap_err(),
+        codec.clone().accept_unheadered().unwrap_err(),
     ] {
         assert_eq!(err.kind(), ErrorKind::Spec, "{err}");
         assert!(err.to_string().contains("kvdb-json+zstd"), "{err}");

@@ -151,10 +151,20 @@ pub(super) fn store_failed(op: &str, e: &StoreError) -> Status {
     satchel_grpc::to_status(e)
 }
 
-pub(super) fn busy(op: &str) -> Status {
-    Status::aborted(format!(
-        "coherence {op}: the entry kept changing under concurrent writers; try again"
-    ))
+/// Waits before the next attempt of a compare-and-set that lost to `conflict`, or gives up
+/// with `ABORTED` once the retry policy is spent (the policy's error, which says how many
+/// attempts were made, is logged as the cause: a status carries no source).
+pub(super) async fn retry_or_busy(
+    attempts: &mut satchel_store_core::Attempts,
+    op: &str,
+    conflict: StoreError,
+) -> Result<(), Status> {
+    attempts.after_conflict(conflict).await.map_err(|gave_up| {
+        tracing::debug!(op, error = %gave_up, "coherence: a compare-and-set gave up");
+        Status::aborted(format!(
+            "coherence {op}: the entry kept changing under concurrent writers; try again"
+        ))
+    })
 }
 
 pub(super) fn unsupported(what: &str) -> Status {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use satchel_store_core::{Condition, StoreErrorKind};
 use tonic::{Request, Response, Status};
 
-use super::checks::{busy, check_json, namespace, remaining, same_value, store_failed, ttl};
+use super::checks::{
+    check_json, namespace, remaining, retry_or_busy, same_value, store_failed, ttl,
+};
 use super::{Inner, ReplyStream, cas};
 use crate::keys::key_suffix;
 use crate::proto;
@@ -152,10 +154,7 @@ pub(super) async fn put_if_absent(
                 if let Some(entry) = inner.get("putIfAbsent", &key).await? {
                     return Ok(Response::new(entry.value));
                 }
-                attempts
-                    .after_conflict(e)
-                    .await
-                    .map_err(|_| busy("putIfAbsent"))?;
+                retry_or_busy(&mut attempts, "putIfAbsent", e).await?;
             }
             Err(e) => return Err(store_failed("putIfAbsent", &e)),
         }
@@ -187,10 +186,7 @@ pub(super) async fn remove(
             inner.published(&prefix, &r.key, &entry.value, &[]);
             return Ok(Response::new(entry.value));
         }
-        attempts
-            .after_conflict(changed_meanwhile(&key))
-            .await
-            .map_err(|_| busy("remove"))?;
+        retry_or_busy(&mut attempts, "remove", changed_meanwhile(&key)).await?;
     }
 }
 
@@ -219,10 +215,7 @@ pub(super) async fn remove_mapping(
             inner.published(&prefix, &r.key, &entry.value, &[]);
             return Ok(Response::new(true));
         }
-        attempts
-            .after_conflict(changed_meanwhile(&key))
-            .await
-            .map_err(|_| busy("removeMapping"))?;
+        retry_or_busy(&mut attempts, "removeMapping", changed_meanwhile(&key)).await?;
     }
 }
 
@@ -255,10 +248,7 @@ pub(super) async fn replace(
                 return Ok(Response::new(entry.value));
             }
             Err(e) if e.kind() == StoreErrorKind::Conflict => {
-                attempts
-                    .after_conflict(e)
-                    .await
-                    .map_err(|_| busy("replace"))?;
+                retry_or_busy(&mut attempts, "replace", e).await?;
             }
             Err(e) => return Err(store_failed("replace", &e)),
         }
@@ -297,10 +287,7 @@ pub(super) async fn replace_mapping(
                 return Ok(Response::new(true));
             }
             Err(e) if e.kind() == StoreErrorKind::Conflict => {
-                attempts
-                    .after_conflict(e)
-                    .await
-                    .map_err(|_| busy("replaceMapping"))?;
+                retry_or_busy(&mut attempts, "replaceMapping", e).await?;
             }
             Err(e) => return Err(store_failed("replaceMapping", &e)),
         }

@@ -15,7 +15,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::checks::{busy, store_failed};
+use super::checks::{retry_or_busy, store_failed};
 use super::{Inner, ReplyStream, cas};
 use crate::keys::key_from_suffix;
 
@@ -58,7 +58,7 @@ impl Inner {
             match self.store.set(key, value, ttl, condition).await {
                 Ok(_) => return Ok(current.map(|e| e.value).unwrap_or_default()),
                 Err(e) if e.kind() == StoreErrorKind::Conflict => {
-                    attempts.after_conflict(e).await.map_err(|_| busy(op))?;
+                    retry_or_busy(&mut attempts, op, e).await?;
                 }
                 Err(e) => return Err(store_failed(op, &e)),
             }
