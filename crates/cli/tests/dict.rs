@@ -194,3 +194,45 @@ fn train_without_enough_values_says_so() {
     assert!(err.contains("found 3 satchel value(s)"), "{err}");
     assert!(!std::path::Path::new(&out).exists());
 }
+
+#[test]
+fn advise_train_shows_each_zstd_pipeline_with_and_without_a_dictionary() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files: Vec<String> = (0..40)
+        .map(|i| {
+            let path = dir.path().join(format!("s{i}.json"));
+            std::fs::write(&path, record(i, "adv").to_string()).expect("write");
+            path.display().to_string()
+        })
+        .collect();
+    let mut args = vec!["advise", "--train", "--runs", "1", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let report = json_out(&args);
+    let rows = report["pipelines"].as_array().expect("rows");
+    let bytes = |name: &str| {
+        rows.iter()
+            .find(|r| r["pipeline"] == name)
+            .unwrap_or_else(|| panic!("no row {name}: {report}"))["bytes"]
+            .as_u64()
+            .unwrap()
+    };
+    for plain in ["json+zstd", "msgpack+zstd", "json+zstd:19"] {
+        let with: Vec<&Value> = rows
+            .iter()
+            .filter(|r| {
+                let name = r["pipeline"].as_str().unwrap();
+                name.starts_with(&format!("{plain}@dict=id:"))
+            })
+            .collect();
+        assert_eq!(with.len(), 1, "{plain} with a dictionary: {report}");
+        assert!(
+            with[0]["bytes"].as_u64().unwrap() < bytes(plain),
+            "{report}"
+        );
+    }
+    let err = fails(&satchel(&["advise", "--train", &files[0]], b""), 2);
+    assert!(
+        err.contains("--train needs 8 or more sample files"),
+        "{err}"
+    );
+}

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use satchel::{DynCodec, FORMAT_NAMES};
+use satchel::{Compression, DynCodec, FORMAT_NAMES, Format};
 use serde_json::{Value, json};
 
 use crate::Global;
@@ -32,6 +32,12 @@ pub(crate) struct Args {
     /// Write an SVG scatter plot of ratio against round-trip speed here.
     #[arg(long, value_name = "OUT.svg")]
     plot: Option<PathBuf>,
+    /// Also measure each zstd pipeline with a dictionary trained on the samples (one per
+    /// format, on its serialized bytes; needs 8 or more files). Trained and measured on the
+    /// same samples, so the gain shown is an upper bound: train on a store with `satchel
+    /// train` for the real one.
+    #[arg(long)]
+    train: bool,
     /// Timed runs per pipeline (the median is shown).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
     runs: u32,
@@ -59,7 +65,10 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .iter()
         .map(|v| serde_json::to_vec(v).map_or(0, |b| b.len()))
         .sum();
-    let codecs = pipelines()?;
+    let mut codecs = pipelines()?;
+    if args.train {
+        codecs.extend(with_dictionaries(&codecs, &samples)?);
+    }
     let mut progress = Progress::new("advise", codecs.len() as u64, global.json);
     let mut results = Vec::new();
     for codec in &codecs {
@@ -156,6 +165,50 @@ fn pipelines() -> CliResult<Vec<DynCodec>> {
         }
     }
     Ok(codecs)
+}
+
+/// Each zstd pipeline of `codecs` again, with a dictionary trained on the samples as its
+/// format serializes them.
+fn with_dictionaries(codecs: &[DynCodec], samples: &[Value]) -> CliResult<Vec<DynCodec>> {
+    if samples.len() < 8 {
+        return Err(CliError::new(
+            code::USAGE,
+            format!(
+                "--train needs 8 or more sample files to train a dictionary on, got {}",
+                samples.len()
+            ),
+        ));
+    }
+    let fail = |what: String, e: &satchel::Error| {
+        CliError::new(code::FAILURE, format!("{what}: {}", chain(e)))
+    };
+    let mut out = Vec::new();
+    for format in FORMAT_NAMES {
+        let Ok(plain) = format.parse::<DynCodec>() else {
+            continue;
+        };
+        let mut raws = Vec::new();
+        for sample in samples {
+            let bytes = value::encode(&plain, sample, "")
+                .map_err(|e| fail(format!("cannot serialize a sample as {format}"), &e))?;
+            let (_, payload) = satchel::Header::parse(&bytes)
+                .map_err(|e| fail(format!("cannot serialize a sample as {format}"), &e))?;
+            raws.push(payload.to_vec());
+        }
+        let total: usize = raws.iter().map(Vec::len).sum();
+        let size = satchel::DEFAULT_DICT_SIZE.min(total / 8).max(256);
+        let trained = satchel::train(&raws, size)
+            .map_err(|e| fail(format!("cannot train a {format} dictionary"), &e))?;
+        let dict = satchel::ZstdDict::load(&trained)
+            .map_err(|e| fail(format!("the {format} dictionary does not load"), &e))?;
+        for codec in codecs {
+            if codec.format().name() == *format && codec.compression().name() == "zstd" {
+                let spec = format!("{codec}@dict=id:{}", dict.id());
+                out.push(spec.parse().map_err(|e| CliError::spec(&e))?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn measure(codec: &DynCodec, samples: &[Value], baseline: usize, runs: u32) -> CliResult<Measured> {

@@ -1,0 +1,91 @@
+//! Trained dictionaries on the ~750-byte session record: json+zstd with and without a
+//! dictionary, sizes against the record's JSON and encode + decode times.
+//!
+//! Two dictionaries: the committed 4 KiB test dictionary, and a 16 KiB one trained here on
+//! 2,000 other records shaped like it (as `satchel train` would on a store of sessions).
+//! The sizes are printed once and written to `target/satchel-bench-dict-sizes.json`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use satchel::{Codec, Json, Zstd, ZstdDict};
+use satchel_testkit::payloads::{self, Session};
+
+fn dictionaries() -> Vec<(&'static str, &'static ZstdDict)> {
+    let committed = ZstdDict::load(include_bytes!("../../crates/zstd/tests/data/sessions.dict"))
+        .expect("the committed dictionary loads");
+    let samples: Vec<Vec<u8>> = payloads::sessions_like_750(200_000, 2_000)
+        .iter()
+        .map(payloads::json_bytes)
+        .collect();
+    let trained =
+        ZstdDict::load(&satchel::train(&samples, 16 * 1024).expect("trains")).expect("loads");
+    vec![("dict-4KiB", committed), ("dict-16KiB", trained)]
+}
+
+fn dict(c: &mut Criterion) {
+    let value = payloads::session_750();
+    let json_len = payloads::json_bytes(&value).len();
+    let mut codecs: Vec<(String, Codec<Json, Zstd>)> = Vec::new();
+    for level in [3, 19] {
+        codecs.push((
+            format!("json+zstd:{level}"),
+            Codec::json().compress(Zstd.level(level)),
+        ));
+        for (name, d) in dictionaries() {
+            codecs.push((
+                format!("json+zstd:{level}+{name}"),
+                Codec::json().compress(Zstd.level(level).dict(d)),
+            ));
+        }
+    }
+    let mut sizes = serde_json::Map::new();
+    sizes.insert("json".into(), json_len.into());
+    for (name, codec) in &codecs {
+        let bytes = codec.encode(&value).expect("encodes");
+        assert_eq!(codec.decode::<Session>(&bytes).expect("decodes"), value);
+        let ratio = json_len as f64 / bytes.len() as f64;
+        eprintln!(
+            "{name}: {} bytes, {ratio:.2}x smaller than its {json_len} bytes of JSON",
+            bytes.len()
+        );
+        sizes.insert(name.clone(), bytes.len().into());
+
+        let mut group = c.benchmark_group("dict/750B");
+        group.throughput(Throughput::Bytes(json_len as u64));
+        group.bench_function(BenchmarkId::new(name, "encode"), |b| {
+            b.iter(|| codec.encode(black_box(&value)).expect("encodes"))
+        });
+        group.bench_function(BenchmarkId::new(name, "decode"), |b| {
+            b.iter(|| codec.decode::<Session>(black_box(&bytes)).expect("decodes"))
+        });
+        group.bench_function(BenchmarkId::new(name, "round-trip"), |b| {
+            b.iter(|| {
+                let bytes = codec.encode(black_box(&value)).expect("encodes");
+                codec.decode::<Session>(&bytes).expect("decodes")
+            })
+        });
+        group.finish();
+    }
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/satchel-bench-dict-sizes.json"
+    );
+    std::fs::write(path, serde_json::Value::Object(sizes).to_string()).ok();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(30)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .without_plots()
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = dict
+}
+criterion_main!(benches);
