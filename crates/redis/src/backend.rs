@@ -23,6 +23,7 @@ use crate::error::{
 use crate::scripts;
 
 mod delete_if;
+mod owners;
 mod page;
 
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
@@ -41,6 +42,12 @@ mod page;
 /// repeating it is harmless (reads, `delete`, `touch`, scans and unconditional `set`); a
 /// conditional `set` is not repeated, since it may have been applied, and fails with
 /// [`StoreErrorKind::Unavailable`] instead.
+///
+/// On a single server (not a cluster) the store also tags keys with owners
+/// ([`OwnedKeys`](satchel_store_core::OwnedKeys)): a tagged key's hash has a third field,
+/// `o`, the owner, and the key is a member of the owner's SET, whose name starts with a NUL
+/// character (which no key the store accepts holds, so it never collides with one and scans
+/// skip it). Every write script keeps both in step; see `docs/stores.md`.
 ///
 /// Keys on the server that satchel did not write (another type, or a hash without a
 /// version) read as [`StoreErrorKind::Corrupt`] and are left in place; an unconditional
@@ -136,6 +143,8 @@ impl RedisStore {
     /// settings; use [`RedisConfig::cluster`] and [`RedisStore::with_config`] for others.
     ///
     /// Each operation touches one key, so one slot. [`Scan`] asks every primary in turn.
+    /// Owner tags ([`OwnedKeys`](satchel_store_core::OwnedKeys)) are not offered: an
+    /// owner's set and its keys sit in different slots, which one script cannot touch.
     /// The cluster client follows `MOVED`/`ASK` redirections and reconnects by itself.
     ///
     /// This path is compiled and type-checked, but not yet tested against a live cluster.
@@ -202,7 +211,7 @@ impl RedisStore {
             return Err(with_key(from_redis(err, op)));
         }
         if !retry {
-            return Err(with_key(conditional_write_lost(err)));
+            return Err(with_key(conditional_write_lost(err, op)));
         }
         tracing::debug!(backend = BACKEND, %op, "connection dropped; retrying once");
         attempt(self.conn.clone())
@@ -222,12 +231,15 @@ impl RedisStore {
         parse_get(key, reply)
     }
 
+    /// Writes `key` (tagged with `owner` if given, which the caller has checked) in one
+    /// script, which also moves the key between owner sets.
     async fn set_value(
         &self,
         key: &str,
         value: &[u8],
         ttl: Option<Duration>,
         condition: Condition,
+        owner: Option<&str>,
     ) -> Result<Version> {
         check_write(key, ttl)?;
         let (mode, expected) = match condition {
@@ -238,17 +250,23 @@ impl RedisStore {
         };
         let ttl = ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default();
         let full = self.full_key(key);
+        let owner_set = owner.map(scripts::owner_set);
         let retry = matches!(condition, Condition::Always);
         let reply: Value = self
             .run(Op::Set, Some(key), retry, |mut conn| {
-                let (full, expected, ttl) = (&full, &expected, &ttl);
+                let (full, expected, ttl, owner_set) = (&full, &expected, &ttl, &owner_set);
                 async move {
-                    scripts::SET
-                        .key(full)
+                    let mut invocation = scripts::SET.key(full);
+                    if let Some(set) = owner_set {
+                        invocation.key(set);
+                    }
+                    invocation
                         .arg(value)
                         .arg(mode)
                         .arg(expected)
                         .arg(ttl)
+                        .arg(owner.unwrap_or_default())
+                        .arg(self.owner_sets())
                         .invoke_async(&mut conn)
                         .await
                 }
@@ -283,6 +301,7 @@ impl RedisStore {
                     scripts::TOUCH
                         .key(full)
                         .arg(ms)
+                        .arg(self.owner_sets())
                         .invoke_async(&mut conn)
                         .await
                 }
@@ -334,7 +353,7 @@ impl RedisStore {
                 .await?;
             let (next, keys) = parse_scan(reply)?;
             for key in keys {
-                let Ok(key) = String::from_utf8(key) else {
+                let Some(key) = listed_key(key) else {
                     continue;
                 };
                 found.push(&key);
@@ -420,6 +439,12 @@ impl Found {
     fn full(&self) -> bool {
         self.keys.len() >= self.limit
     }
+}
+
+/// A key `SCAN` returned, if it is one the store could have written: UTF-8, without the
+/// NUL character that owner sets ([`scripts::OWNER_SETS`]) begin with.
+pub(super) fn listed_key(key: Vec<u8>) -> Option<String> {
+    String::from_utf8(key).ok().filter(|k| !k.contains('\0'))
 }
 
 /// `ttl` in whole milliseconds under the one rule every store follows
@@ -553,7 +578,7 @@ impl Store for RedisStore {
         ttl: Option<Duration>,
         condition: Condition,
     ) -> BoxFuture<'a, Result<Version>> {
-        Box::pin(self.set_value(key, value, ttl, condition))
+        Box::pin(self.set_value(key, value, ttl, condition, None))
     }
 
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<bool>> {
@@ -572,13 +597,14 @@ impl Store for RedisStore {
         BACKEND
     }
 
-    /// Lists keys; no `purge_expired`: Redis deletes expired keys by itself.
+    /// Lists keys and, outside a cluster, tags them with owners; no `purge_expired`:
+    /// Redis deletes expired keys by itself.
     fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE.with_scan(true)
+        Capabilities::NONE
+            .with_scan(true)
+            .with_owned_keys(self.keeps_owner_sets())
     }
 }
-
-satchel_store_core::store_object!(RedisStore: scan);
 
 /// Pages follow `SCAN` cursors (one primary after another in a cluster, the node named in
 /// the cursor): every key that lived for the whole listing is returned, deduplicated within

@@ -20,6 +20,8 @@ pub(crate) enum Op {
     Delete,
     Touch,
     Scan,
+    KeysOf,
+    DeleteOwner,
 }
 
 impl Op {
@@ -30,6 +32,8 @@ impl Op {
             Self::Delete => "delete",
             Self::Touch => "touch",
             Self::Scan => "scan",
+            Self::KeysOf => "keys_of",
+            Self::DeleteOwner => "delete_owner",
         }
     }
 }
@@ -44,10 +48,9 @@ impl fmt::Display for Op {
 pub(crate) fn from_redis(err: RedisError, op: Op) -> StoreError {
     let kind = kind_of(&err);
     let message = match kind {
-        StoreErrorKind::Timeout if op == Op::Set => {
-            "set: no reply from the server in time; the write may or may not have been applied"
-                .to_string()
-        }
+        StoreErrorKind::Timeout if matches!(op, Op::Set | Op::DeleteOwner) => format!(
+            "{op}: no reply from the server in time; the write may or may not have been applied"
+        ),
         StoreErrorKind::Timeout => format!("{op}: no reply from the server in time"),
         StoreErrorKind::Unavailable => {
             format!("{op}: the server could not be reached or the connection was lost")
@@ -83,16 +86,19 @@ pub(crate) fn connect_failed(err: RedisError, redacted_urls: &str) -> StoreError
     .with_source(err)
 }
 
-/// A conditional write whose connection dropped: it may or may not have been applied, so it
-/// is not retried.
-pub(crate) fn conditional_write_lost(err: RedisError) -> StoreError {
-    StoreError::new(
-        StoreErrorKind::Unavailable,
+/// A write that is not repeated (a conditional one, `delete_owner`) whose connection
+/// dropped: it may or may not have been applied.
+pub(crate) fn conditional_write_lost(err: RedisError, op: Op) -> StoreError {
+    let what = if op == Op::DeleteOwner {
+        "delete_owner: the connection was lost while deleting an owner's keys, which may or \
+         may not have happened; list the owner's keys and retry"
+    } else {
         "set: the connection was lost during a conditional write, which may or may not have \
-         been applied; re-read the key and retry",
-    )
-    .with_backend(BACKEND)
-    .with_source(err)
+         been applied; re-read the key and retry"
+    };
+    StoreError::new(StoreErrorKind::Unavailable, what)
+        .with_backend(BACKEND)
+        .with_source(err)
 }
 
 /// A reply of a shape the scripts never produce.
@@ -172,7 +178,7 @@ mod tests {
         let reset = RedisError::from(io::Error::from(io::ErrorKind::ConnectionReset));
         assert!(is_dropped(&reset));
         assert_eq!(
-            conditional_write_lost(reset).kind(),
+            conditional_write_lost(reset, Op::Set).kind(),
             StoreErrorKind::Unavailable
         );
 

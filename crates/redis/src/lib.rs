@@ -1,6 +1,7 @@
 //! A Redis store for satchel: [`RedisStore`] implements the byte-level [`Store`] (with
-//! versions, compare-and-set and expiry) and [`Scan`]. It has no `PurgeExpired`: Redis
-//! deletes expired keys by itself ([`Store::capabilities`] says so).
+//! versions, compare-and-set and expiry), [`Scan`] and, on a single server (not a cluster),
+//! [`OwnedKeys`]. It has no `PurgeExpired`: Redis deletes expired keys by itself
+//! ([`Store::capabilities`] says so).
 //!
 //! Each value is one Redis HASH (`v`: the bytes, `n`: the version) whose Redis expiry is the
 //! value's; reads and conditional writes are single Lua scripts, so compare-and-set is
@@ -50,6 +51,6 @@ mod scripts;
 pub use backend::RedisStore;
 pub use config::RedisConfig;
 pub use satchel_store_core::{
-    Capabilities, Condition, Entry, Prefixed, Scan, Store, StoreError, StoreErrorKind, StoreObject,
-    Version,
+    Capabilities, Condition, Entry, MAX_OWNER_LEN, OwnedKeys, Prefixed, Scan, Store, StoreError,
+    StoreErrorKind, StoreObject, Version,
 };

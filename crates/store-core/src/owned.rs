@@ -13,7 +13,8 @@ pub const MAX_OWNER_LEN: usize = 1020;
 
 /// Stores that tag keys with an owner (a user id, say) written atomically with the value,
 /// and can list and delete all keys of an owner as one operation of the backend: SQL
-/// tables (an indexed `owner` column; [`OwnedKeys::delete_owner`] is one `DELETE`).
+/// tables (an indexed `owner` column; [`OwnedKeys::delete_owner`] is one `DELETE`) and
+/// Redis on one server (a set per owner, kept by the write's script; one script deletes).
 ///
 /// A key's tag is part of its value: [`OwnedKeys::set_owned`] sets it, and
 /// [`Store::set`] writes the key untagged (as `set_owned` with `None`). [`Store::touch`]

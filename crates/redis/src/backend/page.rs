@@ -121,7 +121,7 @@ impl RedisStore {
                 .await?;
             let (next, batch) = parse_scan(reply)?;
             for key in batch {
-                let Ok(key) = String::from_utf8(key) else {
+                let Some(key) = super::listed_key(key) else {
                     continue;
                 };
                 if !seen.insert(key.clone()) {

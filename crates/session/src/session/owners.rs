@@ -25,7 +25,7 @@ where
     K: ValueCodec + Clone + 'static,
 {
     /// The live sessions of `owner`. On a store that tags keys with owners
-    /// ([`Capabilities::owned_keys`](satchel_store::Capabilities::owned_keys): SQL tables)
+    /// ([`Capabilities::owned_keys`](satchel_store::Capabilities::owned_keys): SQL tables, Redis on one server)
     /// the store lists them; elsewhere the generic index does, and ids of sessions that
     /// expired or were deleted are dropped from it on the way (with compare-and-set).
     ///

@@ -1,5 +1,5 @@
 //! The native owner index: on a store that tags keys with owners
-//! ([`OwnedKeys`](satchel_store::OwnedKeys): SQL tables), every session
+//! ([`OwnedKeys`](satchel_store::OwnedKeys): SQL tables, Redis on one server), every session
 //! record is written tagged with its owner in the same atomic write, so an owner's
 //! sessions are listed by the store and "log out everywhere" is one operation of the
 //! backend (one `DELETE`, one script). Other stores keep the generic index (`owners`).
