@@ -4,10 +4,10 @@ use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, RedisFuture, RedisResult, Value};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{RedisResult, Value};
 #[cfg(doc)]
 use satchel_store_core::StoreErrorKind;
 use satchel_store_core::{
@@ -16,15 +16,17 @@ use satchel_store_core::{
 };
 
 use crate::RedisConfig;
-use crate::error::{
-    BACKEND, Op, bad_reply, conditional_write_lost, conflict, connect_failed, foreign, from_redis,
-    is_dropped,
-};
+use crate::error::{BACKEND, Op, conditional_write_lost, connect_failed, from_redis, is_dropped};
 use crate::scripts;
 
+mod conn;
 mod delete_if;
 mod owners;
 mod page;
+mod replies;
+
+use conn::{Conn, Node, query_on};
+use replies::{flag_or_foreign, parse_get, parse_scan, parse_set, parse_version};
 
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
 ///
@@ -57,48 +59,6 @@ pub struct RedisStore {
     conn: Conn,
     redacted_urls: Arc<str>,
 }
-
-/// The two kinds of connection: one server, or a cluster.
-#[derive(Clone)]
-enum Conn {
-    Single(ConnectionManager),
-    #[cfg(feature = "cluster")]
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        match self {
-            Self::Single(c) => c.req_packed_command(cmd),
-            #[cfg(feature = "cluster")]
-            Self::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        match self {
-            Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            #[cfg(feature = "cluster")]
-            Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Self::Single(c) => c.get_db(),
-            #[cfg(feature = "cluster")]
-            Self::Cluster(c) => c.get_db(),
-        }
-    }
-}
-
-/// A cluster node, as `(host, port)`.
-type Node = (String, u16);
 
 impl RedisStore {
     /// Connects to the server at `url` with default settings (see [`RedisConfig`]).
@@ -367,59 +327,6 @@ impl RedisStore {
             cursor = next;
         }
     }
-
-    /// The addresses of the cluster's primaries.
-    #[cfg(feature = "cluster")]
-    async fn primaries(&self) -> Result<Vec<Node>> {
-        use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
-
-        let reply = self
-            .run(Op::Scan, None, true, |conn| async move {
-                match conn {
-                    Conn::Cluster(mut c) => {
-                        let routing =
-                            RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
-                        c.route_command(redis::cmd("PING"), routing).await
-                    }
-                    Conn::Single(_) => Ok(Value::Map(Vec::new())),
-                }
-            })
-            .await?;
-        let Value::Map(pairs) = reply else {
-            return Err(bad_reply(Op::Scan, "the list of primaries is not a map"));
-        };
-        pairs
-            .into_iter()
-            .map(|(address, _)| {
-                let Value::BulkString(address) = address else {
-                    return Err(bad_reply(Op::Scan, "a primary's address is not a string"));
-                };
-                let address = String::from_utf8(address)
-                    .map_err(|_| bad_reply(Op::Scan, "a primary's address is not UTF-8"))?;
-                let (host, port) = address
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
-                    .ok_or_else(|| bad_reply(Op::Scan, "a primary's address is not host:port"))?;
-                Ok((host, port))
-            })
-            .collect()
-    }
-}
-
-/// Sends `cmd` on `conn`, to `node` if given (only meaningful for a cluster).
-async fn query_on(mut conn: Conn, cmd: &Cmd, node: Option<&Node>) -> RedisResult<Value> {
-    #[cfg(feature = "cluster")]
-    if let (Conn::Cluster(c), Some((host, port))) = (&mut conn, node) {
-        use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
-        let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
-            host: host.clone(),
-            port: *port,
-        });
-        return c.route_command(cmd.clone(), routing).await;
-    }
-    #[cfg(not(feature = "cluster"))]
-    let _ = node;
-    cmd.query_async(&mut conn).await
 }
 
 /// Keys collected by a scan: deduplicated (`SCAN` may return a key twice), at most `limit`.
@@ -463,93 +370,6 @@ fn glob_escape(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// A version as the scripts send it: decimal digits in a bulk string.
-fn parse_version(value: &Value) -> Option<u64> {
-    match value {
-        Value::BulkString(bytes) => std::str::from_utf8(bytes).ok()?.parse().ok(),
-        Value::Int(n) => u64::try_from(*n).ok(),
-        _ => None,
-    }
-}
-
-/// The reply of a script that answers `1`/`0`, or `{type}` for a key satchel did not write
-/// ([`scripts::TOUCH`], [`scripts::DELETE_IF`]).
-pub(super) fn flag_or_foreign(key: &str, op: Op, reply: Value) -> Result<bool> {
-    match reply {
-        Value::Int(n) => Ok(n == 1),
-        Value::Array(items) => match items.as_slice() {
-            [Value::BulkString(t)] => Err(foreign(key, op, t)),
-            [Value::SimpleString(t)] => Err(foreign(key, op, t.as_bytes())),
-            _ => Err(bad_reply(op, "an unexpected array").with_key(key)),
-        },
-        _ => Err(bad_reply(op, "not a number").with_key(key)),
-    }
-}
-
-/// The reply of [`scripts::GET`].
-fn parse_get(key: &str, reply: Value) -> Result<Option<Entry>> {
-    let items = match reply {
-        Value::Nil => return Ok(None),
-        Value::Array(items) => items,
-        _ => return Err(bad_reply(Op::Get, "not an array").with_key(key)),
-    };
-    match <[Value; 3]>::try_from(items) {
-        Ok([Value::BulkString(value), version, Value::Int(pttl)]) => {
-            let version = parse_version(&version)
-                .ok_or_else(|| bad_reply(Op::Get, "the version is not a number").with_key(key))?;
-            let expires_at = match pttl {
-                -1 => None,
-                ms if ms >= 0 => SystemTime::now().checked_add(Duration::from_millis(ms as u64)),
-                _ => return Err(bad_reply(Op::Get, "the value has no time to live").with_key(key)),
-            };
-            Ok(Some(Entry::new(value, Version::new(version), expires_at)))
-        }
-        Ok(_) => Err(bad_reply(Op::Get, "fields of the wrong types").with_key(key)),
-        Err(items) => match items.as_slice() {
-            [Value::BulkString(redis_type)] => Err(foreign(key, Op::Get, redis_type)),
-            _ => Err(bad_reply(Op::Get, "an array of the wrong length").with_key(key)),
-        },
-    }
-}
-
-/// The reply of [`scripts::SET`].
-fn parse_set(key: &str, condition: Condition, reply: Value) -> Result<Version> {
-    let Value::Array(items) = reply else {
-        return Err(bad_reply(Op::Set, "not an array").with_key(key));
-    };
-    match items.as_slice() {
-        [Value::Int(1), version] => parse_version(version)
-            .map(Version::new)
-            .ok_or_else(|| bad_reply(Op::Set, "the new version is not a number").with_key(key)),
-        [Value::Int(0), Value::Nil] | [Value::Int(0)] => Err(conflict(key, condition, None)),
-        [Value::Int(0), current] => match parse_version(current) {
-            Some(current) => Err(conflict(key, condition, Some(current))),
-            None => Err(bad_reply(Op::Set, "the current version is not a number").with_key(key)),
-        },
-        [Value::Int(-1), Value::BulkString(redis_type)] => Err(foreign(key, Op::Set, redis_type)),
-        _ => Err(bad_reply(Op::Set, "an array of the wrong shape").with_key(key)),
-    }
-}
-
-/// The reply of `SCAN`: the next cursor and a batch of keys.
-fn parse_scan(reply: Value) -> Result<(u64, Vec<Vec<u8>>)> {
-    let Value::Array(items) = reply else {
-        return Err(bad_reply(Op::Scan, "not an array"));
-    };
-    let Ok([cursor, Value::Array(keys)]) = <[Value; 2]>::try_from(items) else {
-        return Err(bad_reply(Op::Scan, "not a cursor and a list of keys"));
-    };
-    let cursor =
-        parse_version(&cursor).ok_or_else(|| bad_reply(Op::Scan, "the cursor is not a number"))?;
-    keys.into_iter()
-        .map(|key| match key {
-            Value::BulkString(key) => Ok(key),
-            _ => Err(bad_reply(Op::Scan, "a key is not a string")),
-        })
-        .collect::<Result<_>>()
-        .map(|keys| (cursor, keys))
 }
 
 impl fmt::Debug for RedisStore {
@@ -654,7 +474,6 @@ fn prepare_tls(config: &RedisConfig, redacted: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use satchel_store_core::StoreErrorKind;
 
     #[test]
     fn glob_characters_are_escaped() {
@@ -668,50 +487,5 @@ mod tests {
         assert_eq!(ttl_millis(Duration::from_micros(1500)), 2);
         assert_eq!(ttl_millis(Duration::from_secs(3)), 3000);
         assert_eq!(ttl_millis(Duration::MAX), 1 << 52);
-    }
-
-    #[test]
-    fn bad_replies_are_backend_errors() {
-        let e = parse_get("k", Value::Int(3)).unwrap_err();
-        assert_eq!(e.kind(), StoreErrorKind::Backend);
-        let e = parse_get("k", Value::Array(vec![Value::Nil, Value::Nil, Value::Nil])).unwrap_err();
-        assert_eq!(e.kind(), StoreErrorKind::Backend);
-        let e = parse_set("k", Condition::Always, Value::Array(vec![Value::Int(7)])).unwrap_err();
-        assert_eq!(e.kind(), StoreErrorKind::Backend);
-        let e = parse_scan(Value::Array(vec![Value::Nil])).unwrap_err();
-        assert_eq!(e.kind(), StoreErrorKind::Backend);
-    }
-
-    #[test]
-    fn replies_parse() {
-        let reply = Value::Array(vec![
-            Value::BulkString(b"bytes".to_vec()),
-            Value::BulkString(b"42".to_vec()),
-            Value::Int(-1),
-        ]);
-        let entry = parse_get("k", reply).unwrap().unwrap();
-        assert_eq!(entry, Entry::new(b"bytes".to_vec(), Version::new(42), None));
-        let e = parse_get(
-            "k",
-            Value::Array(vec![Value::BulkString(b"string".to_vec())]),
-        )
-        .unwrap_err();
-        assert_eq!(e.kind(), StoreErrorKind::Corrupt);
-
-        let ok = Value::Array(vec![Value::Int(1), Value::BulkString(b"43".to_vec())]);
-        assert_eq!(
-            parse_set("k", Condition::Always, ok).unwrap(),
-            Version::new(43)
-        );
-        let lost = Value::Array(vec![Value::Int(0), Value::BulkString(b"43".to_vec())]);
-        let e = parse_set("k", Condition::IfVersion(Version::new(42)), lost).unwrap_err();
-        assert!(e.is_conflict());
-        assert!(e.message().contains("v42 expected, v43 stored"), "{e}");
-        let gone = Value::Array(vec![Value::Int(0), Value::Nil]);
-        assert!(
-            parse_set("k", Condition::IfAbsent, gone)
-                .unwrap_err()
-                .is_conflict()
-        );
     }
 }
