@@ -173,8 +173,19 @@ where
                             let mut s = sessions.create();
                             s.set_owner(Some("racer"));
                             s.insert("n", &rng.below(100)).unwrap();
-                            s.save().await.unwrap();
-                            ledger.created(s.id().unwrap());
+                            // The generic index's compare-and-set may give up under this
+                            // much contention (a documented Conflict). The session is then
+                            // recorded all the same: if it were left live, it must be
+                            // listed like any other.
+                            match s.save().await {
+                                Ok(()) => ledger.created(s.id().unwrap()),
+                                Err(e) if e.is_conflict() => {
+                                    if let Some(id) = s.id() {
+                                        ledger.created(id);
+                                    }
+                                }
+                                Err(e) => panic!("save of a new session: {e}"),
+                            }
                         }
                         4 => {
                             if let Some(id) = ledger.pick(&mut rng) {
@@ -215,9 +226,21 @@ where
                             }
                         }
                         _ => {
-                            let at = ledger.now();
-                            sessions.delete_owner("racer").await.unwrap();
-                            ledger.logouts.lock().unwrap().push(at);
+                            // A Conflict (the generic index kept changing through every
+                            // attempt) is documented; the caller tries again, and the
+                            // invariant holds from the attempt that succeeded.
+                            let mut tries = 0;
+                            loop {
+                                let at = ledger.now();
+                                match sessions.delete_owner("racer").await {
+                                    Ok(_) => {
+                                        ledger.logouts.lock().unwrap().push(at);
+                                        break;
+                                    }
+                                    Err(e) if e.is_conflict() && tries < 20 => tries += 1,
+                                    Err(e) => panic!("delete_owner: {e}"),
+                                }
+                            }
                         }
                     }
                 }
