@@ -35,6 +35,9 @@ use proto::map_listener_response::ResponseType;
 /// cannot grow the server's memory without bound.
 const MAX_REGISTRATIONS: usize = 10_000;
 
+/// The most caches one stream may listen to (each INIT or registration names one).
+const MAX_CACHES: usize = 1_000;
+
 pub(super) async fn events(
     inner: &Arc<Inner>,
     request: Request<Streaming<proto::MapListenerRequest>>,
@@ -139,8 +142,8 @@ impl Listening {
                 ))
             };
         };
-        if !self.caches.contains_key(&ns) && self.count >= MAX_REGISTRATIONS {
-            return error(r.uid, "too many listener registrations on one stream");
+        if !self.caches.contains_key(&ns) && self.caches.len() >= MAX_CACHES {
+            return error(r.uid, "too many caches listened to on one stream");
         }
         let regs = self.caches.entry(ns).or_default();
         if init {
@@ -297,6 +300,33 @@ mod tests {
         let mut v = vec![crate::value::MAGIC];
         v.extend_from_slice(s.as_bytes());
         v
+    }
+
+    /// A stream that names a new cache in every request (INITs hold no registration)
+    /// grew its table without bound.
+    #[test]
+    fn regression_one_stream_cannot_listen_to_unbounded_caches() {
+        let mut listening = Listening::default();
+        let init = |cache: String| proto::MapListenerRequest {
+            cache,
+            format: "json".into(),
+            uid: "init".into(),
+            r#type: RequestType::Init as i32,
+            subscribe: true,
+            ..Default::default()
+        };
+        for i in 0..MAX_CACHES + 50 {
+            let reply = listening.apply(init(format!("c{i}")));
+            let refused = matches!(reply.response_type, Some(ResponseType::Error(_)));
+            assert_eq!(refused, i >= MAX_CACHES, "request {i}");
+        }
+        assert_eq!(listening.caches.len(), MAX_CACHES);
+        // A cache already listened to is still answered.
+        let again = listening.apply(init("c0".into()));
+        assert!(matches!(
+            again.response_type,
+            Some(ResponseType::Subscribed(_))
+        ));
     }
 
     #[test]
