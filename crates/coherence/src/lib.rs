@@ -42,14 +42,14 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | `value.rs` | [`CoherenceJson`], [`CoherenceFrame`] and the value helpers |
+//! | `value/` | [`CoherenceJson`], [`CoherenceFrame`] (`mod.rs`), the Python-style formatter (`python.rs`), [`Classed`], [`BigInt`], [`Entries`] (`shapes.rs`) |
 //! | `extension.rs` | [`Coherence`], the server extension |
 //! | `keys.rs` | the store key layout below |
 //! | `service/` | [`CoherenceService`]: one file per kind of call (see its module docs) |
 //! | `proto/coherence/*.proto` | v0, compiled by `build.rs` (protox, no `protoc`) |
 //! | `proto/coherence/v1/` | v1, reference only: not compiled, not packaged |
 //! | `tests/value.rs`, `tests/data/values/` | the values against bytes the Python client wrote |
-//! | `tests/coherence.rs`, `tests/py/` | every call through tonic, and the real Python client end to end |
+//! | `tests/coherence/`, `tests/py/` | every call through tonic, and the real Python client end to end (one file per job) |
 //!
 //! The newer protocol, v1 (`coherence.proxy.v1.ProxyService`), is deliberately not served:
 //! tonic answers `UNIMPLEMENTED` for it, which is what makes the clients fall back to v0.

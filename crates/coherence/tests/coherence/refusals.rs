@@ -1,0 +1,202 @@
+//! Bad input, unsupported calls, and the endpoint turned off: clear statuses, and the
+//! server keeps serving.
+
+#[allow(unused_imports)]
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clear_statuses_and_the_server_keeps_serving() {
+    let server = serve(Arc::new(MemoryStore::new())).await;
+    let mut c = client(&server).await;
+    let bad = Code::InvalidArgument;
+    let r = c
+        .put(cp::PutRequest {
+            format: "pof".into(),
+            ..put("k", "v", 0)
+        })
+        .await;
+    expect_code("unknown format", r, bad, "\"pof\"").await;
+    for (what, key, mention) in [
+        ("no marker", &b"\x00garbage"[..], "0x15"),
+        ("bad JSON", b"\x15{not json", "JSON"),
+        ("empty", b"", "empty"),
+        ("not UTF-8", b"\x15\"\xff\"", "UTF-8"),
+    ] {
+        let r = c
+            .get(cp::GetRequest {
+                key: key.to_vec(),
+                ..get("k")
+            })
+            .await;
+        expect_code(what, r, bad, mention).await;
+    }
+    let r = c
+        .put(cp::PutRequest {
+            value: b"plain".to_vec(),
+            ..put("k", "v", 0)
+        })
+        .await;
+    expect_code("malformed value", r, bad, "value").await;
+    let r = c.put(put("k", "v", -5)).await;
+    expect_code("negative ttl", r, bad, "ttl").await;
+    let r = c
+        .get(cp::GetRequest {
+            cache: String::new(),
+            ..get("k")
+        })
+        .await;
+    expect_code("missing cache", r, bad, "cache").await;
+    let r = c.size(cp::SizeRequest::default()).await;
+    expect_code("missing cache (size)", r, bad, "cache").await;
+    let r = c
+        .next_key_set_page(cp::PageRequest {
+            cache: CACHE.into(),
+            cookie: vec![0xff],
+            ..Default::default()
+        })
+        .await;
+    expect_code("foreign cookie", r, bad, "cookie").await;
+    // A bad entry in putAll: nothing written.
+    let r = c
+        .put_all(cp::PutAllRequest {
+            cache: CACHE.into(),
+            entry: vec![
+                cp::Entry {
+                    key: j("ok"),
+                    value: j(&1),
+                },
+                cp::Entry {
+                    key: b"bad".to_vec(),
+                    value: j(&2),
+                },
+            ],
+            ..Default::default()
+        })
+        .await;
+    expect_code("putAll with a bad key", r, bad, "key").await;
+    assert_eq!(size(&mut c, CACHE).await, 0);
+
+    // Still serving.
+    c.put(put("k", "v", 0)).await.unwrap();
+    assert_eq!(get_value(&mut c, "k").await, Some("v".into()));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_calls_answer_unimplemented_naming_themselves() {
+    let server = serve(Arc::new(MemoryStore::new())).await;
+    let mut c = client(&server).await;
+    let no = Code::Unimplemented;
+    let key = j("k");
+    let r = c
+        .invoke(cp::InvokeRequest {
+            cache: CACHE.into(),
+            key: key.clone(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("invoke", r, no, "invoke").await;
+    let r = c
+        .invoke_all(cp::InvokeAllRequest {
+            cache: CACHE.into(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("invokeAll", r, no, "invokeAll").await;
+    let r = c
+        .aggregate(cp::AggregateRequest {
+            cache: CACHE.into(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("aggregate", r, no, "aggregate").await;
+    let r = c
+        .add_index(cp::AddIndexRequest {
+            cache: CACHE.into(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("addIndex", r, no, "addIndex").await;
+    let r = c
+        .remove_index(cp::RemoveIndexRequest {
+            cache: CACHE.into(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("removeIndex", r, no, "removeIndex").await;
+    let filter = j("filter");
+    let r = c
+        .key_set(cp::KeySetRequest {
+            cache: CACHE.into(),
+            filter: filter.clone(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("keySet with a filter", r, no, "keySet").await;
+    let r = c
+        .values(cp::ValuesRequest {
+            cache: CACHE.into(),
+            comparator: filter.clone(),
+            ..Default::default()
+        })
+        .await;
+    expect_code("values with a comparator", r, no, "values").await;
+    let r = c
+        .entry_set(cp::EntrySetRequest {
+            cache: CACHE.into(),
+            filter,
+            ..Default::default()
+        })
+        .await;
+    expect_code("entrySet with a filter", r, no, "entrySet").await;
+
+    // The v1 protocol is not served: the clients' handshake needs UNIMPLEMENTED.
+    let channel = Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.unwrap();
+    let r: Result<tonic::Response<()>, _> = grpc
+        .unary(
+            tonic::Request::new(()),
+            "/coherence.proxy.v1.ProxyService/subChannel"
+                .parse()
+                .unwrap(),
+            tonic_prost::ProstCodec::<(), ()>::default(),
+        )
+        .await;
+    assert_eq!(r.unwrap_err().code(), no);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_endpoint_can_be_turned_off_and_health_reports_it() {
+    let server = serve(Arc::new(MemoryStore::new())).await;
+    let channel = Channel::from_shared(format!("http://{}", server.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let status = health
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "coherence.NamedCacheService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
+    server.stop().await;
+
+    // A satchel server without the extension.
+    let server = satchel_testkit::grpc::serve(Arc::new(MemoryStore::new())).await;
+    let r = client(&server).await.get(get("k")).await;
+    assert_eq!(r.unwrap_err().code(), Code::Unimplemented);
+    server.stop().await;
+}
