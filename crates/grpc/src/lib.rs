@@ -29,7 +29,7 @@
 //!
 //! | file | what |
 //! | --- | --- |
-//! | `client.rs` | [`GrpcStore`] (`client`) |
+//! | `client/` | [`GrpcStore`]: connecting (`mod.rs`), the store calls (`store.rs`), the session calls (`sessions.rs`) (`client`) |
 //! | `config.rs` | [`GrpcConfig`], [`ClientTls`], `grpc://` URLs and `SATCHEL_*` variables (`client`) |
 //! | `server/` | [`Server`], [`BoundServer`], [`ServerConfig`], [`Extension`], the store service, the token check (`server`) |
 //! | `error.rs` | [`ServeError`] (`server`) |
