@@ -1,5 +1,5 @@
-//! Paged listing behaviours: [`Scan::scan_page`](satchel_store::Scan::scan_page) through
-//! `dyn StoreObject`.
+//! Listing behaviours: prefixes match literally, and paged listing
+//! ([`Scan::scan_page`](satchel_store::Scan::scan_page)) through `dyn StoreObject`.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -144,4 +144,33 @@ where
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
+}
+
+/// `scan` matches its prefix literally (`%`, `_`, `*`, `?`, `[` are no wildcards) and
+/// honours its limit.
+pub async fn scan_matches_prefixes_literally<S>(store: Arc<S>)
+where
+    S: StoreObject + ?Sized + 'static,
+{
+    let (s, name) = scoped(&store, "scan");
+    for key in [
+        "scan/a%_*?[1]",
+        "scan/a%_*?[2]",
+        "scan/ab",
+        "scan/aXY",
+        "other",
+    ] {
+        s.set(key, b"x", None, Condition::Always).await.unwrap();
+    }
+    let object: &dyn StoreObject = &s;
+    let mut keys = object.scan("scan/a%_*?[", 100).await.unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["scan/a%_*?[1]", "scan/a%_*?[2]"],
+        "{name}: scan is literal"
+    );
+    let keys = object.scan("scan/", 2).await.unwrap();
+    assert_eq!(keys.len(), 2, "{name}: scan honours its limit");
+    cleanup(&s).await;
 }
