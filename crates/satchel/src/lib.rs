@@ -99,7 +99,7 @@ pub use satchel_bincode::Bincode;
 
 #[cfg(feature = "zstd")]
 #[cfg_attr(docsrs, doc(cfg(feature = "zstd")))]
-pub use satchel_zstd::{Zstd, ZstdDict};
+pub use satchel_zstd::{MAX_DICT_LEN, Zstd, ZstdDict};
 
 /// Trains a zstd dictionary on sample values (zstd's trainer): see
 /// [`satchel_zstd::train`].

@@ -29,14 +29,24 @@
 //! ```
 //!
 //! Adapters live in their own crates (`satchel-sql`, `satchel-redis`) and are compiled
-//! into [`open`] by this crate's cargo features.
+//! into [`open`] by this crate's cargo features. With feature `zstd`,
+//! [`load_dictionaries`] loads the trained zstd dictionaries a store keeps
+//! (`satchel train --into-store`), so values written with them read back.
 
 mod codec_store;
+#[cfg(feature = "zstd")]
+mod dicts;
 mod instrumented;
 mod memory;
 mod open;
 
 pub use codec_store::{CodecExt, CodecStore};
+#[cfg(feature = "zstd")]
+#[cfg_attr(docsrs, doc(cfg(feature = "zstd")))]
+pub use dicts::{
+    DICT_PREFIX, DictLimits, dict_key, is_dict_key, load_dictionaries, load_dictionaries_with,
+    save_dictionary,
+};
 pub use instrumented::Instrumented;
 pub use memory::MemoryStore;
 pub use open::{DynStore, SCHEMES, open};
