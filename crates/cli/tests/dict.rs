@@ -179,6 +179,37 @@ fn train_into_the_store_then_convert_ls_get_and_rotate() {
 }
 
 #[test]
+fn a_corrupt_dictionary_key_fails_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    fill(&url, "s:", "corrupt", 2);
+    block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        store
+            .set(
+                "__satchel/dict/77",
+                b"no dictionary",
+                None,
+                Condition::Always,
+            )
+            .await
+            .expect("set");
+    });
+    // convert loads every dictionary the store keeps: it stops at the bad key (exit 5).
+    let err = fails(
+        &satchel(
+            &[
+                "convert", "--store", &url, "--prefix", "s:", "--to", "json+lz4",
+            ],
+            b"",
+        ),
+        5,
+    );
+    assert!(err.contains("`__satchel/dict/77`"), "{err}");
+    assert!(err.contains("does not hold one"), "{err}");
+}
+
+#[test]
 fn train_without_enough_values_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}", dir.path().join("s.db").display());
