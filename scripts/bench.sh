@@ -5,6 +5,9 @@
 #                               and the charts in benchmarks/
 #   scripts/bench.sh --smoke    every benchmark once, checks that the report script runs;
 #                               BENCHMARKS.md is not touched (used by .ci/run)
+#   scripts/bench.sh --only dict,seal
+#                               only the dictionary and/or sealing benches (about a minute
+#                               each), rewriting only their sections of BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,8 @@ if [ "${1:-}" = "--smoke" ]; then
   export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench-smoke.json"
   rm -f "$SATCHEL_STORE_BENCH_JSON"
   cargo bench -p satchel-benches --bench codec --locked -- --test
+  cargo bench -p satchel-benches --bench dict --locked -- --test
+  cargo bench -p satchel-benches --bench seal --locked -- --test
   timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
   for bytes in $(store_bytes); do python3 scripts/store_refs.py --smoke "$bytes"; done
   export SATCHEL_KVDB_BENCH_JSON="$PWD/target/satchel-kvdb-bench-smoke.json"
@@ -28,11 +33,26 @@ if [ "${1:-}" = "--smoke" ]; then
   exit 0
 fi
 
+if [ "${1:-}" = "--only" ]; then
+  sections="${2:?--only needs dict, seal or dict,seal}"
+  for bench in ${sections//,/ }; do
+    case "$bench" in
+      dict | seal) ;;
+      *) echo "--only: no section $bench (dict, seal)" >&2; exit 2 ;;
+    esac
+    timeout 900 cargo bench -p satchel-benches --bench "$bench" --locked
+  done
+  python3 scripts/bench_report.py --update "$sections"
+  exit 0
+fi
+
 export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench.json"
 rm -rf target/criterion "$SATCHEL_STORE_BENCH_JSON"
 # Bounded: each codec benchmark samples for about 1.2 s; each store figure is 3 runs of
 # 3 s; the whole run stays under 45 minutes.
 timeout 1800 cargo bench -p satchel-benches --bench codec --locked
+timeout 900 cargo bench -p satchel-benches --bench dict --locked
+timeout 900 cargo bench -p satchel-benches --bench seal --locked
 timeout 2400 cargo bench -p satchel-benches --bench stores --locked
 for bytes in $(store_bytes); do python3 scripts/store_refs.py "$bytes"; done
 export SATCHEL_KVDB_BENCH_JSON="$PWD/target/satchel-kvdb-bench.json"

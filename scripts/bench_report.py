@@ -2,21 +2,28 @@
 """Turns criterion's medians (target/criterion/**/new/) into BENCHMARKS.md on stdout.
 
 --check: only verify that the estimates and sizes can be read (smoke mode in CI).
+--update dict,seal: rewrite only those sections of BENCHMARKS.md in place (and their
+    charts), from the dictionary and sealing benches alone (`scripts/bench.sh --only …`);
+    the rest of the file stays as the last full run wrote it.
 """
 import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
+
+from bench_sections import dict_section, seal_section
+from bench_util import CHARTS, bar_chart, fmt_ns, human, read_json, sh
 
 ROOT = Path(__file__).resolve().parent.parent
 CRITERION = ROOT / "target" / "criterion"
 SIZES = ROOT / "target" / "satchel-bench-sizes.json"
+DICT_SIZES = ROOT / "target" / "satchel-bench-dict-sizes.json"
+SEAL_SIZES = ROOT / "target" / "satchel-bench-seal-sizes.json"
+REPORT = ROOT / "BENCHMARKS.md"
 STORES = Path(os.environ.get("SATCHEL_STORE_BENCH_JSON", ROOT / "target" / "satchel-store-bench.json"))
 KVDB = Path(os.environ.get("SATCHEL_KVDB_BENCH_JSON", ROOT / "target" / "satchel-kvdb-bench.json"))
-CHARTS = ROOT / "benchmarks"
 PAYLOADS = ["300B", "16KB", "1MB"]
 FORMATS = ["json", "msgpack", "bincode"]
 COMPRESSIONS = ["none", "zstd", "lz4", "gzip", "zlib"]
@@ -38,63 +45,6 @@ def load_stores():
     if not STORES.exists():
         return []
     return [json.loads(l) for l in STORES.read_text().splitlines() if l.strip()]
-
-
-def human(v):
-    """A readable number: 149k, 2.35M, 0.98 (never 1.49e+05)."""
-    if v >= 1e6:
-        return f"{v / 1e6:.3g}M"
-    if v >= 1e3:
-        return f"{v / 1e3:.3g}k"
-    return f"{v:.3g}"
-
-
-def bar_chart(path, title, groups, unit, reference=None, notes=None):
-    """A horizontal bar chart as hand-written SVG.
-
-    groups: [(label, [(series, value)])]; one row of bars per group. `reference`, if given,
-    draws a dashed line at that value (for ratio charts: 1.0). `notes`, if given, maps a
-    group label to a text printed after its last bar's value (the figures behind a ratio).
-    """
-    series = []
-    for _, bars in groups:
-        for name, _ in bars:
-            if name not in series:
-                series.append(name)
-    colors = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#b07aa1"]
-    bar_h, gap, left, width = 14, 10, 210, 420
-    right = 230 if notes else 90
-    rows = sum(len(b) for _, b in groups)
-    height = 50 + rows * bar_h + len(groups) * gap + 20 * len(series) + 20
-    top = max([v for _, b in groups for _, v in b] + [reference or 0]) or 1
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + right}" height="{height}" font-family="sans-serif" font-size="11">',
-           f'<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="10" y="20" font-size="14" font-weight="bold">{esc(title)}</text>']
-    y = 40
-    for label, bars in groups:
-        out.append(f'<text x="{left - 8}" y="{y + bar_h * len(bars) / 2 + 4:.0f}" text-anchor="end">{esc(label)}</text>')
-        for i, (name, v) in enumerate(bars):
-            c = colors[series.index(name) % len(colors)]
-            wpx = max(1, v / top * width)
-            note = f"  {notes[label]}" if notes and label in notes and i == len(bars) - 1 else ""
-            out.append(f'<rect x="{left}" y="{y}" width="{wpx:.1f}" height="{bar_h - 2}" fill="{c}"><title>{esc(name)}: {human(v)}</title></rect>')
-            out.append(f'<text x="{left + wpx + 4:.1f}" y="{y + bar_h - 4}">{human(v)}{esc(unit)}{esc(note)}</text>')
-            y += bar_h
-        y += gap
-    if reference:
-        x = left + reference / top * width
-        out.append(f'<line x1="{x:.1f}" y1="32" x2="{x:.1f}" y2="{y}" stroke="#333" stroke-dasharray="4 3"/>')
-    for i, name in enumerate(series):
-        yy = y + 10 + i * 20
-        out.append(f'<rect x="{left}" y="{yy}" width="12" height="12" fill="{colors[i % len(colors)]}"/>')
-        out.append(f'<text x="{left + 18}" y="{yy + 10}">{esc(name)}</text>')
-    out.append("</svg>")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(out) + "\n")
-
-
-def esc(text):
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def tower_section(w, rows, charts):
@@ -272,11 +222,39 @@ def store_section(w, rows):
         w("")
 
 
-def sh(*cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT).stdout.strip()
-    except OSError:
-        return "?"
+SECTIONS = {"dict": "## Trained dictionaries", "seal": "## Sealed values"}
+
+
+def update_sections(names, est, charts=True):
+    """Rewrites the named sections of BENCHMARKS.md in place (inserted where a full run
+    puts them if missing), each saying when and on which commit it was measured."""
+    provenance = (f"Measured on its own (`scripts/bench.sh --only {','.join(names)}`): "
+                  f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, commit "
+                  f"`{sh('git', 'rev-parse', '--short', 'HEAD')}`, same machine; the other sections are "
+                  "from the full run above.")
+    text = REPORT.read_text()
+    for name in names:
+        if name not in SECTIONS:
+            sys.exit(f"bench_report --update: no section `{name}` (known: {', '.join(SECTIONS)})")
+        lines = []
+        if name == "dict":
+            dict_section(lines.append, est, read_json(DICT_SIZES), charts, provenance)
+        else:
+            seal_section(lines.append, est, read_json(SEAL_SIZES), provenance)
+        if not lines:
+            sys.exit(f"bench_report --update: no figures for `{name}`: run its bench first")
+        new = "\n".join(lines) + "\n"
+        heading = SECTIONS[name] + "\n"
+        start = text.find(heading)
+        if start < 0:  # where a full run puts it: before the stores
+            anchor = "## Stores\n" if "## Stores\n" in text else "## Charts\n"
+            start = end = text.index(anchor)
+        else:
+            nxt = text.find("\n## ", start + len(heading))
+            end = len(text) if nxt < 0 else nxt + 1
+        text = text[:start] + new + text[end:]
+    REPORT.write_text(text)
+    print(f"bench_report: rewrote {', '.join(SECTIONS[n] for n in names)} in {REPORT.name}", file=sys.stderr)
 
 
 def cpu_model():
@@ -295,14 +273,6 @@ def mbps(nbytes, ns):
 
 def spec(f, c):
     return f if c == "none" else f"{f}+{c}"
-
-
-def fmt_ns(ns):
-    if ns >= 1e6:
-        return f"{ns / 1e6:.2f} ms"
-    if ns >= 1e3:
-        return f"{ns / 1e3:.1f} µs"
-    return f"{ns:.0f} ns"
 
 
 def codec_chart(est):
@@ -351,6 +321,12 @@ def store_chart(rows):
 def main():
     check = "--check" in sys.argv
     est = load()
+    if "--update" in sys.argv:
+        i = sys.argv.index("--update")
+        if i + 1 >= len(sys.argv):
+            sys.exit("bench_report --update needs section names: dict, seal or dict,seal")
+        update_sections(sys.argv[i + 1].split(","), est)
+        return
     stores = load_stores()
     if not check and not est:
         sys.exit("no criterion estimates under target/criterion: run the benchmarks first")
@@ -440,6 +416,8 @@ def main():
                 continue
             w(f"| {name} | {size} | {fmt_ns(a)} | {fmt_ns(b)} | {(b / a - 1) * 100:+.1f}% |")
     w("")
+    dict_section(w, est, read_json(DICT_SIZES), charts=not check)
+    seal_section(w, est, read_json(SEAL_SIZES))
     store_section(w, stores)
     tower_section(w, stores, charts=not check)
     kvdb_section(w, stores, json.loads(KVDB.read_text()) if KVDB.exists() else None, charts=not check)

@@ -2,7 +2,8 @@
 //! record, next to the same round trip sealed (ChaCha20-Poly1305, bound to a store key).
 //! Target (issue 17): sealing adds at most 10 %.
 //!
-//! `scripts/bench.sh` runs this with the others; the medians go into `BENCHMARKS.md`.
+//! `scripts/bench.sh` runs this with the others (`--only seal` alone); the medians go into
+//! `BENCHMARKS.md`, the sizes into `target/satchel-bench-seal-sizes.json`.
 #![allow(clippy::print_stdout)] // the sizes line, read by whoever runs it
 
 use std::hint::black_box;
@@ -27,11 +28,22 @@ fn seal(c: &mut Criterion) {
         sealed.decode_keyed::<Session>(&bytes, KEY).expect("opens"),
         value
     );
+    let plain_len = plain.encode(&value).expect("encodes").len();
     println!(
-        "seal/750B sizes: json {json_len}, json+zstd {}, json+zstd+seal {}",
-        plain.encode(&value).expect("encodes").len(),
+        "seal/750B sizes: json {json_len}, json+zstd {plain_len}, json+zstd+seal {}",
         bytes.len()
     );
+    // The sizes, for scripts/bench_report.py.
+    let sizes = serde_json::json!({
+        "json": json_len,
+        "json+zstd": plain_len,
+        "json+zstd+seal": bytes.len(),
+    });
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../target/satchel-bench-seal-sizes.json"
+    );
+    std::fs::write(path, sizes.to_string()).ok();
 
     let mut group = c.benchmark_group("seal/750B");
     group.throughput(Throughput::Bytes(json_len));

@@ -1,0 +1,98 @@
+"""BENCHMARKS.md's pipeline v2 sections (issue 17), for scripts/bench_report.py: trained
+dictionaries (benches/benches/dict.rs) and sealed values (benches/benches/seal.rs)."""
+from bench_util import CHARTS, bar_chart, fmt_ns
+
+DICT_LEVELS = [3, 19]
+DICTS = [("", "no dictionary"), ("+dict-4KiB", "4 KiB, committed"), ("+dict-16KiB", "16 KiB, trained")]
+DICT_SMALLER = 4.0  # issue 17: json+zstd with a trained dictionary ≥ 4× smaller than JSON
+DICT_TIME = 1.2  # … and its encode + decode ≤ 1.2× the time without one
+SEAL_COST = 1.10  # sealing adds ≤ 10% to a json+zstd round trip
+
+
+def dict_section(w, est, sizes, charts, provenance=None):
+    """## Trained dictionaries: benches/benches/dict.rs (sizes from its JSON file)."""
+    if not sizes:
+        return
+    json_len = sizes["json"]
+    w("## Trained dictionaries")
+    w("")
+    if provenance:
+        w(provenance)
+        w("")
+    w(f"`benches/benches/dict.rs`: json+zstd of the ~750-byte session record ({json_len} bytes of JSON)")
+    w("with no dictionary, with the 4 KiB dictionary committed for the tests, and with a 16 KiB one")
+    w("trained in the bench on 2,000 other records shaped like it (as `satchel train` does on a")
+    w("store), at levels 3 and 19. *vs JSON* is the JSON's size over the value's; *time* columns")
+    w("are criterion medians; *vs none* is the round trip with the dictionary over the round trip")
+    w("without one at the same level. Targets (issue 17): a trained dictionary ≥ 4× smaller than the")
+    w("JSON; encode + decode with a dictionary ≤ 1.2× the time without.")
+    w("")
+    w("| pipeline | dictionary | bytes | vs JSON | target | encode | decode | round trip | vs none | target |")
+    w("| --- | --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+    groups = []
+    for level in DICT_LEVELS:
+        base = f"json+zstd:{level}"
+        plain = est.get(("dict/750B", base, "round-trip"))
+        bars = []
+        for suffix, label in DICTS:
+            name = base + suffix
+            nbytes = sizes.get(name)
+            if nbytes is None:
+                continue
+            smaller = json_len / nbytes
+            size_mark = f"≥ {DICT_SMALLER:.0f} {'✓' if smaller >= DICT_SMALLER else '✗'}" if suffix == "+dict-16KiB" else ""
+            times = [est.get(("dict/750B", name, op)) for op in ("encode", "decode", "round-trip")]
+            row = [f"`{name}`", label, str(nbytes), f"{smaller:.2f}×", size_mark]
+            row += [fmt_ns(t) if t else "?" for t in times]
+            if suffix and plain and times[2]:
+                q = times[2] / plain
+                row += [f"{q:.2f}×", f"≤ {DICT_TIME} {'✓' if q <= DICT_TIME else '✗'}"]
+            else:
+                row += ["", ""]
+            w("| " + " | ".join(row) + " |")
+            bars.append((label, smaller))
+        if bars:
+            groups.append((f"json+zstd level {level}", bars))
+    w("")
+    if charts and groups:
+        bar_chart(CHARTS / "dict.svg",
+                  f"~750-byte session record: times smaller than its JSON (target ≥ {DICT_SMALLER:.0f}×)",
+                  groups, "×", reference=DICT_SMALLER)
+        w("![trained dictionaries](benchmarks/dict.svg)")
+        w("")
+
+
+def seal_section(w, est, sizes, provenance=None):
+    """## Sealed values: benches/benches/seal.rs."""
+    plain = est.get(("seal/750B", "json+zstd", "round-trip"))
+    sealed = est.get(("seal/750B", "json+zstd+seal", "round-trip"))
+    if plain is None and sealed is None and not sizes:
+        return
+    w("## Sealed values")
+    w("")
+    if provenance:
+        w(provenance)
+        w("")
+    w("`benches/benches/seal.rs`: a json+zstd round trip (encode + decode) of the ~750-byte session")
+    w("record, next to the same round trip sealed (ChaCha20-Poly1305 under a one-key ring, bound to")
+    w("a 60-byte store key: `encode_keyed` / `decode_keyed`), criterion medians. Target (issue 17):")
+    w(f"sealing adds ≤ {(SEAL_COST - 1) * 100:.0f}%.")
+    w("")
+    w("| pipeline | bytes | round trip | vs json+zstd | target |")
+    w("| --- | ---: | ---: | ---: | --- |")
+    sizes = sizes or {}
+    for name, t in [("json+zstd", plain), ("json+zstd+seal", sealed)]:
+        row = [f"`{name}`", str(sizes.get(name, "?")), fmt_ns(t) if t else "?"]
+        if name.endswith("+seal") and plain and sealed:
+            q = sealed / plain
+            row += [f"{q:.2f}× ({(q - 1) * 100:+.1f}%)", f"≤ {SEAL_COST:.2f} {'✓' if q <= SEAL_COST else '✗'}"]
+        else:
+            row += ["", ""]
+        w("| " + " | ".join(row) + " |")
+    w("")
+    if "json+zstd" in sizes and "json+zstd+seal" in sizes:
+        extra = sizes["json+zstd+seal"] - sizes["json+zstd"]
+        why = (": the extended header (3 bytes more than the compact one), the key id (4), the nonce"
+               " (12) and the tag (16); see docs/codecs.md") if extra == 35 else ""
+        w(f"A sealed value is {extra} bytes longer{why}.")
+        w("")
