@@ -146,7 +146,7 @@ def store_section(w, rows):
     size = min((r["bytes"] for r in ours), default="?")
     w("## Stores")
     w("")
-    w(f"`benches/benches/stores.rs`: typed `CodecStore` get/set/update of a ~750-byte JSON session record")
+    w(f"`benches/benches/stores/`: typed `CodecStore` get/set/update of a ~750-byte JSON session record")
     w(f"through `json+zstd` ({size} bytes stored), over 1000 keys, for 3 s, median of 3 runs, at")
     w("concurrency 1 and 50 (tokio tasks sharing one store handle). In the same run: the raw")
     w("redis-rs client (multiplexed connection, plain SET/GET, no codec), `redis-benchmark`")
