@@ -15,9 +15,11 @@ use satchel_store::{Condition, StoreErrorKind, StoreObject};
 use crate::store::unique_prefix;
 
 mod fingerprints;
+mod owner_race;
 mod races;
 mod trust;
 pub use fingerprints::*;
+pub use owner_race::*;
 pub use races::*;
 pub use trust::*;
 
