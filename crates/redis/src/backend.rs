@@ -16,7 +16,10 @@ use satchel_store_core::{
 };
 
 use crate::RedisConfig;
-use crate::error::{BACKEND, Op, conditional_write_lost, connect_failed, from_redis, is_dropped};
+use crate::error::{
+    BACKEND, Op, bad_reply, conditional_write_lost, connect_failed, from_redis, is_dropped,
+};
+use crate::layout::{self, Stored};
 use crate::scripts;
 
 mod conn;
@@ -26,18 +29,39 @@ mod page;
 mod replies;
 
 use conn::{Conn, Node, query_on};
-use replies::{flag_or_foreign, parse_get, parse_scan, parse_set, parse_version};
+use replies::{
+    flag_or_not_a_value, parse_legacy, parse_scan, parse_set, parse_version, wrong_type_apart,
+};
 
 /// A [`Store`] on a Redis server (or, with the `cluster` feature, a Redis Cluster).
 ///
-/// Each value is one Redis HASH with the fields `v` (the bytes) and `n` (the version, in
-/// decimal), under the key itself (wrap the store in [`Prefixed`](satchel_store_core::Prefixed) for a namespace); its expiry is the key's
-/// Redis expiry. Reads and conditional writes are single Lua scripts, so the value, its
-/// version and its time to live are read together and a compare-and-set is atomic on the
-/// server. Versions are the larger of the previous version plus one and the server clock
-/// in microseconds: they grow with every write and are not reused when a key is deleted and
-/// created again (as long as the server clock does not jump back past them).
+/// # Layout
+/// Each value is one Redis string under the key itself (wrap the store in
+/// [`Prefixed`](satchel_store_core::Prefixed) for a namespace): the bytes behind a small
+/// envelope, `C1 0F`, the version (8 bytes), the expiry in milliseconds since the epoch
+/// (6 bytes, when the value has one) and the owner tag (when tagged). The key's Redis
+/// expiry is the value's. So a read is one `GET`, an unconditional write one `SET`, and a
+/// value costs 10 bytes over a plain `SET` of its bytes (16 with an expiry). Conditional
+/// writes, `touch` and `delete_if` are single Lua scripts, atomic on the server.
 ///
+/// # Versions
+/// A version is 42 bits of the writer's clock in milliseconds and 21 random bits; each
+/// process's versions grow, a compare-and-set's new version is above the one it replaces,
+/// and two writers in the same millisecond draw their low bits independently. The expiry
+/// that [`Entry::expires_at`] reports is the writer's clock plus the time to live.
+///
+/// # Values other programs wrote
+/// A string without an envelope (kvdb-py's `_kvdbenc_…`, tower-sessions' MessagePack, a
+/// `redis-cli SET`) is a value: its bytes are returned as they are, under a version derived
+/// from their SHA-1 (the top bit set, so it never equals a version satchel writes), and
+/// compare-and-set or `delete_if` against that version succeeds only while the key holds
+/// the same bytes. Writing replaces it with an envelope. A key in satchel 0.1's layout (a
+/// HASH with `v` and `n`) reads as before and moves to the string layout at its next
+/// write (or `satchel convert`). A key of any other type (a list, a set, a hash of other
+/// fields) reads as [`StoreErrorKind::Corrupt`] naming the type, and is left in place;
+/// an unconditional `set` replaces it.
+///
+/// # Connections
 /// The store is cheap to clone: clones share one multiplexed connection, which is
 /// re-established by itself when it drops (a server restart, `CLIENT KILL`, a network
 /// blip). An operation that finds the connection dropped is retried once on the new one when
@@ -45,15 +69,13 @@ use replies::{flag_or_foreign, parse_get, parse_scan, parse_set, parse_version};
 /// conditional `set` is not repeated, since it may have been applied, and fails with
 /// [`StoreErrorKind::Unavailable`] instead.
 ///
+/// # Owners
 /// On a single server (not a cluster) the store also tags keys with owners
-/// ([`OwnedKeys`](satchel_store_core::OwnedKeys)): a tagged key's hash has a third field,
-/// `o`, the owner, and the key is a member of the owner's SET, whose name starts with a NUL
-/// character (which no key the store accepts holds, so it never collides with one and scans
-/// skip it). Every write script keeps both in step; see `docs/stores.md`.
-///
-/// Keys on the server that satchel did not write (another type, or a hash without a
-/// version) read as [`StoreErrorKind::Corrupt`] and are left in place; an unconditional
-/// `set` replaces them.
+/// ([`OwnedKeys`](satchel_store_core::OwnedKeys)): a tagged key's envelope holds the owner,
+/// and the key is a member of the owner's SET, whose name starts with a NUL character (which
+/// no key the store accepts holds, so it never collides with one and scans skip it). Tagged
+/// writes are scripts that keep both in step; an untagged plain `SET` over a tagged key
+/// leaves a stale member, which listing prunes. See `docs/stores.md`.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: Conn,
@@ -179,20 +201,87 @@ impl RedisStore {
             .map_err(|e| with_key(from_redis(e, op)))
     }
 
+    /// One `GET`: an envelope is the whole answer. A foreign string is read again with its
+    /// time to live (one `MULTI`); a key of another Redis type (a 0.1 HASH, a list, …) is read
+    /// by [`scripts::GET_LEGACY`].
     async fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
         check_key(key)?;
         let full = self.full_key(key);
-        let reply: Value = self
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(&full);
+        let reply = self
             .run(Op::Get, Some(key), true, |mut conn| {
-                let full = &full;
-                async move { scripts::GET.key(full).invoke_async(&mut conn).await }
+                let cmd = &cmd;
+                async move { wrong_type_apart(cmd.query_async(&mut conn).await) }
             })
             .await?;
-        parse_get(key, reply)
+        match reply {
+            Some(Value::Nil) => Ok(None),
+            Some(Value::BulkString(bytes)) => match layout::parse(bytes) {
+                Stored::Envelope {
+                    value,
+                    version,
+                    expires_at,
+                } => Ok(Some(Entry::new(value, version, expires_at))),
+                Stored::Foreign(_) => self.get_foreign(key, &full).await,
+            },
+            Some(_) => Err(bad_reply(Op::Get, "not a string").with_key(key)),
+            None => self.get_legacy(key, &full).await,
+        }
     }
 
-    /// Writes `key` (tagged with `owner` if given, which the caller has checked) in one
-    /// script, which also moves the key between owner sets.
+    /// A string another program wrote, with its time to live, read together (`MULTI`); its
+    /// version is derived from its bytes ([`layout::derived`]).
+    async fn get_foreign(&self, key: &str, full: &str) -> Result<Option<Entry>> {
+        let mut pipe = redis::pipe();
+        pipe.atomic().cmd("GET").arg(full).cmd("PTTL").arg(full);
+        let reply = self
+            .run(Op::Get, Some(key), true, |mut conn| {
+                let pipe = &pipe;
+                async move { wrong_type_apart(pipe.query_async(&mut conn).await) }
+            })
+            .await?;
+        let Some(reply) = reply else {
+            return self.get_legacy(key, full).await;
+        };
+        let Ok([value, Value::Int(pttl)]) = <[Value; 2]>::try_from(match reply {
+            Value::Array(items) => items,
+            _ => Vec::new(),
+        }) else {
+            return Err(bad_reply(Op::Get, "not a value and a time to live").with_key(key));
+        };
+        match value {
+            Value::Nil => Ok(None),
+            Value::BulkString(bytes) => match layout::parse(bytes) {
+                Stored::Envelope {
+                    value,
+                    version,
+                    expires_at,
+                } => Ok(Some(Entry::new(value, version, expires_at))),
+                Stored::Foreign(bytes) => {
+                    let version = layout::derived(&bytes);
+                    let expires_at = replies::expiry_of(key, pttl)?;
+                    Ok(Some(Entry::new(bytes, version, expires_at)))
+                }
+            },
+            _ => Err(bad_reply(Op::Get, "not a string").with_key(key)),
+        }
+    }
+
+    /// A key that is not a string: a 0.1 HASH is read (and moved to the string layout by the
+    /// next write), anything else is [`StoreErrorKind::Corrupt`], left in place.
+    async fn get_legacy(&self, key: &str, full: &str) -> Result<Option<Entry>> {
+        let reply: Value = self
+            .run(Op::Get, Some(key), true, |mut conn| async move {
+                scripts::GET_LEGACY.key(full).invoke_async(&mut conn).await
+            })
+            .await?;
+        parse_legacy(key, reply)
+    }
+
+    /// Writes `key` (tagged with `owner` if given, which the caller has checked). An
+    /// unconditional, untagged write is one plain `SET` of the envelope; every other write
+    /// is one script, which checks the condition and moves the key between owner sets.
     async fn set_value(
         &self,
         key: &str,
@@ -202,28 +291,49 @@ impl RedisStore {
         owner: Option<&str>,
     ) -> Result<Version> {
         check_write(key, ttl)?;
-        let (mode, expected) = match condition {
-            Condition::Always => ("always", String::new()),
-            Condition::IfAbsent => ("absent", String::new()),
-            Condition::IfVersion(v) => ("version", v.get().to_string()),
+        let (mode, replaced) = match condition {
+            Condition::Always => ("always", None),
+            Condition::IfAbsent => ("absent", None),
+            Condition::IfVersion(v) => ("version", Some(v)),
             _ => return Err(unknown_condition(key, condition, BACKEND)),
         };
-        let ttl = ttl.map(|t| ttl_millis(t).to_string()).unwrap_or_default();
+        let ttl_ms = ttl.map(ttl_millis);
+        let version = layout::next_version(replaced);
+        let envelope = layout::encode(value, version, ttl_ms.map(layout::expiry_ms), owner);
         let full = self.full_key(key);
+        if matches!(condition, Condition::Always) && owner.is_none() {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&full).arg(&envelope);
+            if let Some(ms) = ttl_ms {
+                cmd.arg("PX").arg(ms);
+            }
+            let () = self
+                .run(Op::Set, Some(key), true, |mut conn| {
+                    let cmd = &cmd;
+                    async move { cmd.query_async(&mut conn).await }
+                })
+                .await?;
+            return Ok(version);
+        }
+        let expected = replaced.map(|v| (layout::version_hex(v), v.get().to_string()));
+        let (hex, dec) = expected.unwrap_or_default();
+        let ttl = ttl_ms.map(|ms| ms.to_string()).unwrap_or_default();
         let owner_set = owner.map(scripts::owner_set);
         let retry = matches!(condition, Condition::Always);
         let reply: Value = self
             .run(Op::Set, Some(key), retry, |mut conn| {
-                let (full, expected, ttl, owner_set) = (&full, &expected, &ttl, &owner_set);
+                let (full, envelope, hex, dec) = (&full, &envelope, &hex, &dec);
+                let (ttl, owner_set) = (&ttl, &owner_set);
                 async move {
                     let mut invocation = scripts::SET.key(full);
                     if let Some(set) = owner_set {
                         invocation.key(set);
                     }
                     invocation
-                        .arg(value)
+                        .arg(envelope)
                         .arg(mode)
-                        .arg(expected)
+                        .arg(hex)
+                        .arg(dec)
                         .arg(ttl)
                         .arg(owner.unwrap_or_default())
                         .arg(self.owner_sets())
@@ -232,7 +342,7 @@ impl RedisStore {
                 }
             })
             .await?;
-        parse_set(key, condition, reply)
+        parse_set(key, condition, reply).map(|()| version)
     }
 
     async fn delete_key(&self, key: &str) -> Result<bool> {
@@ -248,12 +358,13 @@ impl RedisStore {
         Ok(removed > 0)
     }
 
-    /// Extends a satchel value's ttl; a foreign key is the same error as from `get` (one
-    /// rule for keys satchel did not write, in every operation), and keeps its own ttl.
+    /// Extends a value's ttl (an envelope's own expiry with it); a key that holds no value
+    /// is the same error as from `get` (one rule in every operation), and keeps its own ttl.
     async fn touch_key(&self, key: &str, ttl: Duration) -> Result<bool> {
         check_write(key, Some(ttl))?;
         let full = self.full_key(key);
         let ms = ttl_millis(ttl);
+        let expiry = layout::expiry_bytes(layout::expiry_ms(ms));
         let reply: Value = self
             .run(Op::Touch, Some(key), true, |mut conn| {
                 let full = &full;
@@ -261,13 +372,14 @@ impl RedisStore {
                     scripts::TOUCH
                         .key(full)
                         .arg(ms)
+                        .arg(&expiry[..])
                         .arg(self.owner_sets())
                         .invoke_async(&mut conn)
                         .await
                 }
             })
             .await?;
-        flag_or_foreign(key, Op::Touch, reply)
+        flag_or_not_a_value(key, Op::Touch, reply)
     }
 
     async fn scan_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {

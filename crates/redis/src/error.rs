@@ -115,16 +115,19 @@ pub(crate) fn conflict(key: &str, condition: Condition, current: Option<u64>) ->
     StoreError::conflict(key, condition, current.map(Version::new), BACKEND)
 }
 
-/// A key that holds something satchel did not write (`redis_type` is what `TYPE` said).
-pub(crate) fn foreign(key: &str, op: Op, redis_type: &[u8]) -> StoreError {
-    let redis_type = String::from_utf8_lossy(&redis_type[..redis_type.len().min(64)]);
-    let what = match op {
-        Op::Get => "it is left in place",
+/// A key that holds no value: a Redis type other than a string (or a 0.1 HASH), as
+/// `what` (from the scripts) names it.
+pub(crate) fn not_a_value(key: &str, op: Op, what: &[u8]) -> StoreError {
+    let what = String::from_utf8_lossy(&what[..what.len().min(64)]);
+    let advice = match op {
+        Op::Get => {
+            "it is left in place (satchel reads strings, whoever wrote them, and its own 0.1 hashes)"
+        }
         _ => "conditional writes leave it alone; an unconditional set replaces it",
     };
     StoreError::new(
         StoreErrorKind::Corrupt,
-        format!("{op}: the key holds a value satchel did not write ({redis_type}); {what}"),
+        format!("{op}: the key holds {what}, not a value; {advice}"),
     )
     .with_key(key)
     .with_backend(BACKEND)

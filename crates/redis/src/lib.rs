@@ -3,10 +3,12 @@
 //! [`OwnedKeys`]. It has no `PurgeExpired`: Redis deletes expired keys by itself
 //! ([`Store::capabilities`] says so).
 //!
-//! Each value is one Redis HASH (`v`: the bytes, `n`: the version) whose Redis expiry is the
-//! value's; reads and conditional writes are single Lua scripts, so compare-and-set is
-//! atomic on the server. See [`RedisStore`] for the details, [`RedisConfig`] for the
-//! settings.
+//! Each value is one Redis string: the bytes behind a 10-byte envelope (16 with an expiry)
+//! that holds the version, so a read is one `GET` and an unconditional write one `SET`.
+//! Conditional writes are single Lua scripts, so compare-and-set is atomic on the server.
+//! Strings other programs wrote (kvdb-py, tower-sessions, `redis-cli SET`) are values too,
+//! with a version derived from their bytes. See [`RedisStore`] for the details,
+//! [`RedisConfig`] for the settings.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,6 +48,7 @@
 mod backend;
 mod config;
 mod error;
+mod layout;
 mod scripts;
 
 pub use backend::RedisStore;

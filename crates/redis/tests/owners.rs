@@ -64,6 +64,19 @@ impl Fixture {
             .collect()
     }
 
+    /// The owner tag in `key`'s envelope (`C1 0F`, version, [expiry], [owner]), if any.
+    async fn tag(&mut self, key: &str) -> Option<String> {
+        let bytes: Vec<u8> = self.raw.get(self.key(key)).await.unwrap();
+        assert_eq!(bytes[0], 0xC1, "an envelope");
+        let flags = bytes[1];
+        if flags & 2 == 0 {
+            return None;
+        }
+        let at = if flags & 1 == 1 { 16 } else { 10 };
+        let len = usize::from(u16::from_be_bytes([bytes[at], bytes[at + 1]]));
+        Some(String::from_utf8(bytes[at + 2..at + 2 + len].to_vec()).unwrap())
+    }
+
     async fn set_ttl(&mut self, owner: &str) -> i64 {
         let set = self.set(owner);
         self.raw.pttl(set).await.unwrap()
@@ -90,8 +103,8 @@ fn set(keys: &[&str]) -> BTreeSet<String> {
 
 const MIN: Duration = Duration::from_secs(60);
 
-/// A tagged write puts the key in its owner's set and the owner in the key's hash; a plain
-/// `set` or a new owner takes it out; the set lives as long as its longest-lived key
+/// A tagged write puts the key in its owner's set and the owner in the key's envelope; a
+/// plain `set` untags it (listing prunes the stale member) and a new owner takes it out; the set lives as long as its longest-lived key
 /// (`touch` extends it, a key without expiry makes it persistent), and expires with them.
 #[tokio::test]
 async fn owner_sets_follow_tags_and_outlive_their_keys() {
@@ -103,11 +116,10 @@ async fn owner_sets_follow_tags_and_outlive_their_keys() {
         .await
         .unwrap();
     assert_eq!(fx.members("ann").await, set(&["a"]));
-    let tag: Option<String> = fx.raw.hget(fx.key("a"), "o").await.unwrap();
     assert_eq!(
-        tag,
+        fx.tag("a").await,
         Some(format!("{}ann", fx.prefix)),
-        "the owner is in the hash"
+        "the owner is in the envelope"
     );
     let ttl = fx.set_ttl("ann").await;
     assert!(
@@ -134,15 +146,21 @@ async fn owner_sets_follow_tags_and_outlive_their_keys() {
     );
     assert_eq!(fx.members("ann").await, set(&["a", "b", "c"]));
 
-    // A plain set untags; another owner moves the key.
+    // A plain set (one SET, no script) untags and leaves a stale member, which listing
+    // prunes; another owner moves the key at once.
     s.set("c", b"plain", None, Condition::Always).await.unwrap();
-    let tagged: bool = fx.raw.hexists(fx.key("c"), "o").await.unwrap();
-    assert!(!tagged, "a plain set writes the key untagged");
+    assert_eq!(
+        fx.tag("c").await,
+        None,
+        "a plain set writes the key untagged"
+    );
     s.set_owned("b", b"4", None, Condition::Always, Some("bob"))
         .await
         .unwrap();
-    assert_eq!(fx.members("ann").await, set(&["a"]));
+    assert_eq!(fx.members("ann").await, set(&["a", "c"]));
     assert_eq!(fx.members("bob").await, set(&["b"]));
+    assert_eq!(s.keys_of("ann").await.unwrap(), vec!["a".to_string()]);
+    assert_eq!(fx.members("ann").await, set(&["a"]), "pruned by listing");
 
     // A deleted key stays a member until keys_of prunes it; the empty set goes with it.
     assert!(s.delete("a").await.unwrap());

@@ -10,83 +10,10 @@ use std::time::{Duration, SystemTime};
 use satchel_redis::{
     Condition, Prefixed, RedisConfig, RedisStore, Scan, Store, StoreErrorKind, StoreObject, Version,
 };
-use tokio::sync::{RwLock, RwLockReadGuard};
 
-/// `CLIENT KILL TYPE normal` drops every connection to the server, so the test that sends it
-/// runs alone: it takes this lock for writing, every other test for reading.
-static KILL_LOCK: RwLock<()> = RwLock::const_new(());
+mod support;
 
-fn test_url() -> Option<String> {
-    match std::env::var("SATCHEL_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("SATCHEL_REQUIRE_SERVICES").as_deref() != Ok("1"),
-                "SATCHEL_TEST_REDIS_URL not set and SATCHEL_REQUIRE_SERVICES=1"
-            );
-            // Written past the test harness's output capture, so a plain `cargo test` shows it.
-            let _ = std::io::Write::write_all(
-                &mut std::io::stderr(),
-                b"skipped: a Redis test (SATCHEL_TEST_REDIS_URL not set)\n",
-            );
-            None
-        }
-    }
-}
-
-fn unique_prefix(test: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    format!("satchel-test:{}:{nanos}:{test}:", std::process::id())
-}
-
-/// A store under a fresh prefix, a raw connection for setting up odd states, and the
-/// guard that keeps the `CLIENT KILL` test away.
-struct Fixture {
-    store: Prefixed<RedisStore>,
-    raw: redis::aio::MultiplexedConnection,
-    prefix: String,
-    _guard: RwLockReadGuard<'static, ()>,
-}
-
-impl Fixture {
-    async fn new(test: &str) -> Option<Self> {
-        let url = test_url()?;
-        let guard = KILL_LOCK.read().await;
-        let prefix = unique_prefix(test);
-        let store = Prefixed::new(
-            RedisStore::with_config(RedisConfig::new(&url))
-                .await
-                .unwrap(),
-            prefix.clone(),
-        );
-        let raw = redis::Client::open(url.as_str())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .unwrap();
-        Some(Self {
-            store,
-            raw,
-            prefix,
-            _guard: guard,
-        })
-    }
-
-    /// Deletes every key under the prefix, and checks nothing is left.
-    async fn cleanup(self) {
-        cleanup(&self.store).await;
-    }
-}
-
-async fn cleanup(store: &Prefixed<RedisStore>) {
-    for key in store.scan("", usize::MAX).await.unwrap() {
-        store.delete(&key).await.unwrap();
-    }
-    assert!(store.scan("", usize::MAX).await.unwrap().is_empty());
-}
+use support::{Fixture, KILL_LOCK, cleanup, test_url, unique_prefix};
 
 #[tokio::test]
 async fn binary_values_round_trip() {
@@ -408,74 +335,6 @@ async fn many_keys_scan_past_one_batch() {
     keys.dedup();
     assert_eq!(keys.len(), 1500);
     assert_eq!(s.scan("k", 1200).await.unwrap().len(), 1200);
-    fx.cleanup().await;
-}
-
-#[tokio::test]
-async fn keys_satchel_did_not_write_are_corrupt_and_left_alone() {
-    let Some(mut fx) = Fixture::new("foreign").await else {
-        return;
-    };
-    let raw_key = format!("{}plain", fx.prefix);
-    let _: () = redis::cmd("SET")
-        .arg(&raw_key)
-        .arg("not a hash")
-        .query_async(&mut fx.raw)
-        .await
-        .unwrap();
-    let s = &fx.store;
-    let err = s.get("plain").await.unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-    assert_eq!(err.key(), Some("plain"));
-    let err = s
-        .set("plain", b"x", None, Condition::IfAbsent)
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-    let err = s
-        .set("plain", b"x", None, Condition::IfVersion(Version::new(1)))
-        .await
-        .unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-    let still: String = redis::cmd("GET")
-        .arg(&raw_key)
-        .query_async(&mut fx.raw)
-        .await
-        .unwrap();
-    assert_eq!(still, "not a hash");
-    // regression: 0.1's touch set a ttl on keys satchel did not write, while get called
-    // them foreign. One rule for foreign keys: touch refuses them the same way and leaves
-    // their ttl alone.
-    let err = s.touch("plain", Duration::from_secs(1)).await.unwrap_err();
-    assert_eq!(err.kind(), StoreErrorKind::Corrupt, "{err}");
-    assert!(err.to_string().contains("did not write"), "{err}");
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(&raw_key)
-        .query_async(&mut fx.raw)
-        .await
-        .unwrap();
-    assert_eq!(ttl, -1, "touch must not set a ttl on a foreign key");
-    // An unconditional set replaces it.
-    s.set("plain", b"mine", None, Condition::Always)
-        .await
-        .unwrap();
-    assert_eq!(s.get("plain").await.unwrap().unwrap().value, b"mine");
-
-    // A hash with a bad version field.
-    let hash_key = format!("{}hash", fx.prefix);
-    let _: () = redis::cmd("HSET")
-        .arg(&hash_key)
-        .arg("v")
-        .arg("x")
-        .arg("n")
-        .arg("1e9")
-        .query_async(&mut fx.raw)
-        .await
-        .unwrap();
-    assert_eq!(
-        s.get("hash").await.unwrap_err().kind(),
-        StoreErrorKind::Corrupt
-    );
     fx.cleanup().await;
 }
 

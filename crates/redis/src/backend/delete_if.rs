@@ -8,25 +8,30 @@ use crate::error::Op;
 use crate::scripts;
 
 impl RedisStore {
-    /// Deletes `key` if its satchel value is at `version`; a foreign key is the same error
-    /// as from `get` (one rule for keys satchel did not write, in every operation). Not
+    /// Deletes `key` if its value is at `version` (a foreign string's derived version
+    /// included); a key that holds no value is the same error as from `get` (one rule in
+    /// every operation). Not
     /// retried after an ambiguous failure (a lost reply would turn `true` into `false`).
     pub(super) async fn delete_key_if(&self, key: &str, version: Version) -> Result<bool> {
         check_key(key)?;
         let full = self.full_key(key);
-        let n = version.get().to_string();
+        let (hex, dec) = (
+            crate::layout::version_hex(version),
+            version.get().to_string(),
+        );
         let reply: Value = self
             .run(Op::Delete, Some(key), false, |mut conn| {
-                let (full, n) = (&full, &n);
+                let (full, hex, dec) = (&full, &hex, &dec);
                 async move {
                     scripts::DELETE_IF
                         .key(full)
-                        .arg(n)
+                        .arg(hex)
+                        .arg(dec)
                         .invoke_async(&mut conn)
                         .await
                 }
             })
             .await?;
-        super::flag_or_foreign(key, Op::Delete, reply)
+        super::flag_or_not_a_value(key, Op::Delete, reply)
     }
 }
