@@ -201,9 +201,9 @@ impl RedisStore {
             .map_err(|e| with_key(from_redis(e, op)))
     }
 
-    /// One `GET`: an envelope is the whole answer. A foreign string is read again with its
-    /// time to live (one `MULTI`); a key of another Redis type (a 0.1 HASH, a list, …) is read
-    /// by [`scripts::GET_LEGACY`].
+    /// One `GET`: an envelope is the whole answer. A foreign string (or an envelope whose
+    /// expiry is past the year 10889) is read again with its time to live (one `MULTI`); a
+    /// key of another Redis type (a 0.1 HASH, a list, …) is read by [`scripts::GET_LEGACY`].
     async fn get_entry(&self, key: &str) -> Result<Option<Entry>> {
         check_key(key)?;
         let full = self.full_key(key);
@@ -222,17 +222,19 @@ impl RedisStore {
                     value,
                     version,
                     expires_at,
+                    far: false,
                 } => Ok(Some(Entry::new(value, version, expires_at))),
-                Stored::Foreign(_) => self.get_foreign(key, &full).await,
+                _ => self.get_with_ttl(key, &full).await,
             },
             Some(_) => Err(bad_reply(Op::Get, "not a string").with_key(key)),
             None => self.get_legacy(key, &full).await,
         }
     }
 
-    /// A string another program wrote, with its time to live, read together (`MULTI`); its
-    /// version is derived from its bytes ([`layout::derived`]).
-    async fn get_foreign(&self, key: &str, full: &str) -> Result<Option<Entry>> {
+    /// A string with its time to live, read together (`MULTI`): for a string another
+    /// program wrote, whose version is derived from its bytes ([`layout::derived`]), and an
+    /// envelope whose expiry is [`layout::FAR`].
+    async fn get_with_ttl(&self, key: &str, full: &str) -> Result<Option<Entry>> {
         let mut pipe = redis::pipe();
         pipe.atomic().cmd("GET").arg(full).cmd("PTTL").arg(full);
         let reply = self
@@ -257,7 +259,15 @@ impl RedisStore {
                     value,
                     version,
                     expires_at,
-                } => Ok(Some(Entry::new(value, version, expires_at))),
+                    far,
+                } => {
+                    let expires_at = if far {
+                        replies::expiry_of(key, pttl)?
+                    } else {
+                        expires_at
+                    };
+                    Ok(Some(Entry::new(value, version, expires_at)))
+                }
                 Stored::Foreign(bytes) => {
                     let version = layout::derived(&bytes);
                     let expires_at = replies::expiry_of(key, pttl)?;

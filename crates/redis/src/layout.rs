@@ -30,6 +30,9 @@ pub(crate) const HAS_OWNER: u8 = 0x02;
 pub(crate) const BASE_LEN: usize = 10;
 /// The bytes of an expiry.
 pub(crate) const EXPIRY_LEN: usize = 6;
+/// The expiry kept for a value that expires after the year 10889 (a TTL near
+/// [`MAX_TTL`](satchel_store_core::MAX_TTL)): a read asks the server for the key's TTL.
+pub(crate) const FAR: u64 = (1 << 48) - 1;
 /// The top bit of a version: set only on versions [`derived`] from foreign bytes.
 pub(crate) const DERIVED: u64 = 1 << 63;
 
@@ -42,6 +45,8 @@ pub(crate) enum Stored {
         value: Vec<u8>,
         version: Version,
         expires_at: Option<SystemTime>,
+        /// The expiry is past what 48 bits hold ([`FAR`]): the key's own TTL tells it.
+        far: bool,
     },
     /// Bytes another program wrote: all of them are the value.
     Foreign(Vec<u8>),
@@ -95,6 +100,7 @@ pub(crate) fn parse(mut bytes: Vec<u8>) -> Stored {
         expires_at: head
             .expiry_ms
             .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms))),
+        far: head.expiry_ms == Some(FAR),
     }
 }
 
@@ -142,9 +148,10 @@ pub(crate) fn encode(
     out
 }
 
-/// An expiry as the envelope keeps it: 48 bits of milliseconds (until the year 10889).
+/// An expiry as the envelope keeps it: 48 bits of milliseconds (until the year 10889;
+/// anything later is [`FAR`]).
 pub(crate) fn expiry_bytes(ms: u64) -> [u8; EXPIRY_LEN] {
-    let be = ms.min((1 << 48) - 1).to_be_bytes();
+    let be = ms.min(FAR).to_be_bytes();
     let mut out = [0u8; EXPIRY_LEN];
     out.copy_from_slice(&be[2..]);
     out
@@ -228,11 +235,13 @@ mod tests {
                     value: back,
                     version,
                     expires_at,
+                    far,
                 } = parse(bytes)
                 else {
                     panic!("not read back as an envelope");
                 };
                 assert_eq!((back.as_slice(), version), (value, Version::new(42)));
+                assert!(!far);
                 assert_eq!(
                     expires_at,
                     expiry.map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
@@ -292,6 +301,8 @@ mod tests {
     fn expiries_keep_48_bits() {
         assert_eq!(expiry_bytes(0x0102_0304_0506), [1, 2, 3, 4, 5, 6]);
         assert_eq!(expiry_bytes(u64::MAX), [0xFF; 6]);
+        let far = encode(b"v", Version::new(1), Some(expiry_ms(1 << 52)), None);
+        assert!(matches!(parse(far), Stored::Envelope { far: true, .. }));
         assert_eq!(version_hex(Version::new(0xab)), "00000000000000ab");
     }
 }

@@ -44,9 +44,12 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// The result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// A value's version: opaque, strictly increasing with every write to a key, and never
-/// reused for a key, even after it is deleted and created again (so a compare-and-set
-/// cannot succeed against a different value that happens to carry an old number).
+/// A value's version: opaque, and unique for a key, even after it is deleted and created
+/// again (so a compare-and-set cannot succeed against a different value that happens to
+/// carry an old number). Versions grow with every write a process makes, and a
+/// compare-and-set's new version is above the one it replaced; on Redis, writers in two
+/// processes draw versions from their own clocks, and a value another program wrote has a
+/// version derived from its bytes, with no order (see `satchel_redis::RedisStore`).
 ///
 /// Compare-and-set ([`Condition::IfVersion`]) succeeds only if the stored version is still
 /// the one the writer read.
