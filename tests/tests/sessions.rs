@@ -45,6 +45,13 @@ session_suite!(grpc_redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| {
 session_suite!(postgres, env "SATCHEL_TEST_POSTGRES_URL", async |url: String| backend(&url).await);
 session_suite!(mariadb, env "SATCHEL_TEST_MYSQL_URL", async |url: String| backend(&url).await);
 session_suite!(redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| backend(&url).await);
+// A 3-primary Redis Cluster: sessions keep the generic owner index there.
+session_suite!(redis_cluster, env "SATCHEL_TEST_REDIS_CLUSTER_URL", async |url: String| {
+    backend(&url).await
+});
+session_suite!(redis_sentinel, env "SATCHEL_TEST_REDIS_SENTINEL_URL", async |url: String| {
+    backend(&url).await
+});
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn named_sessions_share_one_store_per_url() {

@@ -1,5 +1,6 @@
 //! The store conformance suite (`satchel_testkit::store`), run against every adapter:
-//! memory and SQLite always; PostgreSQL, MariaDB and Redis from `SATCHEL_TEST_*_URL`
+//! memory and SQLite always; PostgreSQL, MariaDB, Redis and a Redis Cluster from
+//! `SATCHEL_TEST_*_URL`
 //! (`.ci/run` sets them and `SATCHEL_REQUIRE_SERVICES=1`, so a service that cannot be
 //! reached fails the run; a plain `cargo test` says which tests it skipped).
 //!
@@ -49,6 +50,16 @@ store_suite!(grpc_redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| {
 store_suite!(postgres, env "SATCHEL_TEST_POSTGRES_URL", async |url: String| open(&url).await);
 store_suite!(mariadb, env "SATCHEL_TEST_MYSQL_URL", async |url: String| open(&url).await);
 store_suite!(redis, env "SATCHEL_TEST_REDIS_URL", async |url: String| open(&url).await);
+// A 3-primary Redis Cluster (`redis-cluster://…?node=…`; `.ci/run` starts one with
+// scripts/redis-cluster.sh): keys of one test spread over every slot and primary.
+store_suite!(redis_cluster, env "SATCHEL_TEST_REDIS_CLUSTER_URL", async |url: String| {
+    open(&url).await
+});
+// A primary + replica behind three sentinels (`redis-sentinel://…?sentinelServiceName=…`;
+// `.ci/run` starts them with scripts/redis-sentinel.sh).
+store_suite!(redis_sentinel, env "SATCHEL_TEST_REDIS_SENTINEL_URL", async |url: String| {
+    open(&url).await
+});
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_schemes_are_invalid_input_and_keep_passwords_out() {

@@ -1,7 +1,8 @@
 //! The README's kvdb-py promise, on the path a user takes: the real kvdb-py 0.0.2 writes
 //! into a live Redis (`SATCHEL_TEST_REDIS_URL`), and `satchel ls`, `get`, `inspect` and
 //! `convert --store redis://…` read and migrate those values through satchel's Redis store
-//! (no raw client in between); a Rust service reads them typed through `CodecStore`.
+//! (no raw client in between); a Rust service reads them typed through `CodecStore`. What
+//! kvdb-py keeps unframed (str, int and bytes, as Redis strings) is listed and left alone.
 //!
 //! Needs the kvdb-py virtual environment (`scripts/py-venv.sh kvdb`, built on first use, or
 //! the python named by `SATCHEL_KVDB_PYTHON`). Missing it or Redis: `skipped: …`, or a failure
@@ -16,7 +17,7 @@ use std::sync::LazyLock;
 use common::*;
 use satchel::kvdb::Classes;
 use satchel::{Codec, Zstd};
-use satchel_store::{CodecExt, Scan, Store};
+use satchel_store::{CodecExt, Store};
 use serde_json::{Value, json};
 
 /// Mirrors `kvdb_models.User` (crates/kvdb/tests/py/kvdb_models.py).
@@ -76,7 +77,33 @@ fn kvdb_py_values_are_read_and_migrated_through_the_redis_store() {
     let names: Vec<String> = serde_json::from_str(written.trim()).expect("names");
     assert!(names.contains(&"model".to_string()), "{names:?}");
 
-    // `ls` lists every value kvdb-py wrote, each as kvdb-json+zstd.
+    // kvdb-py frames what it serializes (`_kvdbenc_…`) and keeps str, int and bytes as they
+    // are: the dump says which is which.
+    let mut framed = Vec::new();
+    let mut raw = Vec::new();
+    for line in kvdb_io(&python, &[&url, "dump", &prefix]).lines() {
+        let (key, hex) = line.split_once(' ').expect("key and bytes");
+        let name = key
+            .strip_prefix(prefix.as_str())
+            .expect("under the prefix")
+            .to_string();
+        if hex.starts_with(
+            &"_kvdbenc_"
+                .bytes()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
+        ) {
+            framed.push(name);
+        } else {
+            raw.push(name);
+        }
+    }
+    assert!(
+        framed.len() >= 5 && framed.contains(&"model".to_string()),
+        "{framed:?}"
+    );
+
+    // `ls` lists every value kvdb-py wrote: the framed ones as kvdb-json+zstd.
     let listed = json_of(&ok(&satchel(
         &["ls", "--json", "--store", &url, "--prefix", &prefix],
         b"",
@@ -84,7 +111,13 @@ fn kvdb_py_values_are_read_and_migrated_through_the_redis_store() {
     let rows = listed.as_array().expect("rows");
     assert_eq!(rows.len(), names.len(), "{listed}");
     for row in rows {
-        assert_eq!(row["pipeline"], json!("kvdb-json+zstd"), "{row}");
+        let key = row["key"].as_str().expect("key");
+        let name = &key[prefix.len()..];
+        if framed.iter().any(|f| f == name) {
+            assert_eq!(row["pipeline"], json!("kvdb-json+zstd"), "{row}");
+        } else {
+            assert_eq!(row["pipeline"], json!("(no satchel header)"), "{row}");
+        }
     }
 
     // `get` and `inspect` read them.
@@ -128,8 +161,9 @@ fn kvdb_py_values_are_read_and_migrated_through_the_redis_store() {
         );
     });
 
-    // `convert` migrates them in place; they read the same afterwards.
-    let before: Vec<Value> = names
+    // `convert` migrates the framed values in place; they read the same afterwards. The raw
+    // ones are no pipeline's bytes: they are listed as left alone (exit 7), unchanged.
+    let before: Vec<Value> = framed
         .iter()
         .map(|n| {
             json_of(&ok(&satchel(
@@ -138,7 +172,22 @@ fn kvdb_py_values_are_read_and_migrated_through_the_redis_store() {
             )))
         })
         .collect();
-    ok(&satchel(
+    let raw_before = block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        let mut out = Vec::new();
+        for n in &raw {
+            out.push(
+                store
+                    .get(&format!("{prefix}{n}"))
+                    .await
+                    .expect("get")
+                    .expect("present")
+                    .value,
+            );
+        }
+        out
+    });
+    let out = satchel(
         &[
             "convert",
             "--store",
@@ -149,21 +198,42 @@ fn kvdb_py_values_are_read_and_migrated_through_the_redis_store() {
             "json+zstd",
         ],
         b"",
-    ));
+    );
+    let report = format!("{}{}", stdout(&out), fails(&out, 7));
+    for n in &raw {
+        assert!(
+            report.contains(&format!("{prefix}{n}")),
+            "{n} not listed: {report}"
+        );
+    }
     let listed = json_of(&ok(&satchel(
         &["ls", "--json", "--store", &url, "--prefix", &prefix],
         b"",
     )));
     for row in listed.as_array().expect("rows") {
-        assert_eq!(row["pipeline"], json!("json+zstd"), "{row}");
+        let name = &row["key"].as_str().expect("key")[prefix.len()..];
+        if framed.iter().any(|f| f == name) {
+            assert_eq!(row["pipeline"], json!("json+zstd"), "{row}");
+        }
     }
-    for (name, was) in names.iter().zip(&before) {
+    for (name, was) in framed.iter().zip(&before) {
         let now = json_of(&ok(&satchel(
             &["get", "--store", &url, &format!("{prefix}{name}")],
             b"",
         )));
         assert_eq!(&now, was, "{name} changed in conversion");
     }
+    block_on(async {
+        let store = satchel_store::open(&url).await.expect("open");
+        for (n, was) in raw.iter().zip(&raw_before) {
+            let now = store
+                .get(&format!("{prefix}{n}"))
+                .await
+                .expect("get")
+                .expect("present");
+            assert_eq!(&now.value, was, "{n} was touched");
+        }
+    });
 
     block_on(async {
         let store = satchel_store::open(&url).await.expect("open");

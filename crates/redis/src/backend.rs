@@ -27,6 +27,7 @@ mod delete_if;
 mod owners;
 mod page;
 mod replies;
+mod sentinel;
 
 use conn::{Conn, Node, query_on};
 use replies::{
@@ -80,6 +81,7 @@ use replies::{
 pub struct RedisStore {
     conn: Conn,
     redacted_urls: Arc<str>,
+    replica_acks: Option<(u32, Duration)>,
 }
 
 impl RedisStore {
@@ -94,30 +96,45 @@ impl RedisStore {
     /// Connects as `config` says, and waits until the connection is up.
     ///
     /// # Errors
-    /// [`StoreErrorKind::InvalidInput`] for a URL that does not parse, or a `rediss://` URL
-    /// without the `tls` feature; [`StoreErrorKind::Unavailable`] when the server cannot be
+    /// [`StoreErrorKind::InvalidInput`] for a URL that does not parse, a `rediss://` URL
+    /// without the `tls` feature, or a `redis-cluster://` URL without the `cluster` feature; [`StoreErrorKind::Unavailable`] when the server cannot be
     /// reached (after [`RedisConfig::with_reconnect_attempts`] retries);
     /// [`StoreErrorKind::Timeout`] when it does not answer in time;
     /// [`StoreErrorKind::Backend`] when it refuses the connection (a wrong password, …).
     /// Messages show the URL with its password replaced by `***`.
     pub async fn with_config(config: RedisConfig) -> Result<Self> {
         let redacted = config.redacted_urls();
+        let config = config.resolved()?;
         prepare_tls(&config, &redacted)?;
         #[cfg(feature = "cluster")]
         if config.cluster {
             return Self::open_cluster(config, redacted).await;
         }
-        let client = redis::Client::open(config.url()).map_err(|e| connect_failed(e, &redacted))?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(config.connection_timeout)
             .set_response_timeout(config.response_timeout)
             .set_number_of_retries(config.reconnect_attempts);
+        if let Some(target) = config.sentinel.clone() {
+            let query_config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(config.connection_timeout)
+                .set_response_timeout(config.response_timeout);
+            let sentinel = sentinel::Sentinel::connect(target, manager_config, query_config)
+                .await
+                .map_err(|e| connect_failed(e, &redacted))?;
+            return Ok(Self {
+                conn: Conn::Sentinel(sentinel),
+                redacted_urls: redacted.into(),
+                replica_acks: config.replica_acks,
+            });
+        }
+        let client = redis::Client::open(config.url()).map_err(|e| connect_failed(e, &redacted))?;
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
             .map_err(|e| connect_failed(e, &redacted))?;
         Ok(Self {
             conn: Conn::Single(manager),
             redacted_urls: redacted.into(),
+            replica_acks: config.replica_acks,
         })
     }
 
@@ -128,8 +145,6 @@ impl RedisStore {
     /// Owner tags ([`OwnedKeys`](satchel_store_core::OwnedKeys)) are not offered: an
     /// owner's set and its keys sit in different slots, which one script cannot touch.
     /// The cluster client follows `MOVED`/`ASK` redirections and reconnects by itself.
-    ///
-    /// This path is compiled and type-checked, but not yet tested against a live cluster.
     ///
     /// # Errors
     /// As [`RedisStore::with_config`].
@@ -145,6 +160,15 @@ impl RedisStore {
 
     #[cfg(feature = "cluster")]
     async fn open_cluster(config: RedisConfig, redacted: String) -> Result<Self> {
+        if config.replica_acks.is_some() {
+            return Err(StoreError::new(
+                satchel_store_core::StoreErrorKind::InvalidInput,
+                format!(
+                    "{redacted}: waiting for replicas (WAIT) is not offered on a cluster connection"
+                ),
+            )
+            .with_backend(BACKEND));
+        }
         let retries = u32::try_from(config.reconnect_attempts).unwrap_or(u32::MAX);
         let mut builder =
             redis::cluster::ClusterClientBuilder::new(config.urls.iter().map(String::as_str))
@@ -163,6 +187,7 @@ impl RedisStore {
         Ok(Self {
             conn: Conn::Cluster(conn),
             redacted_urls: redacted.into(),
+            replica_acks: None,
         })
     }
 
@@ -189,6 +214,22 @@ impl RedisStore {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
+        // Behind sentinels, a primary that stopped answering or turned read-only may have
+        // been replaced: ask the sentinels, then retry on the primary they name. A refused
+        // connection or a READONLY reply means the command was not applied.
+        if let Conn::Sentinel(sentinel) = &self.conn
+            && sentinel::primary_moved(&err)
+        {
+            sentinel.refresh().await;
+            let not_applied = err.is_connection_refusal() || err.code() == Some("READONLY");
+            if !(retry || not_applied) {
+                return Err(with_key(conditional_write_lost(err, op)));
+            }
+            tracing::debug!(backend = BACKEND, %op, "the primary moved; retrying once");
+            return attempt(self.conn.clone())
+                .await
+                .map_err(|e| with_key(from_redis(e, op)));
+        }
         if !is_dropped(&err) {
             return Err(with_key(from_redis(err, op)));
         }
@@ -323,6 +364,7 @@ impl RedisStore {
                     async move { cmd.query_async(&mut conn).await }
                 })
                 .await?;
+            self.replicated(Op::Set, Some(key)).await?;
             return Ok(version);
         }
         let expected = replaced.map(|v| (layout::version_hex(v), v.get().to_string()));
@@ -352,7 +394,39 @@ impl RedisStore {
                 }
             })
             .await?;
-        parse_set(key, condition, reply).map(|()| version)
+        parse_set(key, condition, reply)?;
+        self.replicated(Op::Set, Some(key)).await?;
+        Ok(version)
+    }
+
+    /// With [`RedisConfig::with_replica_acks`]: waits until the replicas have every write
+    /// sent so far on the connection (`WAIT`), or fails the operation as not acknowledged.
+    pub(super) async fn replicated(&self, op: Op, key: Option<&str>) -> Result<()> {
+        let Some((replicas, timeout)) = self.replica_acks else {
+            return Ok(());
+        };
+        let mut cmd = redis::cmd("WAIT");
+        cmd.arg(replicas).arg(ttl_millis(timeout));
+        let acked: i64 = self
+            .run(op, key, true, |mut conn| {
+                let cmd = &cmd;
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        if acked >= i64::from(replicas) {
+            return Ok(());
+        }
+        let err = StoreError::new(
+            satchel_store_core::StoreErrorKind::Unavailable,
+            format!(
+                "{op}: the write reached {acked} of {replicas} replicas within {timeout:?}; it is on the primary but a failover now could lose it"
+            ),
+        )
+        .with_backend(BACKEND);
+        Err(match key {
+            Some(key) => err.with_key(key),
+            None => err,
+        })
     }
 
     async fn delete_key(&self, key: &str) -> Result<bool> {
@@ -365,6 +439,9 @@ impl RedisStore {
                 async move { cmd.query_async(&mut conn).await }
             })
             .await?;
+        if removed > 0 {
+            self.replicated(Op::Delete, Some(key)).await?;
+        }
         Ok(removed > 0)
     }
 
@@ -389,7 +466,11 @@ impl RedisStore {
                 }
             })
             .await?;
-        flag_or_not_a_value(key, Op::Touch, reply)
+        let touched = flag_or_not_a_value(key, Op::Touch, reply)?;
+        if touched {
+            self.replicated(Op::Touch, Some(key)).await?;
+        }
+        Ok(touched)
     }
 
     async fn scan_keys(&self, prefix: &str, limit: usize) -> Result<Vec<String>> {
@@ -404,7 +485,9 @@ impl RedisStore {
             limit,
         };
         match &self.conn {
-            Conn::Single(_) => self.scan_node(&pattern, None, &mut found).await?,
+            Conn::Single(_) | Conn::Sentinel(_) => {
+                self.scan_node(&pattern, None, &mut found).await?;
+            }
             #[cfg(feature = "cluster")]
             Conn::Cluster(_) => {
                 for node in self.primaries().await? {
@@ -498,6 +581,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.conn {
             Conn::Single(_) => "single",
+            Conn::Sentinel(_) => "sentinel",
             #[cfg(feature = "cluster")]
             Conn::Cluster(_) => "cluster",
         };

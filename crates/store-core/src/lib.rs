@@ -418,6 +418,7 @@ pub const SECRET_PARAMS: &[&str] = &[
     "secret",
     "api_key",
     "apikey",
+    "sentinelpassword",
 ];
 
 /// `url` with every credential replaced by `***`, for messages and `Debug` output: the

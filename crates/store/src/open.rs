@@ -22,6 +22,10 @@ pub const SCHEMES: &[&str] = &[
     "mariadb://",
     "redis://",
     "rediss://",
+    "redis-cluster://",
+    "rediss-cluster://",
+    "redis-sentinel://",
+    "rediss-sentinel://",
     "grpc://",
     "grpcs://",
 ];
@@ -35,6 +39,8 @@ pub const SCHEMES: &[&str] = &[
 /// | `postgres://…`, `postgresql://…` | PostgreSQL | `postgres` |
 /// | `mysql://…`, `mariadb://…` | MySQL / MariaDB | `mysql` |
 /// | `redis://…`, `rediss://…` | Redis | `redis` |
+/// | `redis-cluster://host:port?node=host:port&node=…`, `rediss-cluster://…` | Redis Cluster | `redis` |
+/// | `redis-sentinel://host:port/db?sentinelServiceName=NAME&node=…`, `rediss-sentinel://…` | the primary behind Redis Sentinel | `redis` |
 /// | `grpc://host:port`, `grpcs://…` | a satchel gRPC server (`satchel serve`) | `grpc` |
 ///
 /// ```
@@ -55,7 +61,8 @@ pub async fn open(url: &str) -> Result<DynStore, StoreError> {
     match scheme {
         "memory" => Ok(Arc::new(Instrumented::new(MemoryStore::new()))),
         "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => open_sql(url).await,
-        "redis" | "rediss" => open_redis(url).await,
+        "redis" | "rediss" | "redis-cluster" | "rediss-cluster" | "redis-sentinel"
+        | "rediss-sentinel" => open_redis(url).await,
         "grpc" | "grpcs" => open_grpc(url).await,
         _ => Err(StoreError::new(
             StoreErrorKind::InvalidInput,

@@ -11,10 +11,11 @@ use super::RedisStore;
 #[cfg(feature = "cluster")]
 use crate::error::{Op, bad_reply};
 
-/// The two kinds of connection: one server, or a cluster.
+/// The kinds of connection: one server, one server the sentinels name, or a cluster.
 #[derive(Clone)]
 pub(super) enum Conn {
     Single(ConnectionManager),
+    Sentinel(std::sync::Arc<super::sentinel::Sentinel>),
     #[cfg(feature = "cluster")]
     Cluster(redis::cluster_async::ClusterConnection),
 }
@@ -23,6 +24,11 @@ impl ConnectionLike for Conn {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Single(c) => c.req_packed_command(cmd),
+            // The primary the sentinels named last.
+            Self::Sentinel(s) => {
+                let mut manager = s.current();
+                Box::pin(async move { manager.req_packed_command(cmd).await })
+            }
             #[cfg(feature = "cluster")]
             Self::Cluster(c) => c.req_packed_command(cmd),
         }
@@ -36,6 +42,10 @@ impl ConnectionLike for Conn {
     ) -> RedisFuture<'a, Vec<Value>> {
         match self {
             Self::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Self::Sentinel(s) => {
+                let mut manager = s.current();
+                Box::pin(async move { manager.req_packed_commands(pipeline, offset, count).await })
+            }
             #[cfg(feature = "cluster")]
             Self::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
         }
@@ -44,6 +54,7 @@ impl ConnectionLike for Conn {
     fn get_db(&self) -> i64 {
         match self {
             Self::Single(c) => c.get_db(),
+            Self::Sentinel(s) => s.db(),
             #[cfg(feature = "cluster")]
             Self::Cluster(c) => c.get_db(),
         }
@@ -67,7 +78,7 @@ impl RedisStore {
                             RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
                         c.route_command(redis::cmd("PING"), routing).await
                     }
-                    Conn::Single(_) => Ok(Value::Map(Vec::new())),
+                    Conn::Single(_) | Conn::Sentinel(_) => Ok(Value::Map(Vec::new())),
                 }
             })
             .await?;

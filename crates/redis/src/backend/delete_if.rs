@@ -32,6 +32,10 @@ impl RedisStore {
                 }
             })
             .await?;
-        super::flag_or_not_a_value(key, Op::Delete, reply)
+        let deleted = super::flag_or_not_a_value(key, Op::Delete, reply)?;
+        if deleted {
+            self.replicated(Op::Delete, Some(key)).await?;
+        }
+        Ok(deleted)
     }
 }

@@ -23,7 +23,7 @@ impl RedisStore {
     /// Whether this connection keeps owner sets: a single server, not a cluster.
     pub(super) fn keeps_owner_sets(&self) -> bool {
         match self.conn {
-            Conn::Single(_) => true,
+            Conn::Single(_) | Conn::Sentinel(_) => true,
             #[cfg(feature = "cluster")]
             Conn::Cluster(_) => false,
         }
@@ -116,6 +116,7 @@ impl RedisStore {
                 }
             })
             .await?;
+        self.replicated(Op::DeleteOwner, None).await?;
         u64::try_from(deleted).map_err(|_| bad_reply(Op::DeleteOwner, "a negative count"))
     }
 }

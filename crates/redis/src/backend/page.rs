@@ -150,7 +150,7 @@ impl RedisStore {
     /// on a single server.
     async fn first_node(&self) -> Result<Option<Node>> {
         match &self.conn {
-            Conn::Single(_) => Ok(None),
+            Conn::Single(_) | Conn::Sentinel(_) => Ok(None),
             #[cfg(feature = "cluster")]
             Conn::Cluster(_) => {
                 let mut nodes = self.primaries().await?;
@@ -168,7 +168,7 @@ impl RedisStore {
             return Ok(None);
         };
         match &self.conn {
-            Conn::Single(_) => Ok(None),
+            Conn::Single(_) | Conn::Sentinel(_) => Ok(None),
             #[cfg(feature = "cluster")]
             Conn::Cluster(_) => {
                 let mut nodes = self.primaries().await?;

@@ -4,6 +4,12 @@ use std::fmt;
 use std::time::Duration;
 
 use satchel_store_core::redact_url;
+#[cfg(not(feature = "cluster"))]
+use satchel_store_core::{StoreError, StoreErrorKind};
+
+mod urls;
+
+pub(crate) use urls::SentinelTarget;
 
 /// How a [`RedisStore`](crate::RedisStore) connects: the server URL, a key prefix, timeouts.
 ///
@@ -18,16 +24,34 @@ use satchel_store_core::redact_url;
 /// ```
 ///
 /// URLs take the forms the `redis` crate knows: `redis://[[user]:password@]host[:port][/db]`,
-/// `rediss://…` (TLS, with the `tls` cargo feature), `redis+unix:///path/to/socket`.
+/// `rediss://…` (TLS, with the `tls` cargo feature), `redis+unix:///path/to/socket`; and,
+/// with the `cluster` feature, a Redis Cluster in fred's convention:
+/// `redis-cluster://[user:password@]host:port?node=host:port&node=…` (`rediss-cluster://`
+/// over TLS), every seed node reached with the URL's credentials; and Redis Sentinel:
+/// `redis-sentinel://[user:password@]host:port[/db]?sentinelServiceName=NAME&node=host:port…`
+/// (`rediss-sentinel://` over TLS) names sentinels, the service and the primary's
+/// credentials and database (`sentinelUsername=`, `sentinelPassword=` for the sentinels).
+/// The store connects to the primary the sentinels name, and asks them again when it stops
+/// answering or turns read-only (after a failover).
+///
+/// ```
+/// # #[cfg(feature = "cluster")] {
+/// use satchel_redis::RedisConfig;
+/// let config = RedisConfig::new("redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002");
+/// assert_eq!(config.url(), "redis-cluster://127.0.0.1:7001?node=127.0.0.1:7002");
+/// # }
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct RedisConfig {
     pub(crate) urls: Vec<String>,
     #[cfg(feature = "cluster")]
     pub(crate) cluster: bool,
+    pub(crate) sentinel: Option<SentinelTarget>,
     pub(crate) connection_timeout: Option<Duration>,
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) reconnect_attempts: usize,
+    pub(crate) replica_acks: Option<(u32, Duration)>,
 }
 
 impl RedisConfig {
@@ -63,9 +87,11 @@ impl RedisConfig {
             urls,
             #[cfg(feature = "cluster")]
             cluster: false,
+            sentinel: None,
             connection_timeout: Some(Self::DEFAULT_CONNECTION_TIMEOUT),
             response_timeout: Some(Self::DEFAULT_RESPONSE_TIMEOUT),
             reconnect_attempts: Self::DEFAULT_RECONNECT_ATTEMPTS,
+            replica_acks: None,
         }
     }
 
@@ -116,6 +142,27 @@ impl RedisConfig {
         self.reconnect_attempts
     }
 
+    /// Acknowledges a write only once `replicas` replicas have it (Redis `WAIT`, after
+    /// every `set`, `delete`, `delete_if`, `touch` and `delete_owner`), waiting at most
+    /// `timeout`; fewer in time is
+    /// [`StoreErrorKind::Unavailable`](satchel_store_core::StoreErrorKind::Unavailable): the
+    /// write is on the primary but may be lost if it fails over now. Redis replicates
+    /// asynchronously, so without this a failover can lose the writes of the last moments
+    /// before it (`docs/stores.md` says how many, measured). Costs one round trip a write.
+    /// Keep the response timeout above `timeout`. Not offered on a cluster connection
+    /// (`connect` refuses it there).
+    #[must_use]
+    pub fn with_replica_acks(mut self, replicas: u32, timeout: Duration) -> Self {
+        self.replica_acks = (replicas > 0).then_some((replicas, timeout));
+        self
+    }
+
+    /// The replicas every write waits for, and for how long (see
+    /// [`RedisConfig::with_replica_acks`]).
+    pub fn replica_acks(&self) -> Option<(u32, Duration)> {
+        self.replica_acks
+    }
+
     /// The URLs with passwords replaced by `***`, joined by commas: for messages.
     pub(crate) fn redacted_urls(&self) -> String {
         self.urls
@@ -123,6 +170,37 @@ impl RedisConfig {
             .map(|u| redact_url(u))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The config with a `redis-cluster://` URL expanded into the cluster's seed nodes.
+    pub(crate) fn resolved(self) -> satchel_store_core::Result<Self> {
+        let [url] = self.urls.as_slice() else {
+            return Ok(self);
+        };
+        match urls::target(url)? {
+            urls::Target::Single(_) => Ok(self),
+            urls::Target::Sentinel(target) => {
+                let mut config = self;
+                config.sentinel = Some(target);
+                Ok(config)
+            }
+            #[cfg(feature = "cluster")]
+            urls::Target::Cluster(seeds) => {
+                let mut config = self;
+                config.urls = seeds;
+                config.cluster = true;
+                Ok(config)
+            }
+            #[cfg(not(feature = "cluster"))]
+            urls::Target::Cluster(_) => Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                format!(
+                    "{}: Redis Cluster URLs need the `cluster` cargo feature of satchel-redis",
+                    self.redacted_urls()
+                ),
+            )
+            .with_backend(crate::error::BACKEND)),
+        }
     }
 
     pub(crate) fn is_cluster(&self) -> bool {
@@ -149,6 +227,7 @@ impl fmt::Debug for RedisConfig {
         d.field("connection_timeout", &self.connection_timeout)
             .field("response_timeout", &self.response_timeout)
             .field("reconnect_attempts", &self.reconnect_attempts)
+            .field("replica_acks", &self.replica_acks)
             .finish()
     }
 }
