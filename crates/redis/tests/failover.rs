@@ -149,11 +149,14 @@ async fn write_through_a_failover(topology: &Topology, store: &RedisStore, resta
             topology.kill_primary();
             killed_at = Some(Instant::now());
         }
-        if restart && !restarted && killed_at.is_some() && i % 10 == 0 {
-            if topology.is_primary(topology.base + 1) {
-                topology.restart_old_primary();
-                restarted = true;
-            }
+        if restart
+            && !restarted
+            && killed_at.is_some()
+            && i.is_multiple_of(10)
+            && topology.is_primary(topology.base + 1)
+        {
+            topology.restart_old_primary();
+            restarted = true;
         }
     }
     Run {
