@@ -82,6 +82,24 @@ impl RetryPolicy {
         self.max_backoff
     }
 
+    /// The jittered sleep after `failures` lost attempts (1 for the first): a uniformly
+    /// random duration up to the bound that starts at [`RetryPolicy::initial_backoff`] and
+    /// doubles up to [`RetryPolicy::max_backoff`]. For loops that retry something other
+    /// than a [`StoreErrorKind::Conflict`] (a database deadlock victim, say) with the same
+    /// spreading-out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use satchel_store_core::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().with_backoff(Duration::from_millis(2), Duration::from_millis(8));
+    /// assert!(policy.pause(1) <= Duration::from_millis(2));
+    /// assert!(policy.pause(10) <= Duration::from_millis(8));
+    /// ```
+    pub fn pause(&self, failures: u32) -> Duration {
+        jitter(self.backoff_bound(failures))
+    }
+
     /// The bound of the sleep after `failures` lost races (1 for the first).
     fn backoff_bound(&self, failures: u32) -> Duration {
         let doublings = failures.saturating_sub(1).min(31);
@@ -149,7 +167,7 @@ impl Attempts {
         if self.attempt >= self.policy.max_attempts {
             return Err(gave_up(conflict, self.attempt));
         }
-        let pause = jitter(self.policy.backoff_bound(self.attempt));
+        let pause = self.policy.pause(self.attempt);
         if !pause.is_zero() {
             tokio::time::sleep(pause).await;
         }

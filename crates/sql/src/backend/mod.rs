@@ -17,9 +17,9 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use satchel_store_core::{
-    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, Scan, Store,
-    StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis, redact_url,
-    unix_millis, unknown_condition,
+    BoxFuture, Capabilities, Condition, Cursor, Entry, Page, PurgeExpired, Result, RetryPolicy,
+    Scan, Store, StoreError, StoreErrorKind, Version, check_key, check_write, from_unix_millis,
+    redact_url, unix_millis, unknown_condition,
 };
 
 use crate::config::SqlConfig;
@@ -34,10 +34,12 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a statement refused with `SQLITE_BUSY` keeps being retried.
 const BUSY_RETRY_FOR: Duration = Duration::from_secs(30);
 
-/// How many times a MySQL write transaction that deadlocked (or lost an insert race) is run
-/// again before the error is returned.
-#[cfg(feature = "mysql")]
-const MYSQL_TX_ATTEMPTS: u32 = 16;
+/// How the reruns of a statement or transaction that the database refused as busy or
+/// deadlocked are spread out: a jittered sleep from 1 ms doubling up to 50 ms, for as long
+/// as [`BUSY_RETRY_FOR`] allows.
+fn busy_backoff() -> RetryPolicy {
+    RetryPolicy::default().with_backoff(Duration::from_millis(1), Duration::from_millis(50))
+}
 
 /// A [`Store`] in a SQL table: SQLite, PostgreSQL or MySQL/MariaDB, through `sqlx`.
 ///
@@ -67,7 +69,11 @@ const MYSQL_TX_ATTEMPTS: u32 = 16;
 /// **Conditional writes are one atomic statement** on SQLite and PostgreSQL
 /// (`INSERT … ON CONFLICT DO UPDATE … WHERE expired RETURNING version` for if-absent,
 /// `UPDATE … WHERE version = ? AND live` for if-version) and a transaction that locks the
-/// row (`SELECT … FOR UPDATE`) on MySQL, rerun if it deadlocks.
+/// row (`SELECT … FOR UPDATE`) on MySQL, rerun (with jittered backoff, for up to 30 s) if it
+/// deadlocks. MySQL connections run `READ COMMITTED`, so that `SELECT` of a key that is not
+/// there yet locks nothing (under `REPEATABLE READ` it locks the gap, and writers of
+/// unrelated new keys deadlock each other); a server with `binlog_format = STATEMENT`
+/// refuses writes at that level.
 ///
 /// **Retries**: SQLite statements refused as busy are retried; reads, `touch`,
 /// unconditional `set` and purges are retried once on a fresh connection when the

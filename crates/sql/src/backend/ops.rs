@@ -216,7 +216,8 @@ impl Inner {
         }
     }
 
-    /// MySQL has no `RETURNING`: lock the row, decide, write, commit; rerun on deadlock.
+    /// MySQL has no `RETURNING`: lock the row, decide, write, commit; rerun on deadlock or
+    /// a lost insert race, with jittered backoff, for as long as [`BUSY_RETRY_FOR`] allows.
     /// `Ok(None)` is a lost if-absent.
     #[cfg(feature = "mysql")]
     pub(super) async fn mysql_set(
@@ -233,10 +234,11 @@ impl Inner {
             stamp,
             now,
         } = write;
-        let mut attempts = 0;
+        let busy_until = Instant::now() + BUSY_RETRY_FOR;
+        let backoff = busy_backoff();
+        let mut lost = 0;
         let mut reconnected = false;
         loop {
-            attempts += 1;
             let result: Result<Option<i64>, sqlx::Error> = async {
                 let mut tx = pool.begin().await?;
                 let row = sqlx::query_as::<_, (i64, Option<i64>)>(&self.sql.select_for_update)
@@ -280,13 +282,18 @@ impl Inner {
             .await;
             match result {
                 Err(e)
-                    if attempts < MYSQL_TX_ATTEMPTS
+                    if Instant::now() < busy_until
                         && (error::is_deadlock(&e) || error::is_unique_violation(&e)) =>
                 {
                     tracing::debug!(
                         backend = "mysql",
+                        error = %e,
                         "write transaction lost a race; rerunning"
                     );
+                    // Writers that collided spread out instead of colliding again (under
+                    // load a fixed number of immediate reruns was not enough).
+                    lost += 1;
+                    tokio::time::sleep(backoff.pause(lost)).await;
                 }
                 Err(e)
                     if !if_absent

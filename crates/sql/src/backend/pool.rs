@@ -46,6 +46,19 @@ pub(super) async fn open_pool(
             let pool = sqlx::mysql::MySqlPoolOptions::new()
                 .max_connections(config.max_connections)
                 .acquire_timeout(config.acquire_timeout)
+                // READ COMMITTED: a `SELECT … FOR UPDATE` of a missing key then locks
+                // nothing, where REPEATABLE READ (InnoDB's default) locks the gap around it,
+                // so writers of unrelated new keys that fall in one gap deadlock each other.
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        sqlx::Executor::execute(
+                            conn,
+                            "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
+                        )
+                        .await
+                        .map(drop)
+                    })
+                })
                 .test_before_acquire(false)
                 .before_acquire({
                     let suspect = suspect_until.clone();

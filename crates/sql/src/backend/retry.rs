@@ -29,7 +29,8 @@ impl Inner {
         Fut: Future<Output = Result<T, sqlx::Error>>,
     {
         let busy_until = Instant::now() + BUSY_RETRY_FOR;
-        let mut pause = Duration::from_millis(1);
+        let backoff = busy_backoff();
+        let mut refused = 0;
         let mut reconnected = false;
         loop {
             let result = attempt().await;
@@ -46,8 +47,8 @@ impl Inner {
                 {
                     tracing::debug!(backend = self.dialect.name(), error = %e,
                         "database busy or deadlocked; retrying");
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(50));
+                    refused += 1;
+                    tokio::time::sleep(backoff.pause(refused)).await;
                 }
                 Err(e)
                     if idempotent
