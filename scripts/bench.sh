@@ -3,8 +3,8 @@
 #
 #   scripts/bench.sh            full run (about 25 minutes on 2 cores), rewrites BENCHMARKS.md
 #                               and the charts in benchmarks/
-#   scripts/bench.sh --smoke    every benchmark once, checks that the report script runs;
-#                               BENCHMARKS.md is not touched (used by .ci/run)
+#   scripts/bench.sh --smoke    every benchmark once, unoptimized, checks that the report
+#                               script runs; BENCHMARKS.md is not touched (used by .ci/run)
 #   scripts/bench.sh --only dict,seal
 #                               only the dictionary and/or sealing benches (about a minute
 #                               each), rewriting only their sections of BENCHMARKS.md
@@ -22,10 +22,15 @@ if [ "${1:-}" = "--smoke" ]; then
   # Smoke figures go to their own file, so they never replace a real run's.
   export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench-smoke.json"
   rm -f "$SATCHEL_STORE_BENCH_JSON"
-  cargo bench -p satchel-benches --bench codec --locked -- --test
-  cargo bench -p satchel-benches --bench dict --locked -- --test
-  cargo bench -p satchel-benches --bench seal --locked -- --test
-  timeout 600 cargo bench -p satchel-benches --bench stores --locked -- --smoke
+  # Built in the test profile with the test step's features (`cargo test --workspace
+  # --all-features`), so the smoke run reuses the dependencies that step compiled instead of
+  # building all of them again optimized (13 minutes of a cold CI run on 2 cores); the
+  # figures of a smoke run mean nothing anyway.
+  smoke_bench() { cargo test --workspace --all-features --locked --bench "$@"; }
+  smoke_bench codec -- --test
+  smoke_bench dict -- --test
+  smoke_bench seal -- --test
+  timeout 600 cargo test --workspace --all-features --locked --bench stores -- --smoke
   for bytes in $(store_bytes); do python3 scripts/store_refs.py --smoke "$bytes"; done
   export SATCHEL_KVDB_BENCH_JSON="$PWD/target/satchel-kvdb-bench-smoke.json"
   "$(scripts/py-venv.sh kvdb)" scripts/kvdb_bench.py "$SATCHEL_KVDB_BENCH_JSON" --seconds 0.2
