@@ -18,7 +18,22 @@ store_bytes() {
     "$SATCHEL_STORE_BENCH_JSON"
 }
 
+# The Redis Cluster figures run on the cluster SATCHEL_BENCH_REDIS_CLUSTER_URL names (in
+# .ci/run: the test suites' cluster); a full run without one starts its own 3 primaries on
+# ports 7331-7333 (scripts/redis-cluster.sh) and stops them when it ends.
+SATCHEL_BENCH_REDIS_CLUSTER_URL=${SATCHEL_BENCH_REDIS_CLUSTER_URL:-${SATCHEL_TEST_REDIS_CLUSTER_URL:-}}
+own_cluster() {
+  if [ -z "$SATCHEL_BENCH_REDIS_CLUSTER_URL" ]; then
+    cluster_dir=$(mktemp -d)
+    trap 'SATCHEL_CLUSTER_PORTS="7331 7332 7333" scripts/redis-cluster.sh stop "$cluster_dir"' EXIT
+    SATCHEL_BENCH_REDIS_CLUSTER_URL=$(SATCHEL_CLUSTER_PORTS="7331 7332 7333" \
+      scripts/redis-cluster.sh start "$cluster_dir")
+  fi
+  export SATCHEL_BENCH_REDIS_CLUSTER_URL
+}
+
 if [ "${1:-}" = "--smoke" ]; then
+  export SATCHEL_BENCH_REDIS_CLUSTER_URL
   # Smoke figures go to their own file, so they never replace a real run's.
   export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench-smoke.json"
   rm -f "$SATCHEL_STORE_BENCH_JSON"
@@ -51,6 +66,7 @@ if [ "${1:-}" = "--only" ]; then
   exit 0
 fi
 
+own_cluster
 export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench.json"
 rm -rf target/criterion "$SATCHEL_STORE_BENCH_JSON"
 # Bounded: each codec benchmark samples for about 1.2 s; each store figure is 3 runs of

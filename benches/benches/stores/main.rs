@@ -10,7 +10,8 @@
 //! `$SATCHEL_STORE_BENCH_JSON`, else `target/satchel-store-bench.json`). Backends come
 //! from `SATCHEL_BENCH_*_URL` (defaults: the local services; `off` skips one).
 //!
-//! One file per job: `harness.rs` (the measuring loop), `stores.rs`, `raw_redis.rs`,
+//! One file per job: `harness.rs` (the measuring loop), `stores.rs`, `raw_redis.rs` (the
+//! raw redis-rs references and satchel's raw-bytes Redis store, single and cluster),
 //! `tower_store.rs`; this file reads the settings and runs them.
 #![allow(clippy::print_stdout)]
 
@@ -37,6 +38,17 @@ fn url(var: &str, default: &str) -> Option<String> {
         Ok(v) if !v.is_empty() => Some(v),
         _ => Some(default.to_string()),
     }
+}
+
+/// `redis://host:port` of every node a `redis-cluster://host:port?node=host:port&…` URL
+/// names, for the raw cluster client.
+fn cluster_nodes(url: &str) -> Vec<String> {
+    let rest = url.trim_start_matches("redis-cluster://");
+    let (first, query) = rest.split_once('?').unwrap_or((rest, ""));
+    std::iter::once(first)
+        .chain(query.split('&').filter_map(|p| p.strip_prefix("node=")))
+        .map(|node| format!("redis://{node}"))
+        .collect()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -142,10 +154,49 @@ async fn main() {
             bench_store(&settings, &mut out, backend, &url, &large, false).await;
         }
     }
+    // PostgreSQL moving the stored bytes with no codec, 50 connections: what pgbench does.
+    if let Some(pg) = url(
+        "SATCHEL_BENCH_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    ) {
+        match satchel_sql::SqlStore::with_config(
+            satchel_sql::SqlConfig::new(pg).with_max_connections(50),
+        )
+        .await
+        {
+            Ok(s) => bench_store_bytes(&settings, &mut out, "postgres", Arc::new(s), encoded).await,
+            Err(e) => println!("skipped satchel bytes on postgres: {}", satchel::Report(&e)),
+        }
+    }
     if let Some(redis) = url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379") {
-        bench_raw_redis(&settings, &mut out, &redis, large_encoded).await;
-        bench_raw_redis(&settings, &mut out, &redis, encoded).await;
+        let target = RawTarget::Single(&redis);
+        bench_raw_redis(&settings, &mut out, &target, large_encoded).await;
+        bench_raw_redis(&settings, &mut out, &target, encoded).await;
+        bench_redis_bytes(&settings, &mut out, "redis", &redis, encoded).await;
+        bench_raw_redis_codec(&settings, &mut out, &target, &value, encoded).await;
         bench_tower(&settings, &mut out, &redis, &value).await;
+    }
+    // A 3-primary Redis Cluster, when `SATCHEL_BENCH_REDIS_CLUSTER_URL` names one
+    // (`scripts/bench.sh` starts one with scripts/redis-cluster.sh): the typed store, the
+    // raw-bytes store and both raw references, as on the single Redis.
+    if let Ok(cluster) = std::env::var("SATCHEL_BENCH_REDIS_CLUSTER_URL")
+        && !cluster.is_empty()
+        && cluster != "off"
+    {
+        let nodes = cluster_nodes(&cluster);
+        let target = RawTarget::Cluster(&nodes);
+        bench_store(
+            &settings,
+            &mut out,
+            "redis-cluster",
+            &cluster,
+            &value,
+            false,
+        )
+        .await;
+        bench_redis_bytes(&settings, &mut out, "redis-cluster", &cluster, encoded).await;
+        bench_raw_redis(&settings, &mut out, &target, encoded).await;
+        bench_raw_redis_codec(&settings, &mut out, &target, &value, encoded).await;
     }
     let _ = std::fs::remove_file(&sqlite);
     std::fs::write(&settings.out, out.join("\n") + "\n").expect("results written");
