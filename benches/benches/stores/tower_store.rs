@@ -105,8 +105,26 @@ pub(crate) async fn bench_tower(
     let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut raw).await;
     let _ = pool.quit().await;
 
-    // Ours, per codec.
-    for spec in ["json+zstd", "msgpack+zstd"] {
+    // Ours, per codec: plain, and MessagePack + zstd with a dictionary trained the way
+    // `satchel train` trains one, on other sessions written through satchel-tower.
+    let dict_file = match train_tower_dict(url, expiry).await {
+        Ok(path) => Some(path),
+        Err(e) => {
+            println!("skipped satchel-tower with a dictionary: {e}");
+            None
+        }
+    };
+    let mut specs = vec![
+        ("json+zstd".to_string(), "json+zstd".to_string()),
+        ("msgpack+zstd".to_string(), "msgpack+zstd".to_string()),
+    ];
+    if let Some(path) = &dict_file {
+        specs.push((
+            "msgpack+zstd@dict".to_string(),
+            format!("msgpack+zstd@dict={}", path.display()),
+        ));
+    }
+    for (label, spec) in specs {
         let store = match satchel_store::open(url).await {
             Ok(s) => s,
             Err(e) => return println!("skipped satchel-tower: {}", satchel::Report(&e)),
@@ -132,7 +150,7 @@ pub(crate) async fn bench_tower(
         }
         let our_bytes = memory_usage(&mut raw, &ours.key(&ids[0])).await;
         let ids = Arc::new(ids);
-        let client = format!("satchel-tower {spec}");
+        let client = format!("satchel-tower {label}");
         for concurrency in [1, 50] {
             let (st, ids2, d) = (ours.clone(), ids.clone(), data.clone());
             let save = median_of(settings, concurrency, move |_, i| {
@@ -173,4 +191,56 @@ pub(crate) async fn bench_tower(
             let _ = ours.delete(id).await;
         }
     }
+    if let Some(path) = dict_file {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A zstd dictionary for satchel-tower's MessagePack records, trained as `satchel train
+/// --store … --prefix …` trains one: 2,000 other sessions shaped like the measured one
+/// (different seeds) are saved through satchel-tower with `msgpack`, their payloads read
+/// back from the store and handed to zstd's trainer (the CLI's default size: 16 KiB, or an
+/// eighth of the samples if smaller). Written to a temporary file for an `@dict=FILE` spec;
+/// the training sessions are deleted.
+async fn train_tower_dict(
+    url: &str,
+    expiry: time::OffsetDateTime,
+) -> Result<std::path::PathBuf, String> {
+    use tower_sessions_core::SessionStore as _;
+    let store = satchel_store::open(url)
+        .await
+        .map_err(|e| satchel::Report(&e).to_string())?;
+    let prefix = format!("satchel-bench-tower-train:{}:", std::process::id());
+    let plain = satchel_tower::SatchelSessionStore::new(
+        store.clone(),
+        "msgpack".parse::<satchel::DynCodec>().expect("spec"),
+    )
+    .with_key_prefix(prefix);
+    let mut samples = Vec::new();
+    let mut ids = Vec::new();
+    for session in payloads::sessions_like_750(1_000_000, 2_000) {
+        let mut record = tower_sessions_core::session::Record {
+            id: tower_sessions_core::session::Id::default(),
+            data: tower_data(&session),
+            expiry_date: expiry,
+        };
+        plain.create(&mut record).await.map_err(|e| e.to_string())?;
+        let stored = store
+            .get(&plain.key(&record.id))
+            .await
+            .map_err(|e| satchel::Report(&e).to_string())?
+            .ok_or("a training session vanished")?;
+        let (_, payload) = satchel::Header::parse(&stored.value).map_err(|e| e.to_string())?;
+        samples.push(payload.to_vec());
+        ids.push(record.id);
+    }
+    for id in &ids {
+        let _ = plain.delete(id).await;
+    }
+    let total: usize = samples.iter().map(Vec::len).sum();
+    let size = satchel::DEFAULT_DICT_SIZE.min(total / 8).max(256);
+    let dict = satchel::train(&samples, size).map_err(|e| e.to_string())?;
+    let path = std::env::temp_dir().join(format!("satchel-bench-tower-{}.dict", std::process::id()));
+    std::fs::write(&path, dict).map_err(|e| e.to_string())?;
+    Ok(path)
 }
