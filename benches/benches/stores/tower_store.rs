@@ -129,14 +129,11 @@ pub(crate) async fn bench_tower(
             Ok(s) => s,
             Err(e) => return println!("skipped satchel-tower: {}", satchel::Report(&e)),
         };
-        let prefix = format!("satchel-bench-tower:{}:", std::process::id());
-        let ours = Arc::new(
-            satchel_tower::SatchelSessionStore::new(
-                store,
-                spec.parse::<satchel::DynCodec>().expect("spec"),
-            )
-            .with_key_prefix(prefix),
-        );
+        // The default key prefix, as an app that does not set one has (theirs has none).
+        let ours = Arc::new(satchel_tower::SatchelSessionStore::new(
+            store,
+            spec.parse::<satchel::DynCodec>().expect("spec"),
+        ));
         let mut ids = Vec::new();
         for _ in 0..SESSIONS {
             use tower_sessions_core::SessionStore as _;
@@ -240,7 +237,8 @@ async fn train_tower_dict(
     let total: usize = samples.iter().map(Vec::len).sum();
     let size = satchel::DEFAULT_DICT_SIZE.min(total / 8).max(256);
     let dict = satchel::train(&samples, size).map_err(|e| e.to_string())?;
-    let path = std::env::temp_dir().join(format!("satchel-bench-tower-{}.dict", std::process::id()));
+    let path =
+        std::env::temp_dir().join(format!("satchel-bench-tower-{}.dict", std::process::id()));
     std::fs::write(&path, dict).map_err(|e| e.to_string())?;
     Ok(path)
 }

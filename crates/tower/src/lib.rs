@@ -30,7 +30,9 @@
 //! The value is the record in this layout, encoded by the codec:
 //!
 //! ```text
-//! { id: String,                      // the hash of the session id (0.1: the id)
+//! { id: String,                      // `c_` + 64 bits of the session id's hash, so a
+//!                                    // record copied under another key is refused (earlier
+//!                                    // records: the whole hash; 0.1: the id)
 //!   expiry_unix_ms: i64,             // expiry, milliseconds since the Unix epoch
 //!   data: BTreeMap<String, String> } // each session value as its JSON text
 //! ```

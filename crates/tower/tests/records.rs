@@ -206,6 +206,53 @@ async fn key_prefix_is_configurable() {
     assert_eq!(sessions.load(&record.id).await.unwrap(), None);
 }
 
+/// The base64url SHA-256 of `id`, or its first `bytes` bytes.
+fn digest(id: &Id, bytes: usize) -> String {
+    use sha2::{Digest, Sha256};
+    satchel_store_core::encode_base64url(&Sha256::digest(id.to_string().as_bytes())[..bytes])
+}
+
+#[tokio::test]
+async fn records_name_their_session_by_a_short_id_check() {
+    let store = Arc::new(MemoryStore::new());
+    let sessions = SatchelSessionStore::new(store.clone(), Codec::json());
+    let mut record = sample_record();
+    sessions.create(&mut record).await.unwrap();
+    let stored = store.get(&sessions.key(&record.id)).await.unwrap().unwrap();
+    let layout: serde_json::Value = Codec::json().decode(&stored.value).unwrap();
+    // 64 bits of the id's hash: the key holds all 256 already.
+    assert_eq!(
+        layout["id"],
+        json!(format!("c_{}", digest(&record.id, 8))),
+        "{layout}"
+    );
+    assert_eq!(layout["id"].as_str().unwrap().len(), 13);
+
+    // Records that name their session by its whole hash (written before) still load, and
+    // the id check of another session is refused as much as its hash is.
+    let id = Id::default();
+    let key = sessions.key(&id);
+    let other = Id::default();
+    for (name, ok) in [
+        (format!("h_{}", digest(&id, 32)), true),
+        (format!("c_{}", digest(&other, 8)), false),
+        (format!("h_{}", digest(&other, 32)), false),
+    ] {
+        let mut stored = sample_record_stored(id);
+        stored["id"] = json!(name);
+        let bytes = Codec::json().encode(&stored).unwrap();
+        store
+            .set(&key, &bytes, None, Condition::Always)
+            .await
+            .unwrap();
+        assert_eq!(
+            sessions.load(&id).await.unwrap().is_some(),
+            ok,
+            "a record naming {name}"
+        );
+    }
+}
+
 /// Captures what `tracing` writes, to check what a warning says.
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
