@@ -97,10 +97,10 @@ pub(crate) fn hashed(id: &Id) -> String {
     )
 }
 
-/// What a record written for session `id` names (its id check): `c_` and the base64url of the first 8
-/// bytes of the id's SHA-256. The key already holds the whole hash; the record only has to
-/// tell that it was written for this key and not copied from another one, and 64 bits do
-/// that in 13 bytes where the whole hash took 45, on every session.
+/// What a record written for session `id` names (its id check): `c_` and the base64url of
+/// the first 8 bytes of the id's SHA-256. The key already holds the whole hash; the record
+/// only has to tell that it was written for this key and not copied from another one, and
+/// 64 bits do that in 13 bytes where the whole hash took 45, on every session.
 pub(crate) fn id_check(id: &Id) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(id.to_string().as_bytes());
