@@ -39,6 +39,12 @@ def bar_chart(path, title, groups, unit, reference=None, notes=None):
            f'<rect width="100%" height="100%" fill="white"/>',
            f'<text x="10" y="20" font-size="14" font-weight="bold">{esc(title)}</text>']
     y = 40
+    if reference:
+        # Under the bars and labels: a label that crosses the line stays readable on the
+        # white box drawn behind it.
+        x = left + reference / top * width
+        end = y + rows * bar_h + len(groups) * gap
+        out.append(f'<line x1="{x:.1f}" y1="32" x2="{x:.1f}" y2="{end}" stroke="#333" stroke-dasharray="4 3"/>')
     for label, bars in groups:
         out.append(f'<text x="{left - 8}" y="{y + bar_h * len(bars) / 2 + 4:.0f}" text-anchor="end">{esc(label)}</text>')
         for i, (name, v) in enumerate(bars):
@@ -46,12 +52,12 @@ def bar_chart(path, title, groups, unit, reference=None, notes=None):
             wpx = max(1, v / top * width)
             note = f"  {notes[label]}" if notes and label in notes and i == len(bars) - 1 else ""
             out.append(f'<rect x="{left}" y="{y}" width="{wpx:.1f}" height="{bar_h - 2}" fill="{c}"><title>{esc(name)}: {human(v)}</title></rect>')
-            out.append(f'<text x="{left + wpx + 4:.1f}" y="{y + bar_h - 4}">{human(v)}{esc(unit)}{esc(note)}</text>')
+            text = f"{human(v)}{unit}{note}"
+            # About 6.2 px a character at 11 px sans-serif.
+            out.append(f'<rect x="{left + wpx + 2:.1f}" y="{y}" width="{len(text) * 6.2 + 4:.0f}" height="{bar_h - 2}" fill="white"/>')
+            out.append(f'<text x="{left + wpx + 4:.1f}" y="{y + bar_h - 4}">{esc(text)}</text>')
             y += bar_h
         y += gap
-    if reference:
-        x = left + reference / top * width
-        out.append(f'<line x1="{x:.1f}" y1="32" x2="{x:.1f}" y2="{y}" stroke="#333" stroke-dasharray="4 3"/>')
     for i, name in enumerate(series):
         yy = y + 10 + i * 20
         out.append(f'<rect x="{left}" y="{yy}" width="12" height="12" fill="{colors[i % len(colors)]}"/>')
