@@ -1,6 +1,6 @@
 //! Failover behind Redis Sentinel: each test starts its own primary, replica and three
 //! sentinels on loopback ports of its own (`scripts/redis-sentinel.sh`), kills the primary
-//! while one writer is writing, and checks that the store follows the primary the sentinels
+//! while eight writers are writing, and checks that the store follows the primary the sentinels
 //! promote, and what the acknowledged writes became. Bounded: at most 40 s a test; the
 //! processes are stopped by their pid files however the test ends.
 //!
@@ -110,66 +110,102 @@ impl Drop for Topology {
     }
 }
 
-/// What one writer saw: the keys whose writes were acknowledged, the failed writes, and
-/// whether writes succeeded again after the kill.
+/// What the writers saw: the keys whose writes were acknowledged (each with whether the
+/// write began after the kill), the failed writes, and whether writes succeeded again
+/// after the kill.
 struct Run {
-    acked: Vec<String>,
+    acked: Vec<(String, bool)>,
     failed: usize,
     recovered: bool,
 }
 
-/// Writes `k0`, `k1`, … one at a time; kills the primary after 200 acknowledged writes,
-/// restarts it as a replica of the promoted one once the promotion is seen, if `restart`,
-/// and stops 100 acknowledged writes after the first success that followed the kill (or
-/// at 30 s).
+/// How many writers write at once: the failover happens under load, not between the
+/// writes of one client.
+const WRITERS: usize = 8;
+
+/// `WRITERS` tasks write keys of their own (`w{n}-k{i}`), one write at a time each; a
+/// supervisor kills the primary after 200 acknowledged writes in all, restarts it as a
+/// replica of the promoted one once the promotion is seen, if `restart`, and the writers
+/// stop 100 acknowledged writes each after the kill (or at 30 s).
 async fn write_through_a_failover(topology: &Topology, store: &RedisStore, restart: bool) -> Run {
-    let started = Instant::now();
-    let (mut acked, mut failed) = (Vec::new(), 0);
-    let (mut killed_at, mut restarted, mut after) = (None::<Instant>, false, 0);
-    let mut i = 0u64;
-    while started.elapsed() < Duration::from_secs(30) && after < 100 {
-        let key = format!("k{i}");
-        i += 1;
-        match store
-            .set(&key, b"acknowledged", None, Condition::Always)
-            .await
-        {
-            Ok(_) => {
-                acked.push(key);
-                if killed_at.is_some() {
-                    after += 1;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let acked_total = Arc::new(AtomicUsize::new(0));
+    let after_total = Arc::new(AtomicUsize::new(0));
+    let killed = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let (store, acked_total, after_total, killed) = (
+            store.clone(),
+            acked_total.clone(),
+            after_total.clone(),
+            killed.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            let (mut acked, mut failed, mut after) = (Vec::new(), 0, 0);
+            let mut i = 0u64;
+            while Instant::now() < deadline && after < 100 {
+                let key = format!("w{w}-k{i}");
+                i += 1;
+                let began_after_kill = killed.load(Ordering::SeqCst);
+                match store
+                    .set(&key, b"acknowledged", None, Condition::Always)
+                    .await
+                {
+                    Ok(_) => {
+                        acked.push((key, began_after_kill));
+                        acked_total.fetch_add(1, Ordering::SeqCst);
+                        if began_after_kill {
+                            after += 1;
+                            after_total.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                    Err(_) => {
+                        failed += 1;
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
             }
-            Err(_) => {
-                failed += 1;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-        if killed_at.is_none() && acked.len() == 200 {
+            (acked, failed)
+        }));
+    }
+    // The supervisor: kill, then (if asked) bring the old primary back as a replica.
+    let mut restarted = false;
+    while Instant::now() < deadline && after_total.load(Ordering::SeqCst) < 100 * WRITERS {
+        if !killed.load(Ordering::SeqCst) && acked_total.load(Ordering::SeqCst) >= 200 {
             topology.kill_primary();
-            killed_at = Some(Instant::now());
+            killed.store(true, Ordering::SeqCst);
         }
         if restart
             && !restarted
-            && killed_at.is_some()
-            && i.is_multiple_of(10)
+            && killed.load(Ordering::SeqCst)
             && topology.is_primary(topology.base + 1)
         {
             topology.restart_old_primary();
             restarted = true;
         }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (mut acked, mut failed) = (Vec::new(), 0);
+    for writer in writers {
+        let (a, f) = writer.await.expect("writer");
+        acked.extend(a);
+        failed += f;
     }
     Run {
         acked,
         failed,
-        recovered: after >= 100,
+        recovered: after_total.load(Ordering::SeqCst) >= 100 * WRITERS,
     }
 }
 
-/// How many acknowledged keys the store no longer finds.
-async fn lost(store: &RedisStore, acked: &[String]) -> usize {
-    let mut lost = 0;
-    for key in acked {
+/// The acknowledged keys the store no longer finds: (lost in all, lost of those whose
+/// write began after the kill).
+async fn lost(store: &RedisStore, acked: &[(String, bool)]) -> (usize, usize) {
+    let (mut lost, mut lost_after_kill) = (0, 0);
+    for (key, after_kill) in acked {
         if store
             .get(key)
             .await
@@ -177,9 +213,12 @@ async fn lost(store: &RedisStore, acked: &[String]) -> usize {
             .is_none()
         {
             lost += 1;
+            if *after_kill {
+                lost_after_kill += 1;
+            }
         }
     }
-    lost
+    (lost, lost_after_kill)
 }
 
 fn config(url: &str) -> RedisConfig {
@@ -208,15 +247,18 @@ async fn the_store_follows_the_primary_the_sentinels_promote() {
         run.failed
     );
     assert!(topology.is_primary(7412), "the replica was promoted");
-    let lost = lost(&store, &run.acked).await;
+    let (lost, lost_after_kill) = lost(&store, &run.acked).await;
     eprintln!(
-        "failover without WAIT: {} writes acknowledged, {} failed during the failover, {lost} acknowledged writes lost",
+        "failover without WAIT, {WRITERS} writers: {} writes acknowledged, {} failed during the failover, {lost} acknowledged writes lost",
         run.acked.len(),
         run.failed
     );
-    assert!(
-        lost <= 200,
-        "lost {lost}: more than was written before the kill"
+    // What the dead primary had not passed on may be gone; a write that began after the
+    // kill can only have been acknowledged by the promoted replica, and must be there.
+    assert_eq!(
+        lost_after_kill, 0,
+        "{lost_after_kill} writes acknowledged after the kill were lost: the store wrote \
+         somewhere other than the promoted primary"
     );
 }
 
@@ -240,9 +282,9 @@ async fn with_replica_acks_no_acknowledged_write_is_lost() {
         run.failed
     );
     assert!(topology.is_primary(7422), "the replica was promoted");
-    let lost = lost(&store, &run.acked).await;
+    let (lost, _) = lost(&store, &run.acked).await;
     eprintln!(
-        "failover with WAIT 1: {} writes acknowledged, {} failed or unacknowledged, {lost} lost",
+        "failover with WAIT 1, {WRITERS} writers: {} writes acknowledged, {} failed or unacknowledged, {lost} lost",
         run.acked.len(),
         run.failed
     );
