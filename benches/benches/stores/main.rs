@@ -8,7 +8,9 @@
 //!
 //! Arguments: `--smoke` (tiny durations, for CI), `--out FILE` (JSON lines; default
 //! `$SATCHEL_STORE_BENCH_JSON`, else `target/satchel-store-bench.json`). Backends come
-//! from `SATCHEL_BENCH_*_URL` (defaults: the local services; `off` skips one).
+//! from `SATCHEL_BENCH_*_URL` (defaults: the local services; `off` skips one);
+//! `SATCHEL_BENCH_ONLY` picks parts of the run and `SATCHEL_BENCH_SQL_POOL` sizes the SQL
+//! pools, for targeted experiments (`scripts/bench.sh` sets neither).
 //!
 //! One file per job: `harness.rs` (the measuring loop), `stores.rs`, `raw_redis.rs` (the
 //! raw redis-rs references and satchel's raw-bytes Redis store, single and cluster),
@@ -38,6 +40,26 @@ fn url(var: &str, default: &str) -> Option<String> {
         Ok(v) if !v.is_empty() => Some(v),
         _ => Some(default.to_string()),
     }
+}
+
+/// Whether the part `name` of the run is wanted: every part unless `SATCHEL_BENCH_ONLY`
+/// lists some (comma-separated: a backend name for its typed figures — `memory`, `sqlite`,
+/// `postgres`, `mysql`, `redis` —, `grpc`, `large`, `pg-bytes`, `redis-refs`, `tower`,
+/// `cluster`), for a targeted measurement that does not rerun everything.
+fn only(name: &str) -> bool {
+    match std::env::var("SATCHEL_BENCH_ONLY") {
+        Ok(list) if !list.is_empty() => list.split(',').any(|part| part.trim() == name),
+        _ => true,
+    }
+}
+
+/// The SQL pools' size: one connection per task at c = 50 (pgbench's `-c 50`) unless
+/// `SATCHEL_BENCH_SQL_POOL` says otherwise.
+pub(crate) fn sql_pool() -> u32 {
+    std::env::var("SATCHEL_BENCH_SQL_POOL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50)
 }
 
 /// `redis://host:port` of every node a `redis-cluster://host:port?node=host:port&…` URL
@@ -108,7 +130,7 @@ async fn main() {
     ];
     let mut out = Vec::new();
     for (backend, url) in backends {
-        if let Some(url) = url {
+        if let Some(url) = url.filter(|_| only(backend)) {
             bench_store(&settings, &mut out, backend, &url, &value, true).await;
         }
     }
@@ -122,7 +144,9 @@ async fn main() {
         ),
     ];
     for (backend, backing) in grpc_backends {
-        let Some(backing) = backing else { continue };
+        let Some(backing) = backing.filter(|_| only("grpc")) else {
+            continue;
+        };
         let store = match satchel_store::open(&backing).await {
             Ok(s) => s,
             Err(e) => {
@@ -150,7 +174,7 @@ async fn main() {
             "postgres://postgres@127.0.0.1:5432/test",
         ),
     ] {
-        if let Some(url) = url(var, default) {
+        if let Some(url) = url(var, default).filter(|_| only("large")) {
             bench_store(&settings, &mut out, backend, &url, &large, false).await;
         }
     }
@@ -158,9 +182,11 @@ async fn main() {
     if let Some(pg) = url(
         "SATCHEL_BENCH_POSTGRES_URL",
         "postgres://postgres@127.0.0.1:5432/test",
-    ) {
+    )
+    .filter(|_| only("pg-bytes"))
+    {
         match satchel_sql::SqlStore::with_config(
-            satchel_sql::SqlConfig::new(pg).with_max_connections(50),
+            satchel_sql::SqlConfig::new(pg).with_max_connections(sql_pool()),
         )
         .await
         {
@@ -170,11 +196,15 @@ async fn main() {
     }
     if let Some(redis) = url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379") {
         let target = RawTarget::Single(&redis);
-        bench_raw_redis(&settings, &mut out, &target, large_encoded).await;
-        bench_raw_redis(&settings, &mut out, &target, encoded).await;
-        bench_redis_bytes(&settings, &mut out, "redis", &redis, encoded).await;
-        bench_raw_redis_codec(&settings, &mut out, &target, &value, encoded).await;
-        bench_tower(&settings, &mut out, &redis, &value).await;
+        if only("redis-refs") {
+            bench_raw_redis(&settings, &mut out, &target, large_encoded).await;
+            bench_raw_redis(&settings, &mut out, &target, encoded).await;
+            bench_redis_bytes(&settings, &mut out, "redis", &redis, encoded).await;
+            bench_raw_redis_codec(&settings, &mut out, &target, &value, encoded).await;
+        }
+        if only("tower") {
+            bench_tower(&settings, &mut out, &redis, &value).await;
+        }
     }
     // A 3-primary Redis Cluster, when `SATCHEL_BENCH_REDIS_CLUSTER_URL` names one
     // (`scripts/bench.sh` starts one with scripts/redis-cluster.sh): the typed store, the
@@ -182,6 +212,7 @@ async fn main() {
     if let Ok(cluster) = std::env::var("SATCHEL_BENCH_REDIS_CLUSTER_URL")
         && !cluster.is_empty()
         && cluster != "off"
+        && only("cluster")
     {
         let nodes = cluster_nodes(&cluster);
         let target = RawTarget::Cluster(&nodes);

@@ -13,10 +13,11 @@ pub(crate) async fn bench_store(
     value: &Arc<Session>,
     with_sessions: bool,
 ) {
-    // The SQL pools get one connection per task at c = 50, as pgbench gets with -c 50.
+    // The SQL pools get one connection per task at c = 50, as pgbench gets with -c 50
+    // (unless SATCHEL_BENCH_SQL_POOL says otherwise).
     let opened = if backend == "postgres" || backend == "mysql" {
         satchel_sql::SqlStore::with_config(
-            satchel_sql::SqlConfig::new(url).with_max_connections(50),
+            satchel_sql::SqlConfig::new(url).with_max_connections(sql_pool()),
         )
         .await
         .map(|s| Arc::new(satchel_store::Instrumented::new(s)) as DynStore)
