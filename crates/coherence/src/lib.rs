@@ -46,6 +46,7 @@
 //! | `extension.rs` | [`Coherence`], the server extension |
 //! | `keys.rs` | the store key layout below |
 //! | `service/` | [`CoherenceService`]: one file per kind of call (see its module docs) |
+//! | `query/` | the Coherence query language over JSON values: extractors, filters, entry processors, aggregators (one file each) |
 //! | `proto/coherence/*.proto` | v0, compiled by `build.rs` (protox, no `protoc`) |
 //! | `proto/coherence/v1/` | v1, reference only: not compiled, not packaged |
 //! | `tests/value.rs`, `tests/data/values/` | the values against bytes the Python client wrote |
@@ -92,6 +93,8 @@
 #[cfg(feature = "endpoint")]
 mod extension;
 mod keys;
+#[cfg(feature = "endpoint")]
+mod query;
 #[cfg(feature = "endpoint")]
 mod service;
 pub mod value;

@@ -22,17 +22,6 @@ pub(super) enum EntryChange {
     Deleted = 3,
 }
 
-impl EntryChange {
-    /// The `MapEventFilter` mask bit of this change.
-    pub(super) fn mask(self) -> i64 {
-        match self {
-            Self::Inserted => 0x1,
-            Self::Updated => 0x2,
-            Self::Deleted => 0x4,
-        }
-    }
-}
-
 /// One published change.
 #[derive(Debug)]
 pub(super) enum Change {

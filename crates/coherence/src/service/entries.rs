@@ -76,7 +76,7 @@ pub(super) async fn get_all(
         prefix,
         suffixes,
         None,
-        |key, value| proto::Entry { key, value },
+        |key, value| Ok(Some(proto::Entry { key, value })),
     )))
 }
 
@@ -296,7 +296,7 @@ pub(super) async fn replace_mapping(
 
 /// The conflict a compare-and-delete lost: the entry changed between the read and the
 /// delete.
-fn changed_meanwhile(key: &str) -> satchel_store_core::StoreError {
+pub(super) fn changed_meanwhile(key: &str) -> satchel_store_core::StoreError {
     satchel_store_core::StoreError::new(
         StoreErrorKind::Conflict,
         "the entry changed between the read and the delete",

@@ -6,13 +6,15 @@
 //! otherwise. A stream then receives, for every cache it sent a request for:
 //!
 //! - `event` for each insert, update and delete made through this service that a
-//!   registration matches: a key registration by the entry's key, a filter registration
-//!   whose filter is "always" (`filter.AlwaysFilter`, or none), possibly inside a
-//!   `filter.MapEventFilter` whose mask picks inserts, updates and deletes. Any other filter
-//!   needs an evaluator satchel does not have: the registration is acknowledged (the Python
-//!   client waits for that without a timeout) and matches nothing, and the server logs it.
-//!   `filterIds` lists the matching filter registrations; values are left out when every
-//!   matching registration is `lite`.
+//!   registration matches: a key registration by the entry's key, a filter registration by
+//!   its filter (the query language's, `crate::query`), evaluated on the entry's old and new
+//!   values: a `filter.MapEventFilter` by its mask (inserted, updated, deleted, and the
+//!   updates that enter, leave or stay within the filter), any other filter as a
+//!   `MapEventFilter` with mask ALL (an insert whose new value matches, an update whose old
+//!   or new value matches, a delete whose old value matches). A filter satchel cannot
+//!   evaluate is acknowledged (the Python client waits for that without a timeout) and
+//!   matches nothing, and the server logs why. `filterIds` lists the matching filter
+//!   registrations; values are left out when every matching registration is `lite`.
 //! - `truncated{cache}` and `destroyed{cache}` when the cache is truncated or destroyed.
 
 use std::collections::HashMap;
@@ -28,6 +30,7 @@ use super::checks::namespace;
 use super::{Inner, ReplyStream};
 use crate::keys::key_suffix;
 use crate::proto;
+use crate::query::Filter;
 use proto::map_listener_request::RequestType;
 use proto::map_listener_response::ResponseType;
 
@@ -115,12 +118,12 @@ struct Registrations {
     filters: HashMap<Vec<u8>, FilterRegistration>,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct FilterRegistration {
     /// The id of the latest subscription, what `filterIds` names.
     id: i64,
-    /// The `MapEventFilter` mask; 0 for a filter satchel cannot evaluate (matches nothing).
-    mask: i64,
+    /// The filter; `None` for one satchel cannot evaluate (matches nothing).
+    filter: Option<Arc<Filter>>,
     lite: bool,
 }
 
@@ -157,13 +160,13 @@ impl Listening {
             let added = if is_key {
                 regs.keys.insert(key_suffix(&r.key), r.lite).is_none()
             } else {
-                let mask = evaluable_mask(&r.filter);
+                let filter = listener_filter(&r.filter);
                 regs.filters
                     .insert(
                         r.filter,
                         FilterRegistration {
                             id: r.filter_id,
-                            mask,
+                            filter,
                             lite: r.lite,
                         },
                     )
@@ -207,11 +210,24 @@ impl Listening {
                 ..
             } => {
                 let by_key = regs.keys.get(suffix).copied();
-                let matching: Vec<&FilterRegistration> = regs
-                    .filters
-                    .values()
-                    .filter(|f| f.mask & change.mask() != 0)
-                    .collect();
+                let matching: Vec<&FilterRegistration> = if regs.filters.is_empty() {
+                    Vec::new()
+                } else {
+                    let json = |v: Option<&Vec<u8>>| v.map(|v| event_json(v));
+                    let (old_json, new_json) = (json(old.as_ref()), json(new.as_ref()));
+                    regs.filters
+                        .values()
+                        .filter(|f| {
+                            f.filter.as_ref().is_some_and(|f| {
+                                f.matches_change(
+                                    *change as i32,
+                                    old_json.as_ref(),
+                                    new_json.as_ref(),
+                                )
+                            })
+                        })
+                        .collect()
+                };
                 if by_key.is_none() && matching.is_empty() {
                     return None;
                 }
@@ -256,39 +272,31 @@ fn error(uid: String, message: &str) -> proto::MapListenerResponse {
     }
 }
 
-/// The event mask of a filter registration's filter, if satchel can evaluate the filter:
-/// "always" (none, `filter.AlwaysFilter`), alone or in a `filter.MapEventFilter`; 0 (match
-/// nothing) for any other filter.
-fn evaluable_mask(filter: &[u8]) -> i64 {
-    const ALL: i64 = 0x1 | 0x2 | 0x4;
-    let Some(json) = filter.strip_prefix(&[crate::value::MAGIC][..]) else {
-        return if filter.is_empty() { ALL } else { 0 };
-    };
-    let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) else {
-        return 0;
-    };
-    let class = |v: &serde_json::Value| v.get("@class").and_then(|c| c.as_str()).map(str::to_owned);
-    let is_always =
-        |v: &serde_json::Value| v.is_null() || class(v).as_deref() == Some("filter.AlwaysFilter");
-    let mask = if is_always(&value) {
-        ALL
-    } else if class(&value).as_deref() == Some("filter.MapEventFilter")
-        && is_always(value.get("filter").unwrap_or(&serde_json::Value::Null))
-    {
-        // Inserts, updates and deletes; the "entered"/"left"/"within" bits need the
-        // inner filter and mean nothing for "always".
-        value.get("mask").and_then(|m| m.as_i64()).unwrap_or(0) & ALL
-    } else {
-        0
-    };
-    if mask == 0 {
-        tracing::info!(
-            filter = class(&value).as_deref().unwrap_or("?"),
-            "coherence events: a listener with a filter satchel cannot evaluate was \
-             acknowledged; it receives no events"
-        );
+/// A filter registration's filter, if satchel can evaluate it (empty is "always").
+fn listener_filter(filter: &[u8]) -> Option<Arc<Filter>> {
+    match Filter::parse_field("filter", filter) {
+        Ok(f) => Some(Arc::new(f)),
+        Err(e) => {
+            tracing::info!(
+                reason = e.message(),
+                "coherence events: a listener with a filter satchel cannot evaluate was \
+                 acknowledged; it receives no events"
+            );
+            None
+        }
     }
-    mask
+}
+
+/// An entry's value as JSON for a listener's filter: `null` when it is larger than
+/// queries parse or not JSON (an "always" filter still matches it).
+fn event_json(bytes: &[u8]) -> serde_json::Value {
+    if bytes.len() > super::query::MAX_QUERIED_VALUE {
+        return serde_json::Value::Null;
+    }
+    crate::query::parse_json("value", bytes)
+        .ok()
+        .flatten()
+        .unwrap_or(serde_json::Value::Null)
 }
 
 #[cfg(test)]
@@ -330,25 +338,48 @@ mod tests {
     }
 
     #[test]
-    fn masks_of_the_filters_the_python_client_sends() {
-        assert_eq!(evaluable_mask(b""), 7);
+    fn filter_registrations_match_by_their_filter() {
+        let mut listening = Listening::default();
+        let subscribe = |filter: Vec<u8>, id: i64| proto::MapListenerRequest {
+            cache: "c".into(),
+            format: "json".into(),
+            uid: format!("u{id}"),
+            r#type: RequestType::Filter as i32,
+            subscribe: true,
+            filter,
+            filter_id: id,
+            ..Default::default()
+        };
+        let less = r#"{"@class": "filter.LessFilter", "extractor": {"@class": "extractor.UniversalExtractor", "name": "age"}, "value": 30}"#;
+        listening.apply(subscribe(json(less), 1));
+        listening.apply(subscribe(json(r#"{"@class": "filter.MapEventFilter", "mask": 4, "filter": {"@class": "filter.AlwaysFilter"}}"#), 2));
+        listening.apply(subscribe(json(r#"{"@class": "filter.Unknown"}"#), 3));
+        let ns = crate::keys::cache_prefix("", "c");
+        let change = |change, old: Option<&str>, new: Option<&str>| Change::Entry {
+            namespace: ns.clone(),
+            change,
+            key: json("\"k\""),
+            suffix: crate::keys::key_suffix(&json("\"k\"")),
+            old: old.map(json),
+            new: new.map(json),
+        };
+        let ids = |c: &Change| match listening.reply_to(c).and_then(|r| r.response_type) {
+            Some(ResponseType::Event(e)) => e.filter_ids,
+            _ => Vec::new(),
+        };
         assert_eq!(
-            evaluable_mask(&json(r#"{"@class": "filter.AlwaysFilter"}"#)),
-            7
+            ids(&change(EntryChange::Inserted, None, Some(r#"{"age": 29}"#))),
+            vec![1]
+        );
+        assert!(ids(&change(EntryChange::Inserted, None, Some(r#"{"age": 58}"#))).is_empty());
+        assert_eq!(
+            ids(&change(EntryChange::Deleted, Some(r#"{"age": 58}"#), None)),
+            vec![2]
         );
         assert_eq!(
-            evaluable_mask(&json(
-                r#"{"@class": "filter.MapEventFilter", "mask": 1, "filter": {"@class": "filter.AlwaysFilter"}}"#
-            )),
-            1
+            ids(&change(EntryChange::Deleted, Some(r#"{"age": 3}"#), None)),
+            vec![1, 2]
         );
-        assert_eq!(
-            evaluable_mask(&json(
-                r#"{"@class": "filter.MapEventFilter", "mask": 7, "filter": {"@class": "filter.LessFilter", "value": 30}}"#
-            )),
-            0
-        );
-        assert_eq!(evaluable_mask(&json("not json")), 0);
         assert_eq!(EntryChange::Deleted as i32, 3);
     }
 }

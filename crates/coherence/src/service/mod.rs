@@ -10,6 +10,8 @@
 //! - `entries.rs`: calls on one entry or a list of keys (`get`, `put`, `replace`, …);
 //! - `whole_cache.rs`: calls on a whole cache (`size`, `clear`, `keySet`, `values`, …);
 //! - `paging.rs`: `nextKeySetPage` / `nextEntrySetPage` and their cookies;
+//! - `query.rs`: the calls that carry the query language (`crate::query`): `invoke`,
+//!   `invokeAll`, `aggregate`, and `keySet` / `values` / `entrySet` with a filter;
 //! - `bus.rs`: the changes calls make, published to the `events` streams;
 //! - `events.rs`: the `events` listener stream.
 
@@ -18,6 +20,7 @@ mod checks;
 mod entries;
 mod events;
 mod paging;
+mod query;
 mod store;
 mod whole_cache;
 
@@ -65,10 +68,12 @@ fn cas() -> satchel_store_core::Attempts {
 /// Keys and values are checked to be Coherence JSON nested at most 128 levels, never for a
 /// satchel header.
 ///
-/// Listeners are acknowledged but never fire: the `events` stream answers every request
-/// with `subscribed`/`unsubscribed` and stays open until the client cancels it or
-/// [`CoherenceService::close_streams`] is called. Entry processors, aggregators, indexes
-/// and filters answer `UNIMPLEMENTED` naming the call.
+/// Filters, entry processors and aggregators are Coherence's standard library over JSON
+/// values (the classes the Python client's `Filters`, `Processors` and `Aggregators` send);
+/// a processor changes each entry atomically (compare-and-set, retried). What needs Java
+/// code on the server (scripts, calls of Java methods, query plans) and indexes answer
+/// `UNIMPLEMENTED` naming it; an unknown class `INVALID_ARGUMENT` naming it. Listeners
+/// (`events`) receive the changes made through this service, by key or by filter.
 #[derive(Clone)]
 pub struct CoherenceService {
     inner: Arc<Inner>,
@@ -231,9 +236,9 @@ impl server::NamedCacheService for CoherenceService {
 
     async fn aggregate(
         &self,
-        _: Request<proto::AggregateRequest>,
+        request: Request<proto::AggregateRequest>,
     ) -> Result<Response<Vec<u8>>, Status> {
-        Err(unsupported("aggregate (aggregators)"))
+        query::aggregate(&self.inner, request).await
     }
 
     async fn clear(&self, request: Request<proto::ClearRequest>) -> Result<Response<()>, Status> {
@@ -302,17 +307,20 @@ impl server::NamedCacheService for CoherenceService {
         entries::get_all(&self.inner, request).await
     }
 
-    async fn invoke(&self, _: Request<proto::InvokeRequest>) -> Result<Response<Vec<u8>>, Status> {
-        Err(unsupported("invoke (entry processors)"))
+    async fn invoke(
+        &self,
+        request: Request<proto::InvokeRequest>,
+    ) -> Result<Response<Vec<u8>>, Status> {
+        query::invoke(&self.inner, request).await
     }
 
     type invokeAllStream = ReplyStream<proto::Entry>;
 
     async fn invoke_all(
         &self,
-        _: Request<proto::InvokeAllRequest>,
+        request: Request<proto::InvokeAllRequest>,
     ) -> Result<Response<Self::invokeAllStream>, Status> {
-        Err(unsupported("invokeAll (entry processors)"))
+        query::invoke_all(&self.inner, request).await
     }
 
     async fn is_empty(

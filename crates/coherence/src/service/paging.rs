@@ -37,10 +37,12 @@ pub(super) async fn next_entry_set_page(
         prefix,
         items,
         Some(first),
-        |key, value| proto::EntryResult {
-            key,
-            value,
-            cookie: Vec::new(),
+        |key, value| {
+            Ok(Some(proto::EntryResult {
+                key,
+                value,
+                cookie: Vec::new(),
+            }))
         },
     )))
 }

@@ -128,7 +128,8 @@ impl Inner {
         }
     }
 
-    /// Streams `f(key, value)` for every live entry of the listed keys, in order.
+    /// Streams `f(key, value)` for every live entry of the listed keys, in order, leaving
+    /// out the entries `f` answers `None` for; an error from `f` ends the stream with it.
     pub(super) fn stream_entries<T, F>(
         self: &Arc<Self>,
         op: &'static str,
@@ -139,7 +140,7 @@ impl Inner {
     ) -> ReplyStream<T>
     where
         T: Send + 'static,
-        F: Fn(Vec<u8>, Vec<u8>) -> T + Send + 'static,
+        F: Fn(Vec<u8>, Vec<u8>) -> Result<Option<T>, Status> + Send + 'static,
     {
         // A few replies in hand at most: a client that stops reading holds little.
         let (tx, rx) = mpsc::channel(2);
@@ -156,7 +157,11 @@ impl Inner {
                     continue;
                 };
                 let item = match inner.get(op, &format!("{prefix}{suffix}")).await {
-                    Ok(Some(entry)) => Ok(f(key, entry.value)),
+                    Ok(Some(entry)) => match f(key, entry.value) {
+                        Ok(Some(item)) => Ok(item),
+                        Ok(None) => continue,
+                        Err(status) => Err(status),
+                    },
                     // Expired or deleted since the scan.
                     Ok(None) => continue,
                     Err(status) => Err(status),

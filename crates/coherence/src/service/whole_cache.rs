@@ -1,12 +1,14 @@
 //! Calls on a whole cache: `size`, `isEmpty`, `isReady`, `containsValue`, `keySet`,
-//! `values`, `entrySet`, `clear`, `truncate`, `destroy`.
+//! `values`, `entrySet`, `clear`, `truncate`, `destroy` (with a filter or a comparator,
+//! `keySet`, `values` and `entrySet` are `query.rs`'s).
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use super::bus::Change;
-use super::checks::{check_json, namespace, parse_value, store_failed, unsupported};
+use super::checks::{check_json, namespace, parse_value, store_failed};
+use super::query;
 use super::store::stream_of;
 use super::{Inner, ReplyStream};
 use crate::keys::key_from_suffix;
@@ -62,7 +64,16 @@ pub(super) async fn entry_set(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     if !r.filter.is_empty() || !r.comparator.is_empty() {
-        return Err(unsupported("entrySet with a filter or comparator"));
+        let (filter, comparator) = query::query_of("entrySet", &r.filter, &r.comparator)?;
+        let stream = query::stream_matching(
+            inner,
+            "entrySet",
+            prefix,
+            filter,
+            comparator,
+            |key, value| proto::Entry { key, value },
+        );
+        return Ok(Response::new(stream.await?));
     }
     let suffixes = inner.list("entrySet", &prefix).await?;
     Ok(Response::new(inner.stream_entries(
@@ -70,7 +81,7 @@ pub(super) async fn entry_set(
         prefix,
         suffixes,
         None,
-        |key, value| proto::Entry { key, value },
+        |key, value| Ok(Some(proto::Entry { key, value })),
     )))
 }
 
@@ -102,7 +113,9 @@ pub(super) async fn key_set(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     if !r.filter.is_empty() {
-        return Err(unsupported("keySet with a filter"));
+        let (filter, _) = query::query_of("keySet", &r.filter, &[])?;
+        let stream = query::stream_matching(inner, "keySet", prefix, filter, None, |key, _| key);
+        return Ok(Response::new(stream.await?));
     }
     let keys = inner.list("keySet", &prefix).await?;
     Ok(Response::new(stream_of(
@@ -141,7 +154,12 @@ pub(super) async fn values(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     if !r.filter.is_empty() || !r.comparator.is_empty() {
-        return Err(unsupported("values with a filter or comparator"));
+        let (filter, comparator) = query::query_of("values", &r.filter, &r.comparator)?;
+        let stream =
+            query::stream_matching(inner, "values", prefix, filter, comparator, |_, value| {
+                value
+            });
+        return Ok(Response::new(stream.await?));
     }
     let suffixes = inner.list("values", &prefix).await?;
     Ok(Response::new(inner.stream_entries(
@@ -149,6 +167,6 @@ pub(super) async fn values(
         prefix,
         suffixes,
         None,
-        |_, value| value,
+        |_, value| Ok(Some(value)),
     )))
 }

@@ -5,15 +5,19 @@
 //! own store API. Everything talks to 127.0.0.1 on ephemeral ports.
 //!
 //! One file per job: `calls.rs`, `consistency.rs`, `refusals.rs`, `events.rs`,
-//! `python_client.rs`, `access.rs`. This file holds what they share: the server and client
-//! helpers, `expect_code`, the Python runner, what its runs leave in the store
-//! (`check_readback`) and the test PKI.
+//! `python_client.rs`, `access.rs`, `query.rs` (filters, listeners, hostile queries),
+//! `query_processors.rs`, `query_aggregators.rs`. This file holds what they share: the
+//! server and client helpers, `expect_code`, the Python runner, what its runs leave in the
+//! store (`check_readback`) and the test PKI.
 
 mod access;
 mod calls;
 mod consistency;
 mod events;
 mod python_client;
+mod query;
+mod query_aggregators;
+mod query_processors;
 mod refusals;
 
 use std::collections::BTreeSet;

@@ -435,13 +435,15 @@ async def check_bad_input(opts: Options) -> None:
                             invalid, "cache")
         await expect_status("missing cache name (size)", stub.size(m.SizeRequest(scope=SCOPE, cache="")), invalid,
                             "cache")
-        await expect_status("unsupported call names itself",
+        # A processor that needs Java on the server (a script) is refused naming the call.
+        script = b'\x15{"@class": "processor.ScriptProcessor", "name": "s.js", "language": "js", "args": []}'
+        await expect_status("unsupported processor names the call",
                             stub.invoke(m.InvokeRequest(scope=SCOPE, cache=CACHE, format="json", key=key,
-                                                        processor=value)),
+                                                        processor=script)),
                             (grpc.StatusCode.UNIMPLEMENTED,), "invoke")
-        await expect_status("unsupported streaming call names itself",
+        await expect_status("unsupported processor names the streaming call",
                             collect(_aiter(stub.invokeAll(m.InvokeAllRequest(scope=SCOPE, cache=CACHE, format="json",
-                                                                              processor=value)))),
+                                                                              processor=script)))),
                             (grpc.StatusCode.UNIMPLEMENTED,), "invokeAll")
         # The v1 protocol is not served: the client's handshake relies on this answer. (Only
         # read: writing to a stream the server already refused can turn the status into a
