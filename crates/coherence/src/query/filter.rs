@@ -17,7 +17,7 @@ use super::{
 };
 
 /// The most memory one compiled pattern may take.
-const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+const PATTERN_SIZE_LIMIT: usize = 256 << 10;
 
 /// A parsed filter.
 #[derive(Debug, Clone)]
@@ -122,10 +122,12 @@ impl Filter {
                 "filter.ContainsAllFilter" => Ok(Self::ContainsAll(extractor(budget)?, values()?)),
                 "filter.LikeFilter" => {
                     let e = extractor(budget)?;
+                    budget.pattern()?;
                     Ok(Self::Pattern(e, like(o)?))
                 }
                 "filter.RegexFilter" => {
                     let e = extractor(budget)?;
+                    budget.pattern()?;
                     Ok(Self::Pattern(e, regex(o)?))
                 }
                 "filter.MapEventFilter" => {
@@ -156,6 +158,17 @@ impl Filter {
                 ))),
             }
         })
+    }
+
+    /// How many compiled patterns (`LikeFilter`, `RegexFilter`) this filter holds.
+    pub(crate) fn patterns(&self) -> usize {
+        match self {
+            Self::Pattern(..) => 1,
+            Self::Not(f) | Self::Event(_, f) => f.patterns(),
+            Self::All(fs) | Self::Any(fs) => fs.iter().map(Self::patterns).sum(),
+            Self::Xor(a, b) => a.patterns() + b.patterns(),
+            _ => 0,
+        }
     }
 
     /// Whether `entry` matches.

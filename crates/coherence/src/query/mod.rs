@@ -16,8 +16,8 @@
 //!   order and arithmetic.
 //!
 //! Parsing is bounded ([`Budget`]): at most [`MAX_DEPTH`] nested query objects,
-//! [`MAX_NODES`] of them and [`MAX_LIST`] values in one list, patterns of at most
-//! [`MAX_PATTERN`] characters compiled under a size limit. A class satchel does not know is
+//! [`MAX_NODES`] of them and [`MAX_LIST`] values in one list, at most [`MAX_PATTERNS`]
+//! patterns of at most [`MAX_PATTERN`] characters each, compiled under a size limit. A class satchel does not know is
 //! refused naming it ([`QueryError::Invalid`]); one that needs Java code on the server
 //! (scripts, method calls on Java types, query plans) answers [`QueryError::Unsupported`].
 //! Evaluation cannot fail: what cannot be evaluated is refused while parsing.
@@ -43,6 +43,9 @@ pub(crate) const MAX_NODES: usize = 4_096;
 pub(crate) const MAX_LIST: usize = 10_000;
 /// The longest `LikeFilter` or `RegexFilter` pattern, in characters.
 pub(crate) const MAX_PATTERN: usize = 1_000;
+/// The most `LikeFilter`s and `RegexFilter`s in one request (each compiles to an automaton
+/// of up to 256 KiB).
+pub(crate) const MAX_PATTERNS: usize = 16;
 
 /// Why a query was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +82,7 @@ fn needs_java(class: &str, why: &str) -> QueryError {
 pub(crate) struct Budget {
     nodes: usize,
     depth: usize,
+    patterns: usize,
 }
 
 impl Default for Budget {
@@ -86,11 +90,24 @@ impl Default for Budget {
         Self {
             nodes: MAX_NODES,
             depth: 0,
+            patterns: MAX_PATTERNS,
         }
     }
 }
 
 impl Budget {
+    /// Counts one pattern to compile.
+    fn pattern(&mut self) -> Result<()> {
+        if self.patterns == 0 {
+            return Err(invalid(format!(
+                "the query holds more than {MAX_PATTERNS} LikeFilters and RegexFilters, \
+                 satchel's limit"
+            )));
+        }
+        self.patterns -= 1;
+        Ok(())
+    }
+
     /// Counts one query object, one level deeper; `f` parses what it holds.
     fn enter<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         if self.nodes == 0 {

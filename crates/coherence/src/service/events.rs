@@ -41,6 +41,10 @@ const MAX_REGISTRATIONS: usize = 10_000;
 /// The most caches one stream may listen to (each INIT or registration names one).
 const MAX_CACHES: usize = 1_000;
 
+/// The most compiled patterns (`LikeFilter`, `RegexFilter`) the filter registrations of one
+/// stream may hold, so a client cannot grow the server's memory by registering patterns.
+const MAX_STREAM_PATTERNS: usize = 64;
+
 pub(super) async fn events(
     inner: &Arc<Inner>,
     request: Request<Streaming<proto::MapListenerRequest>>,
@@ -105,6 +109,8 @@ pub(super) async fn wait_closed(mut closed: watch::Receiver<bool>) {
 struct Listening {
     caches: HashMap<String, Registrations>,
     count: usize,
+    /// Compiled patterns held by the filter registrations.
+    patterns: usize,
 }
 
 /// The registrations of one stream on one cache.
@@ -161,6 +167,20 @@ impl Listening {
                 regs.keys.insert(key_suffix(&r.key), r.lite).is_none()
             } else {
                 let filter = listener_filter(&r.filter);
+                let patterns = |f: Option<&FilterRegistration>| {
+                    f.and_then(|f| f.filter.as_ref())
+                        .map_or(0, |f| f.patterns())
+                };
+                let held = self.patterns - patterns(regs.filters.get(&r.filter))
+                    + filter.as_ref().map_or(0, |f| f.patterns());
+                if held > MAX_STREAM_PATTERNS {
+                    return error(
+                        r.uid,
+                        "too many LikeFilters and RegexFilters in the listener registrations \
+                         of one stream",
+                    );
+                }
+                self.patterns = held;
                 regs.filters
                     .insert(
                         r.filter,
@@ -178,7 +198,13 @@ impl Listening {
             let removed = if is_key {
                 regs.keys.remove(&key_suffix(&r.key)).is_some()
             } else {
-                regs.filters.remove(&r.filter).is_some()
+                match regs.filters.remove(&r.filter) {
+                    Some(f) => {
+                        self.patterns -= f.filter.as_ref().map_or(0, |f| f.patterns());
+                        true
+                    }
+                    None => false,
+                }
             };
             self.count -= usize::from(removed);
             response(ResponseType::Unsubscribed(
@@ -335,6 +361,34 @@ mod tests {
             again.response_type,
             Some(ResponseType::Subscribed(_))
         ));
+    }
+
+    /// Each pattern filter compiles an automaton: a stream cannot register without bound.
+    #[test]
+    fn regression_one_stream_holds_a_bounded_number_of_patterns() {
+        let mut listening = Listening::default();
+        let like = |i: usize, subscribe: bool| proto::MapListenerRequest {
+            cache: "c".into(),
+            format: "json".into(),
+            uid: format!("u{i}"),
+            r#type: RequestType::Filter as i32,
+            subscribe,
+            filter: json(&format!(
+                r#"{{"@class": "filter.LikeFilter", "extractor": {{"@class": "extractor.UniversalExtractor", "name": "s"}}, "value": "{i}%"}}"#
+            )),
+            ..Default::default()
+        };
+        let refused =
+            |r: proto::MapListenerResponse| matches!(r.response_type, Some(ResponseType::Error(_)));
+        for i in 0..MAX_STREAM_PATTERNS {
+            assert!(!refused(listening.apply(like(i, true))), "registration {i}");
+        }
+        // The same filter again replaces its registration.
+        assert!(!refused(listening.apply(like(0, true))));
+        assert!(refused(listening.apply(like(MAX_STREAM_PATTERNS, true))));
+        // Unsubscribing frees room.
+        assert!(!refused(listening.apply(like(0, false))));
+        assert!(!refused(listening.apply(like(MAX_STREAM_PATTERNS, true))));
     }
 
     #[test]

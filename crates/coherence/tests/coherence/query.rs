@@ -427,6 +427,11 @@ async fn hostile_patterns_are_bounded() {
         "cannot be compiled",
     )
     .await;
+    let many: Vec<Value> = (0..17)
+        .map(|i| cmp("RegexFilter", "name", json!(format!("a{i}"))))
+        .collect();
+    let r = keys(json!({"@class": "filter.AnyFilter", "filters": many})).await;
+    expect_code("17 patterns", r, Code::InvalidArgument, "more than 16").await;
     // Nested stars, exponential for a backtracking engine, are linear here.
     let started = Instant::now();
     let evil = keys(cmp("RegexFilter", "name", json!("(a*)*b")))
