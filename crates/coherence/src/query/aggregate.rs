@@ -240,8 +240,12 @@ impl Aggregator {
                 extractor,
                 comparator,
             } => {
-                let mut values: Vec<Value> =
-                    entries.iter().map(|(_, v)| extractor.extract(v)).collect();
+                // Nulls are skipped, as Coherence's TopNAggregator skips them.
+                let mut values: Vec<Value> = entries
+                    .iter()
+                    .map(|(_, v)| extractor.extract(v))
+                    .filter(|v| !v.is_null())
+                    .collect();
                 values.sort_by(|a, b| comparator.compare(b, a));
                 values.truncate(*n);
                 Value::Array(values)
@@ -254,9 +258,6 @@ impl Aggregator {
                 let mut order: Vec<Value> = Vec::new();
                 let mut groups: HashMap<String, Vec<(Value, Value)>> = HashMap::new();
                 for (k, v) in entries {
-                    if !filter.matches(EntryRef { value: Some(v) }) {
-                        continue;
-                    }
                     let g = extractor.extract(v);
                     let members = groups.entry(g.to_string()).or_insert_with(|| {
                         order.push(g.clone());
@@ -267,7 +268,14 @@ impl Aggregator {
                 let mut results = Vec::with_capacity(order.len());
                 for g in order {
                     let members = groups.remove(&g.to_string()).unwrap_or_default();
-                    results.push((g, aggregator.aggregate(&members)?));
+                    let result = aggregator.aggregate(&members)?;
+                    // The filter picks groups by their result (a HAVING, as Coherence's
+                    // GroupAggregator applies it), not the entries that go in.
+                    if filter.matches(EntryRef {
+                        value: Some(&result),
+                    }) {
+                        results.push((g, result));
+                    }
                 }
                 map_result(results)
             }

@@ -12,6 +12,10 @@ use serde_json::Value;
 
 use super::{Budget, Result, class_of, field, invalid, list, needs_java, string_field};
 
+/// The most copies of a value one extractor may build (see `Extractor::fan_out`): without a
+/// bound, a chain of 30 two-way `MultiExtractor`s — 91 query objects — builds 2^30.
+pub(crate) const MAX_FAN_OUT: u64 = 1_024;
+
 /// What an extractor takes from an entry's value.
 #[derive(Debug, Clone)]
 pub(crate) enum Extractor {
@@ -79,11 +83,17 @@ impl Extractor {
                         .iter()
                         .map(|e| Self::parse(e, budget))
                         .collect::<Result<Vec<_>>>()?;
-                    Ok(if class == "extractor.ChainedExtractor" {
+                    let e = if class == "extractor.ChainedExtractor" {
                         Self::Chain(parts)
                     } else {
                         Self::Multi(parts)
-                    })
+                    };
+                    if e.fan_out() > MAX_FAN_OUT {
+                        return Err(invalid(format!(
+                            "the extractor would copy a value more than {MAX_FAN_OUT} times                              (MultiExtractors inside a ChainedExtractor multiply), satchel's                              limit"
+                        )));
+                    }
+                    Ok(e)
                 }
                 "extractor.ReflectionExtractor"
                 | "extractor.PofExtractor"
@@ -99,6 +109,21 @@ impl Extractor {
                 ))),
             }
         })
+    }
+
+    /// How many copies of a value this extractor's result may hold at most: one for a
+    /// property or method, the sum of its parts for a `MultiExtractor`, the product of its
+    /// steps for a `ChainedExtractor` (a chain of multis grows exponentially), saturating.
+    fn fan_out(&self) -> u64 {
+        match self {
+            Self::Identity | Self::Property(_) | Self::Method(_) => 1,
+            Self::Multi(parts) => parts
+                .iter()
+                .fold(0u64, |n, p| n.saturating_add(p.fan_out())),
+            Self::Chain(parts) => parts
+                .iter()
+                .fold(1u64, |n, p| n.saturating_mul(p.fan_out())),
+        }
     }
 
     /// What this extracts from `value` (`null` for what is not there).

@@ -17,10 +17,12 @@
 //!
 //! Parsing is bounded ([`Budget`]): at most [`MAX_DEPTH`] nested query objects,
 //! [`MAX_NODES`] of them and [`MAX_LIST`] values in one list, at most [`MAX_PATTERNS`]
-//! patterns of at most [`MAX_PATTERN`] characters each, compiled under a size limit. A class satchel does not know is
-//! refused naming it ([`QueryError::Invalid`]); one that needs Java code on the server
-//! (scripts, method calls on Java types, query plans) answers [`QueryError::Unsupported`].
-//! Evaluation cannot fail: what cannot be evaluated is refused while parsing.
+//! patterns of at most [`MAX_PATTERN`] characters each, compiled under a size limit, and
+//! extractors that copy a value at most `extract::MAX_FAN_OUT` times. A class satchel does
+//! not know is refused naming it ([`QueryError::Invalid`]); one that needs Java code on the
+//! server (scripts, method calls on Java types, query plans) answers
+//! [`QueryError::Unsupported`]. Filters cannot fail once parsed; processors and aggregators
+//! answer [`QueryError::Invalid`] for a value they cannot work on; nothing panics.
 
 mod aggregate;
 mod extract;

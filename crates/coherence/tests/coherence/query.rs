@@ -306,6 +306,34 @@ async fn hostile_deep_nesting_is_refused() {
     server.stop().await;
 }
 
+/// A chain of 30 two-way MultiExtractors is 91 query objects, 3 levels deep, and would copy
+/// each value 2^30 times: refused when parsed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_extractor_fan_out_is_refused() {
+    let (server, mut c) = people_server().await;
+    let identity = json!({"@class": "extractor.IdentityExtractor"});
+    let multi = json!({"@class": "extractor.MultiExtractor", "extractors": [identity, identity]});
+    let chain = json!({"@class": "extractor.ChainedExtractor",
+        "extractors": vec![multi; 30]});
+    let f = json!({"@class": "filter.EqualsFilter", "extractor": chain, "value": 0});
+    let r = c
+        .key_set(cp::KeySetRequest {
+            cache: CACHE.into(),
+            format: "json".into(),
+            filter: q(&f),
+            ..Default::default()
+        })
+        .await;
+    expect_code(
+        "an extractor copying each value 2^30 times",
+        r,
+        Code::InvalidArgument,
+        "1024 times",
+    )
+    .await;
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_unknown_classes_are_named() {
     let (server, mut c) = people_server().await;

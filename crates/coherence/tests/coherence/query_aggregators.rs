@@ -47,6 +47,13 @@ aggregates_to! {
     aggregator_group: json!({"@class": "aggregator.GroupAggregator", "extractor": ux("gender"),
         "aggregator": agg("ComparableMax", "age"), "filter": always()}), [], None
         => json!({"entries": [{"key": "F", "value": 22}, {"key": "M", "value": 62}]});
+    aggregator_group_filter_picks_groups_by_their_result: json!({"@class": "aggregator.GroupAggregator",
+        "extractor": ux("gender"), "aggregator": agg("ComparableMax", "age"),
+        "filter": {"@class": "filter.GreaterFilter", "extractor": {"@class": "extractor.IdentityExtractor"},
+            "value": 30}}), [], None
+        => json!({"entries": [{"key": "M", "value": 62}]});
+    aggregator_top_n_skips_nulls: json!({"@class": "aggregator.TopNAggregator", "results": 2,
+        "inverse": false, "extractor": ux("nickname"), "comparator": null}), [], None => json!([]);
     aggregator_priority_runs_its_aggregator: json!({"@class": "aggregator.PriorityAggregator",
         "aggregator": agg("BigDecimalSum", "age")}), [], None => big_dec("120");
     aggregator_reducer: agg("ReducerAggregator", "age"), [], Some(cmp("LessFilter", "age", json!(40)))
