@@ -110,14 +110,14 @@ pub(super) async fn invoke_all(
     let filter = Filter::parse_field("filter", &r.filter).map_err(|e| refused(op, e))?;
     // Named keys are processed whether present or not (a processor may insert); a filter
     // picks among the entries present.
-    let (keys, only) = if r.keys.is_empty() {
+    let (keys, filtered) = if r.keys.is_empty() {
         let keys = inner
             .list(op, &prefix)
             .await?
             .iter()
             .filter_map(|s| key_from_suffix(s))
-            .collect();
-        (keys, Some(&filter))
+            .collect::<Vec<_>>();
+        (keys, true)
     } else {
         for k in &r.keys {
             check_json("key", k)?;
@@ -125,19 +125,38 @@ pub(super) async fn invoke_all(
         let mut keys = r.keys;
         keys.sort_unstable();
         keys.dedup();
-        (keys, (!r.filter.is_empty()).then_some(&filter))
+        (keys, !r.filter.is_empty())
     };
-    let mut results = Vec::new();
-    for key in keys {
-        if let Some(out) = process(inner, op, &prefix, &key, &processor, only).await? {
-            results.push(proto::Entry {
-                value: to_bytes(&out),
-                key,
-            });
+    // The results are streamed as each entry is processed, a few at a time (the channel's
+    // bound), so a processor whose results are large (an identity ExtractorProcessor over a
+    // big cache) never holds them all; a client that goes away stops the run at the next
+    // entry. What was processed before an error stays processed, as on Coherence.
+    let (tx, rx) = tokio::sync::mpsc::channel(INVOKE_ALL_IN_FLIGHT);
+    let inner = Arc::clone(inner);
+    tokio::spawn(async move {
+        let only = filtered.then_some(&filter);
+        for key in keys {
+            let reply = match process(&inner, op, &prefix, &key, &processor, only).await {
+                Ok(None) => continue,
+                Ok(Some(out)) => Ok(proto::Entry {
+                    value: to_bytes(&out),
+                    key,
+                }),
+                Err(status) => Err(status),
+            };
+            let failed = reply.is_err();
+            if tx.send(reply).await.is_err() || failed {
+                break;
+            }
         }
-    }
-    Ok(Response::new(stream_of(results)))
+    });
+    Ok(Response::new(Box::pin(
+        tokio_stream::wrappers::ReceiverStream::new(rx),
+    )))
 }
+
+/// How many `invokeAll` results may wait for the client at once.
+const INVOKE_ALL_IN_FLIGHT: usize = 16;
 
 /// Runs `processor` on the entry `key` of `prefix` atomically (see the module docs); with
 /// `only`, on an entry present that matches it (else no result).

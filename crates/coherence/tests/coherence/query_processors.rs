@@ -318,3 +318,45 @@ async fn processor_invoke_all_by_filter_answers_the_matching_entries() {
     );
     server.stop().await;
 }
+
+/// Results stream as entries are processed (a few in flight at once): more entries than
+/// that all answer, each processed once, and an error stops the stream with its status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processor_invoke_all_streams_every_result_and_stops_at_an_error() {
+    let server = serve(Arc::new(MemoryStore::new())).await;
+    let mut c = client(&server).await;
+    let names: Vec<String> = (0..100).map(|i| format!("n{i:03}")).collect();
+    let entries: Vec<(&str, Value)> = names
+        .iter()
+        .map(|n| (n.as_str(), json!({"n": 1})))
+        .collect();
+    fill(&mut c, &entries).await;
+    let r = invoke_all(&mut c, &incrementor("n", json!(1), false), &[], None).await;
+    assert_eq!(r.len(), 100);
+    assert!(r.iter().all(|(_, v)| *v == json!(2)), "{r:?}");
+
+    // One value that is not a number: the stream ends with INVALID_ARGUMENT.
+    fill(&mut c, &[("n050", json!({"n": "text"}))]).await;
+    let stream = c
+        .invoke_all(cp::InvokeAllRequest {
+            cache: CACHE.into(),
+            format: "json".into(),
+            processor: q(&incrementor("n", json!(1), false)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut stream = std::pin::pin!(stream);
+    let mut answered = 0;
+    let status = loop {
+        match tokio_stream::StreamExt::next(&mut stream).await {
+            Some(Ok(_)) => answered += 1,
+            Some(Err(status)) => break status,
+            None => panic!("the stream ended without the error ({answered} answered)"),
+        }
+    };
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    assert!(answered < 100, "{answered}");
+    server.stop().await;
+}
