@@ -87,14 +87,21 @@ impl fmt::Display for Invalid {
     }
 }
 
+/// The SHA-256 of session `id` as the cookie writes it: what the key and the id check are
+/// made of.
+fn digest(id: &Id) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(id.to_string().as_bytes()).into()
+}
+
 /// What session `id` is kept under, and what its record names: `h_` and the base64url
 /// SHA-256 of the id, so that the store never holds an id usable as a cookie.
 pub(crate) fn hashed(id: &Id) -> String {
-    use sha2::{Digest, Sha256};
-    format!(
-        "h_{}",
-        satchel_store_core::encode_base64url(&Sha256::digest(id.to_string().as_bytes()))
-    )
+    hashed_of(&digest(id))
+}
+
+fn hashed_of(digest: &[u8; 32]) -> String {
+    format!("h_{}", satchel_store_core::encode_base64url(digest))
 }
 
 /// What a record written for session `id` names (its id check): `c_` and the base64url of
@@ -102,8 +109,10 @@ pub(crate) fn hashed(id: &Id) -> String {
 /// only has to tell that it was written for this key and not copied from another one, and
 /// 64 bits do that in 13 bytes where the whole hash took 45, on every session.
 pub(crate) fn id_check(id: &Id) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(id.to_string().as_bytes());
+    id_check_of(&digest(id))
+}
+
+fn id_check_of(digest: &[u8; 32]) -> String {
     format!(
         "c_{}",
         satchel_store_core::encode_base64url(&digest[..CHECK_BYTES])
@@ -117,8 +126,9 @@ const CHECK_BYTES: usize = 8;
 pub(crate) fn from_stored(stored: Stored, id: Id) -> Result<Record, Invalid> {
     // Records name their session by its id check; earlier ones by its whole hash, and
     // those of 0.1 by the id itself.
-    if stored.id != id_check(&id)
-        && stored.id != hashed(&id)
+    let digest = digest(&id);
+    if stored.id != id_check_of(&digest)
+        && stored.id != hashed_of(&digest)
         && stored.id.parse::<Id>().ok() != Some(id)
     {
         return Err(Invalid::OtherId);

@@ -133,8 +133,12 @@ impl Extractor {
             Self::Property(name) => value.get(name).cloned().unwrap_or(Value::Null),
             Self::Method(m) => m.call(value),
             Self::Chain(parts) => {
-                let mut current = value.clone();
-                for p in parts {
+                // The first step reads `value` itself: no copy of the whole value first.
+                let Some((first, rest)) = parts.split_first() else {
+                    return value.clone();
+                };
+                let mut current = first.extract(value);
+                for p in rest {
                     current = p.extract(&current);
                 }
                 current
