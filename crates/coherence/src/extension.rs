@@ -2,7 +2,7 @@
 
 use satchel_grpc::{Extension, Mount};
 
-use crate::CoherenceService;
+use crate::{CoherenceService, KnownClasses};
 
 /// Serves `coherence.NamedCacheService` on a satchel [`Server`](satchel_grpc::Server), over
 /// the server's store: add it with
@@ -20,6 +20,7 @@ use crate::CoherenceService;
 pub struct Coherence {
     max_entries: usize,
     page_size: usize,
+    classes: KnownClasses,
 }
 
 impl Coherence {
@@ -29,6 +30,7 @@ impl Coherence {
         Self {
             max_entries: CoherenceService::DEFAULT_MAX_ENTRIES,
             page_size: CoherenceService::DEFAULT_PAGE_SIZE,
+            classes: KnownClasses::default(),
         }
     }
 
@@ -43,6 +45,13 @@ impl Coherence {
     #[must_use]
     pub fn with_page_size(mut self, entries: usize) -> Self {
         self.page_size = entries;
+        self
+    }
+
+    /// See [`CoherenceService::with_known_classes`].
+    #[must_use]
+    pub fn with_known_classes(mut self, classes: KnownClasses) -> Self {
+        self.classes = classes;
         self
     }
 }
@@ -62,6 +71,7 @@ impl Extension for Coherence {
         let service = CoherenceService::new(mount.store().clone())
             .with_max_entries(self.max_entries)
             .with_page_size(self.page_size)
+            .with_known_classes(self.classes.clone())
             .with_max_stream_time(mount.max_request_time())
             .with_max_reply_size(mount.max_message_size());
         let closing = service.clone();

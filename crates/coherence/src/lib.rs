@@ -91,6 +91,8 @@
 //! ```
 
 #[cfg(feature = "endpoint")]
+mod classes;
+#[cfg(feature = "endpoint")]
 mod extension;
 mod keys;
 #[cfg(feature = "endpoint")]
@@ -99,6 +101,8 @@ mod query;
 mod service;
 pub mod value;
 
+#[cfg(feature = "endpoint")]
+pub use classes::KnownClasses;
 #[cfg(feature = "endpoint")]
 pub use extension::Coherence;
 pub use keys::{KEY_PREFIX, cache_prefix, key_from_suffix, parse_store_key, store_key};

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use satchel_coherence::Coherence;
+use satchel_coherence::{Coherence, KnownClasses};
 use satchel_grpc::{Server, ServerConfig, ServerTls, shutdown_signal};
 use serde_json::json;
 
@@ -57,6 +57,12 @@ pub(crate) struct Args {
     /// (--tls-client-ca) the client certificate.
     #[arg(long, requires = "token", conflicts_with = "no_coherence")]
     coherence_without_auth: bool,
+    /// A class the Coherence endpoint accepts in keys and values besides Coherence's own
+    /// (`math.*`, `filter.*`, …): a name as the client's `@proxy` writes it (`test.Person`),
+    /// a prefix (`myapp.*`), or `*` for any. Repeatable. Like a Coherence server, the
+    /// endpoint refuses a value naming another class ("Could not deserialize").
+    #[arg(long, value_name = "CLASS", conflicts_with = "no_coherence")]
+    coherence_class: Vec<String>,
     /// The log's format on stderr: `text`, or `json` (one object a line). What is logged:
     /// RUST_LOG (default `info`: start, stop, each refused or failed call).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -112,7 +118,13 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         .with_header_check(args.check_header)
         .with_max_message_size(args.max_message_size);
     if !args.no_coherence {
-        config = config.with_extension(Coherence::new());
+        let classes = args
+            .coherence_class
+            .iter()
+            .fold(KnownClasses::coherence(), |known, class| {
+                known.with(class.as_str())
+            });
+        config = config.with_extension(Coherence::new().with_known_classes(classes));
     }
     if let Some(token) = args.token {
         config = config.with_token(token);

@@ -6,6 +6,7 @@ use crate::value::{COHERENCE_FORMAT_NAME, MAGIC};
 use satchel_store_core::{Entry, StoreError, StoreErrorKind};
 use tonic::Status;
 
+use crate::KnownClasses;
 use crate::keys::cache_prefix;
 
 /// Refuses an empty cache name, and a format other than `json` where the request has one
@@ -65,8 +66,19 @@ fn nesting(json: &[u8], limit: usize) -> usize {
 }
 
 /// Refuses bytes that are not a `json`-format value: `0x15` then one JSON text, nested at
-/// most [`MAX_DEPTH`] levels.
+/// most [`MAX_DEPTH`] levels, naming only classes that `known` knows.
 pub(super) fn check_json(field: &str, bytes: &[u8]) -> Result<(), Status> {
+    check_json_classes(field, bytes, &KnownClasses::any())
+}
+
+/// [`check_json`], refusing an object whose `@class` (at any depth) `known` does not know,
+/// the way a Coherence server refuses a class it has no alias for ("Could not
+/// deserialize").
+pub(super) fn check_json_classes(
+    field: &str,
+    bytes: &[u8],
+    known: &KnownClasses,
+) -> Result<(), Status> {
     let Some((&MAGIC, json)) = bytes.split_first() else {
         return Err(Status::invalid_argument(if bytes.is_empty() {
             format!("malformed {field}: it is empty (format json is 0x15 followed by JSON)")
@@ -89,13 +101,176 @@ pub(super) fn check_json(field: &str, bytes: &[u8]) -> Result<(), Status> {
             "malformed {field}: the JSON after 0x15 is not UTF-8 ({e})"
         ))
     })?;
-    serde_json::from_str::<serde::de::IgnoredAny>(text)
-        .map(drop)
-        .map_err(|e| {
-            Status::invalid_argument(format!(
-                "malformed {field}: not valid JSON after 0x15 ({e})"
-            ))
-        })
+    let malformed = |e: serde_json::Error| {
+        Status::invalid_argument(format!(
+            "malformed {field}: not valid JSON after 0x15 ({e})"
+        ))
+    };
+    if known.is_any() {
+        return serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(drop)
+            .map_err(malformed);
+    }
+    let unknown = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let walked = serde::de::DeserializeSeed::deserialize(
+        classes::Walk {
+            known,
+            unknown: &unknown,
+        },
+        &mut de,
+    )
+    .and_then(|()| de.end());
+    match (walked, unknown.into_inner()) {
+        (_, Some(class)) => Err(Status::invalid_argument(format!(
+            "Could not deserialize the {field}: its @class {class:?} is not a class this \
+             server knows (satchel knows Coherence's own, {}, and the names given with \
+             `satchel serve --coherence-class`)",
+            KnownClasses::COHERENCE_NAMESPACES
+                .iter()
+                .map(|n| format!("{n}*"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+        (Err(e), None) => Err(malformed(e)),
+        (Ok(()), None) => Ok(()),
+    }
+}
+
+/// The walk over a JSON text that stops at the first unknown `@class`.
+mod classes {
+    use std::cell::RefCell;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+
+    use crate::KnownClasses;
+
+    /// Walks one JSON value; an unknown class is put in `unknown` and ends the walk.
+    #[derive(Clone, Copy)]
+    pub(super) struct Walk<'a> {
+        pub(super) known: &'a KnownClasses,
+        pub(super) unknown: &'a RefCell<Option<String>>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Walk<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    macro_rules! scalars {
+        ($($name:ident($ty:ty)),*) => {$(
+            fn $name<E: de::Error>(self, _: $ty) -> Result<(), E> {
+                Ok(())
+            }
+        )*};
+    }
+
+    impl<'de> Visitor<'de> for Walk<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        scalars!(
+            visit_bool(bool),
+            visit_i64(i64),
+            visit_u64(u64),
+            visit_f64(f64),
+            visit_str(&str)
+        );
+
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(self)?.is_some() {}
+            Ok(())
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            while let Some(is_class) = map.next_key_seed(IsClassKey)? {
+                if is_class {
+                    map.next_value_seed(Class(self))?;
+                } else {
+                    map.next_value_seed(self)?;
+                }
+            }
+            Ok(())
+        }
+    }
+
+    /// The value of an `@class` key: a name is checked; anything else is walked as any
+    /// value (Coherence would refuse it, and so does the query language).
+    struct Class<'a>(Walk<'a>);
+
+    impl<'de> DeserializeSeed<'de> for Class<'_> {
+        type Value = ();
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Class<'_> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a class name")
+        }
+
+        scalars!(
+            visit_bool(bool),
+            visit_i64(i64),
+            visit_u64(u64),
+            visit_f64(f64)
+        );
+
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Ok(())
+        }
+
+        fn visit_str<E: de::Error>(self, class: &str) -> Result<(), E> {
+            if self.0.known.knows(class) {
+                return Ok(());
+            }
+            *self.0.unknown.borrow_mut() = Some(class.chars().take(200).collect());
+            Err(de::Error::custom("unknown class"))
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+            self.0.visit_seq(seq)
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+            self.0.visit_map(map)
+        }
+    }
+
+    /// Reads an object key: `true` if it is `@class` (no copy of the key).
+    struct IsClassKey;
+
+    impl<'de> DeserializeSeed<'de> for IsClassKey {
+        type Value = bool;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for IsClassKey {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("an object key")
+        }
+
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == crate::value::CLASS_FIELD)
+        }
+    }
 }
 
 /// A request's `ttl` in milliseconds: 0 is the cache's default (satchel caches have none:

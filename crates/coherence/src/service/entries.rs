@@ -6,9 +6,7 @@ use std::sync::Arc;
 use satchel_store_core::{Condition, StoreErrorKind};
 use tonic::{Request, Response, Status};
 
-use super::checks::{
-    check_json, namespace, remaining, retry_or_busy, same_value, store_failed, ttl,
-};
+use super::checks::{namespace, remaining, retry_or_busy, same_value, store_failed, ttl};
 use super::{Inner, ReplyStream, cas};
 use crate::keys::key_suffix;
 use crate::proto;
@@ -19,7 +17,7 @@ pub(super) async fn contains_entry(
 ) -> Result<Response<bool>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
+    inner.check_json("key", &r.key)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     let found = inner.get("containsEntry", &key).await?;
     Ok(Response::new(
@@ -33,7 +31,7 @@ pub(super) async fn contains_key(
 ) -> Result<Response<bool>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
+    inner.check_json("key", &r.key)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     Ok(Response::new(
         inner.get("containsKey", &key).await?.is_some(),
@@ -46,7 +44,7 @@ pub(super) async fn get(
 ) -> Result<Response<proto::OptionalValue>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
+    inner.check_json("key", &r.key)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     Ok(Response::new(match inner.get("get", &key).await? {
         Some(entry) => proto::OptionalValue {
@@ -65,7 +63,7 @@ pub(super) async fn get_all(
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
     let mut suffixes = Vec::with_capacity(r.key.len());
     for key in &r.key {
-        check_json("key", key)?;
+        inner.check_json("key", key)?;
         suffixes.push(key_suffix(key));
     }
     // Each key once, whatever the request repeats.
@@ -86,8 +84,8 @@ pub(super) async fn put(
 ) -> Result<Response<Vec<u8>>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
-    check_json("value", &r.value)?;
+    inner.check_json("key", &r.key)?;
+    inner.check_json("value", &r.value)?;
     inner.check_fits(&r.key, &r.value)?;
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
@@ -105,8 +103,8 @@ pub(super) async fn put_all(
     let ttl = ttl(r.ttl)?;
     // Everything is checked before anything is written.
     for e in &r.entry {
-        check_json("key", &e.key)?;
-        check_json("value", &e.value)?;
+        inner.check_json("key", &e.key)?;
+        inner.check_json("value", &e.value)?;
         inner.check_fits(&e.key, &e.value)?;
     }
     for e in &r.entry {
@@ -133,8 +131,8 @@ pub(super) async fn put_if_absent(
 ) -> Result<Response<Vec<u8>>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
-    check_json("value", &r.value)?;
+    inner.check_json("key", &r.key)?;
+    inner.check_json("value", &r.value)?;
     inner.check_fits(&r.key, &r.value)?;
     let ttl = ttl(r.ttl)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
@@ -167,7 +165,7 @@ pub(super) async fn remove(
 ) -> Result<Response<Vec<u8>>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
+    inner.check_json("key", &r.key)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     // Atomic: the value read is deleted only if it is still the one there
     // (`Store::delete_if`); a write in between makes this read again, so the answer is
@@ -196,8 +194,8 @@ pub(super) async fn remove_mapping(
 ) -> Result<Response<bool>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
-    check_json("value", &r.value)?;
+    inner.check_json("key", &r.key)?;
+    inner.check_json("value", &r.value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     // Atomic: deleted only at the version whose value matched (`Store::delete_if`).
     let mut attempts = cas();
@@ -225,8 +223,8 @@ pub(super) async fn replace(
 ) -> Result<Response<Vec<u8>>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
-    check_json("value", &r.value)?;
+    inner.check_json("key", &r.key)?;
+    inner.check_json("value", &r.value)?;
     inner.check_fits(&r.key, &r.value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     let mut attempts = cas();
@@ -261,9 +259,9 @@ pub(super) async fn replace_mapping(
 ) -> Result<Response<bool>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
-    check_json("previousValue", &r.previous_value)?;
-    check_json("newValue", &r.new_value)?;
+    inner.check_json("key", &r.key)?;
+    inner.check_json("previousValue", &r.previous_value)?;
+    inner.check_json("newValue", &r.new_value)?;
     inner.check_fits(&r.key, &r.new_value)?;
     let key = format!("{prefix}{}", key_suffix(&r.key));
     let mut attempts = cas();

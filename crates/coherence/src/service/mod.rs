@@ -34,6 +34,7 @@ use tokio::sync::watch;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::KnownClasses;
 use crate::proto::{self, named_cache_service_server as server};
 use checks::unsupported;
 
@@ -85,6 +86,7 @@ struct Settings {
     page_size: usize,
     max_stream_time: Duration,
     max_reply_size: usize,
+    classes: KnownClasses,
 }
 
 struct Inner {
@@ -96,6 +98,8 @@ struct Inner {
     /// The largest reply message (the server's message size limit): `put` refuses a value
     /// whose `get` reply would not fit.
     max_reply_size: usize,
+    /// The `@class` names keys and values may carry.
+    classes: KnownClasses,
     /// `true` once [`CoherenceService::close_streams`] was called.
     closed: watch::Sender<bool>,
     /// The changes made through this service, for the `events` streams.
@@ -122,6 +126,7 @@ impl CoherenceService {
                 page_size: Self::DEFAULT_PAGE_SIZE,
                 max_stream_time: Self::DEFAULT_MAX_STREAM_TIME,
                 max_reply_size: Self::DEFAULT_MAX_REPLY_SIZE,
+                classes: KnownClasses::default(),
             },
         )
     }
@@ -134,6 +139,7 @@ impl CoherenceService {
                 page_size: settings.page_size.max(1),
                 max_stream_time: settings.max_stream_time,
                 max_reply_size: settings.max_reply_size,
+                classes: settings.classes,
                 closed: watch::Sender::new(false),
                 bus: bus::Bus::new(),
             }),
@@ -146,7 +152,23 @@ impl CoherenceService {
             page_size: self.inner.page_size,
             max_stream_time: self.inner.max_stream_time,
             max_reply_size: self.inner.max_reply_size,
+            classes: self.inner.classes.clone(),
         }
+    }
+
+    /// The `@class` names the keys and values it stores may carry, at any depth (default
+    /// [`KnownClasses::coherence`]): a `put` of a value naming another class is refused
+    /// with `INVALID_ARGUMENT` "Could not deserialize …", as a Coherence server without
+    /// that class refuses it. Declare the application's classes here
+    /// (`KnownClasses::coherence().with("test.Person")`), or accept any with
+    /// [`KnownClasses::any`].
+    #[must_use]
+    pub fn with_known_classes(self, classes: KnownClasses) -> Self {
+        let settings = Settings {
+            classes,
+            ..self.settings()
+        };
+        Self::build(self.inner.store.clone(), settings)
     }
 
     /// The most entries a cache may hold for the calls that list it (`size`,

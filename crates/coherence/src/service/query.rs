@@ -90,7 +90,7 @@ pub(super) async fn invoke(
 ) -> Result<Response<Vec<u8>>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("key", &r.key)?;
+    inner.check_json("key", &r.key)?;
     checked("processor", &r.processor)?;
     let processor = Processor::parse_field(&r.processor).map_err(|e| refused("invoke", e))?;
     let out = process(inner, "invoke", &prefix, &r.key, &processor, None).await?;
@@ -120,7 +120,7 @@ pub(super) async fn invoke_all(
         (keys, true)
     } else {
         for k in &r.keys {
-            check_json("key", k)?;
+            inner.check_json("key", k)?;
         }
         let mut keys = r.keys;
         keys.sort_unstable();
@@ -251,7 +251,7 @@ pub(super) async fn aggregate(
         None
     } else {
         for k in &r.keys {
-            check_json("key", k)?;
+            inner.check_json("key", k)?;
         }
         Some(r.keys)
     };

@@ -15,7 +15,7 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
-use super::checks::{retry_or_busy, store_failed};
+use super::checks::{check_json_classes, retry_or_busy, store_failed};
 use super::{Inner, ReplyStream, cas};
 use crate::keys::key_from_suffix;
 
@@ -34,6 +34,14 @@ impl Inner {
             )));
         }
         Ok(())
+    }
+
+    /// Refuses a key or value that is not Coherence JSON, or names a class this service
+    /// does not know ([`CoherenceService::with_known_classes`]).
+    ///
+    /// [`CoherenceService::with_known_classes`]: super::CoherenceService::with_known_classes
+    pub(super) fn check_json(&self, field: &str, bytes: &[u8]) -> Result<(), Status> {
+        check_json_classes(field, bytes, &self.classes)
     }
 
     pub(super) async fn get(&self, op: &str, key: &str) -> Result<Option<Entry>, Status> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 use super::bus::Change;
-use super::checks::{check_json, namespace, parse_value, store_failed};
+use super::checks::{namespace, parse_value, store_failed};
 use super::query;
 use super::store::stream_of;
 use super::{Inner, ReplyStream};
@@ -30,7 +30,7 @@ pub(super) async fn contains_value(
 ) -> Result<Response<bool>, Status> {
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, Some(&r.format))?;
-    check_json("value", &r.value)?;
+    inner.check_json("value", &r.value)?;
     let wanted = parse_value(&r.value);
     for suffix in inner.list("containsValue", &prefix).await? {
         let key = format!("{prefix}{suffix}");

@@ -32,7 +32,7 @@ use satchel_coherence::proto::{
     named_cache_service_client::NamedCacheServiceClient,
 };
 use satchel_coherence::{BigInt, Classed, CoherenceClass, from_slice, to_vec};
-use satchel_coherence::{Coherence, cache_prefix, parse_store_key, store_key};
+use satchel_coherence::{Coherence, KnownClasses, cache_prefix, parse_store_key, store_key};
 use satchel_grpc::{Protection, ServerConfig};
 use satchel_store::{MemoryStore, Scan, Store, StoreObject};
 use satchel_testkit::grpc::TestServer;
@@ -42,15 +42,26 @@ use tonic::transport::Channel;
 
 type Client = NamedCacheServiceClient<Channel>;
 
-/// A satchel server over `store` with the Coherence endpoint mounted, as `satchel serve`
-/// runs it.
+/// A satchel server over `store` with the Coherence endpoint mounted, as `satchel serve
+/// --coherence-class 'test.*'` runs it (the tests' classes are `test.Person`, …, as a
+/// Coherence test server has them).
 async fn serve(store: Arc<dyn StoreObject>) -> TestServer {
     serve_with(store, ServerConfig::new("127.0.0.1:0".parse().unwrap())).await
 }
 
 /// [`serve`] with `config` (its address replaced by an ephemeral loopback port).
 async fn serve_with(store: Arc<dyn StoreObject>, config: ServerConfig) -> TestServer {
-    satchel_testkit::grpc::serve_with(store, config.with_extension(Coherence::new())).await
+    serve_knowing(store, config, KnownClasses::coherence().with("test.*")).await
+}
+
+/// [`serve_with`], the endpoint knowing `classes`.
+async fn serve_knowing(
+    store: Arc<dyn StoreObject>,
+    config: ServerConfig,
+    classes: KnownClasses,
+) -> TestServer {
+    let coherence = Coherence::new().with_known_classes(classes);
+    satchel_testkit::grpc::serve_with(store, config.with_extension(coherence)).await
 }
 
 async fn connect(addr: impl std::fmt::Display) -> Client {

@@ -4,6 +4,92 @@
 #[allow(unused_imports)]
 use super::*;
 
+/// The Python client's own `test_unary_error`: a Coherence server refuses a value naming a
+/// class it has no alias for, "Could not deserialize"; so does satchel, by default, at any
+/// depth and in keys too, while Coherence's own classes and the declared ones are stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_naming_unknown_classes_are_refused_as_coherence_refuses_them() {
+    let any = ServerConfig::new("127.0.0.1:0".parse().unwrap());
+    let server = serve_knowing(
+        Arc::new(MemoryStore::new()),
+        any.clone(),
+        KnownClasses::coherence().with("app.Order").with("shop.*"),
+    )
+    .await;
+    let mut c = client(&server).await;
+    let refused = [
+        serde_json::json!({"@class": "com.foo.Bar"}),
+        serde_json::json!({"order": {"@class": "app.Orders"}}),
+        serde_json::json!([1, {"x": [{"@class": "com.foo.Bar", "y": 2}]}]),
+        serde_json::json!({"a": 1, "@class": "java.lang.Runtime"}),
+    ];
+    for value in &refused {
+        let r = c.put(put("k", value, 0)).await;
+        expect_code(
+            "unknown class",
+            r,
+            Code::InvalidArgument,
+            "Could not deserialize",
+        )
+        .await;
+    }
+    let r = c
+        .put(cp::PutRequest {
+            key: j(&serde_json::json!({"@class": "com.foo.Key", "id": 1})),
+            ..put("k", &1, 0)
+        })
+        .await;
+    expect_code(
+        "unknown class in a key",
+        r,
+        Code::InvalidArgument,
+        "com.foo.Key",
+    )
+    .await;
+    // putAll refuses the whole batch.
+    let r = c
+        .put_all(cp::PutAllRequest {
+            cache: CACHE.into(),
+            entry: vec![
+                cp::Entry {
+                    key: j("ok"),
+                    value: j(&1),
+                },
+                cp::Entry {
+                    key: j("bad"),
+                    value: j(&serde_json::json!({"@class": "com.foo.Bar"})),
+                },
+            ],
+            ..Default::default()
+        })
+        .await;
+    expect_code("putAll", r, Code::InvalidArgument, "Could not deserialize").await;
+    assert_eq!(size(&mut c, CACHE).await, 0);
+    let stored = [
+        serde_json::json!({"@class": "math.BigInt", "value": "18446744073709551616"}),
+        serde_json::json!({"@class": "app.Order", "lines": [{"@class": "shop.Line"}]}),
+        serde_json::json!({"@class": 7, "text": "@class is only a class name when it is a string"}),
+        serde_json::json!({"name": "@class", "n": "com.foo.Bar"}),
+    ];
+    for (i, value) in stored.iter().enumerate() {
+        c.put(put(&format!("k{i}"), value, 0)).await.unwrap();
+        assert_eq!(
+            get_value(&mut c, &format!("k{i}")).await.as_ref(),
+            Some(value)
+        );
+    }
+    server.stop().await;
+
+    // Told to accept any class, the endpoint stores them all (satchel 0.1's behaviour).
+    let server = serve_knowing(Arc::new(MemoryStore::new()), any, KnownClasses::any()).await;
+    let mut c = client(&server).await;
+    for (i, value) in refused.iter().enumerate() {
+        c.put(put(&format!("k{i}"), value, 0)).await.unwrap();
+    }
+    assert_eq!(size(&mut c, CACHE).await, refused.len() as i32);
+    server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_clear_statuses_and_the_server_keeps_serving() {
     let server = serve(Arc::new(MemoryStore::new())).await;
