@@ -18,6 +18,7 @@ use satchel_store_core::{StoreError, StoreErrorKind, redact_url};
 /// | connect timeout | 5 s | — |
 /// | HTTP/2 keepalive | every 30 s, 10 s to answer | — |
 /// | max message size | 16 MiB | — |
+/// | connections (HTTP/2, calls spread round-robin) | 2 | `SATCHEL_GRPC_CONNECTIONS` |
 ///
 /// ```
 /// use std::time::Duration;
@@ -40,6 +41,7 @@ pub struct GrpcConfig {
     pub(crate) max_message_size: usize,
     pub(crate) tls: Option<ClientTls>,
     pub(crate) token: Option<String>,
+    pub(crate) connections: usize,
 }
 
 /// TLS for a client: the CA that signed the server's certificate and, for mutual TLS, the
@@ -89,6 +91,10 @@ impl GrpcConfig {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// The default [`GrpcConfig::with_max_message_size`]: 16 MiB.
     pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+    /// The default [`GrpcConfig::with_connections`]: 2.
+    pub const DEFAULT_CONNECTIONS: usize = 2;
+    /// The most [`GrpcConfig::with_connections`] accepts: 64.
+    pub const MAX_CONNECTIONS: usize = 64;
 
     /// A server at `address` (`host:port`), defaults for everything else (no TLS, no token).
     pub fn new(address: impl Into<String>) -> Self {
@@ -101,6 +107,7 @@ impl GrpcConfig {
             max_message_size: Self::DEFAULT_MAX_MESSAGE_SIZE,
             tls: None,
             token: None,
+            connections: Self::DEFAULT_CONNECTIONS,
         }
     }
 
@@ -143,11 +150,15 @@ impl GrpcConfig {
             }
         }
         config.token = var("SATCHEL_TOKEN");
+        if let Some(n) = var("SATCHEL_GRPC_CONNECTIONS") {
+            config.connections = parse_connections(&n)
+                .ok_or_else(|| invalid(format!("SATCHEL_GRPC_CONNECTIONS=`{n}` {CONNECTIONS}")))?;
+        }
         Ok(config)
     }
 
     /// A config from a store URL, on top of [`GrpcConfig::from_env`]:
-    /// `grpc://[:token@]host:port[?timeout=5s]` (plain) or
+    /// `grpc://[:token@]host:port[?timeout=5s][&connections=N]` (plain) or
     /// `grpcs://[:token@]host:port[?ca=PATH[&cert=PATH&key=PATH][&domain=NAME]][&timeout=5s]`
     /// (TLS; without `ca` the `SATCHEL_TLS_*` files are used).
     ///
@@ -198,14 +209,19 @@ impl GrpcConfig {
                         ))
                     })?;
                 }
+                "connections" => {
+                    config.connections = parse_connections(value).ok_or_else(|| {
+                        invalid(format!("`{shown}`: connections=`{value}` {CONNECTIONS}"))
+                    })?;
+                }
                 "ca" => ca = Some(PathBuf::from(value)),
                 "cert" => cert = Some(PathBuf::from(value)),
                 "key" => key = Some(PathBuf::from(value)),
                 "domain" => domain = Some(value.to_string()),
                 other => {
                     return Err(invalid(format!(
-                        "`{shown}`: unknown parameter `{other}` (known: timeout, ca, cert, key, \
-                         domain)"
+                        "`{shown}`: unknown parameter `{other}` (known: timeout, \
+                         connections, ca, cert, key, domain)"
                     )));
                 }
             }
@@ -290,6 +306,24 @@ impl GrpcConfig {
         self
     }
 
+    /// Opens `n` HTTP/2 connections to the server and spreads calls over them
+    /// round-robin (clamped to 1..=[`GrpcConfig::MAX_CONNECTIONS`]).
+    ///
+    /// One connection carries any number of concurrent calls, but they all pass one
+    /// connection's lock and one socket: with many tasks calling at once, a second
+    /// connection lets the two sides' threads work in parallel (`BENCHMARKS.md` has the
+    /// figures). More connections than the machines' cores buy nothing.
+    #[must_use]
+    pub fn with_connections(mut self, n: usize) -> Self {
+        self.connections = n.clamp(1, Self::MAX_CONNECTIONS);
+        self
+    }
+
+    /// How many connections the store opens ([`GrpcConfig::with_connections`]).
+    pub fn connections(&self) -> usize {
+        self.connections
+    }
+
     /// The server's `host:port`.
     pub fn address(&self) -> &str {
         &self.address
@@ -318,12 +352,24 @@ impl fmt::Debug for GrpcConfig {
             .field("max_message_size", &self.max_message_size)
             .field("tls", &self.tls)
             .field("token", &self.token.as_ref().map(|_| "<hidden>"))
+            .field("connections", &self.connections)
             .finish()
     }
 }
 
 fn invalid(message: impl Into<std::borrow::Cow<'static, str>>) -> StoreError {
     StoreError::new(StoreErrorKind::InvalidInput, message).with_backend(crate::status::BACKEND)
+}
+
+/// What an unusable connection count is told.
+const CONNECTIONS: &str = "is not a number of connections (1 to 64)";
+
+/// A connection count, 1..=[`GrpcConfig::MAX_CONNECTIONS`].
+fn parse_connections(text: &str) -> Option<usize> {
+    text.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=GrpcConfig::MAX_CONNECTIONS).contains(n))
 }
 
 /// `500ms`, `5s`, `2m`, or a bare number of milliseconds.
@@ -378,6 +424,14 @@ mod tests {
         assert!(e.to_string().contains("all three"), "{e}");
         let e = GrpcConfig::from_vars(vars(&[("SATCHEL_REQUEST_TIMEOUT", "soon")])).unwrap_err();
         assert!(e.to_string().contains("SATCHEL_REQUEST_TIMEOUT"), "{e}");
+        let c = GrpcConfig::from_vars(vars(&[("SATCHEL_GRPC_CONNECTIONS", "3")])).unwrap();
+        assert_eq!(c.connections, 3);
+        let e = GrpcConfig::from_vars(vars(&[("SATCHEL_GRPC_CONNECTIONS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("SATCHEL_GRPC_CONNECTIONS"), "{e}");
+        assert_eq!(
+            GrpcConfig::new("h:1").with_connections(1000).connections(),
+            64
+        );
     }
 
     #[test]
@@ -397,6 +451,9 @@ mod tests {
         assert_eq!(c.address, "127.0.0.1:1408");
         assert_eq!(c.token.as_deref(), Some("tok"));
         assert_eq!(c.request_timeout, Duration::from_secs(2));
+        assert_eq!(c.connections, GrpcConfig::DEFAULT_CONNECTIONS);
+        let c = GrpcConfig::from_url("grpc://127.0.0.1:1408?connections=4").unwrap();
+        assert_eq!(c.connections, 4);
         let c = GrpcConfig::from_url("grpcs://h:1?ca=/ca.pem&cert=/c&key=/k&domain=x").unwrap();
         let tls = c.tls.unwrap();
         assert_eq!(tls.domain.as_deref(), Some("x"));
@@ -406,6 +463,9 @@ mod tests {
             "grpc://host",
             "http://h:1",
             "grpc://h:1?nope=1",
+            "grpc://h:1?connections=0",
+            "grpc://h:1?connections=65",
+            "grpc://h:1?connections=many",
             "grpc://h:1?ca=/x",
             "grpcs://h:1?ca=/x&cert=/c",
         ] {

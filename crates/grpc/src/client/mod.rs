@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use satchel_store_core::{
@@ -26,9 +26,10 @@ mod store;
 /// works over the network unchanged: `CodecStore` (typed values), sessions,
 /// `satchel_store::open("grpc://…")`.
 ///
-/// One HTTP/2 connection carries every call, concurrently; it reconnects by itself after
-/// the server restarts (calls made while it is down fail with
-/// [`StoreErrorKind::Unavailable`]). Clones share the connection.
+/// A few HTTP/2 connections ([`GrpcConfig::with_connections`], 2 by default) carry every
+/// call, concurrently, taken in turn; each reconnects by itself after the server restarts
+/// (calls made while it is down fail with [`StoreErrorKind::Unavailable`]). Clones share
+/// the connections.
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), satchel_store_core::StoreError> {
@@ -41,11 +42,13 @@ mod store;
 /// ```
 #[derive(Clone)]
 pub struct GrpcStore {
-    client: StoreClient<Channel>,
     shared: Arc<Shared>,
 }
 
 struct Shared {
+    /// One client a connection, used in turn.
+    clients: Box<[StoreClient<Channel>]>,
+    next: AtomicUsize,
     address: String,
     timeout: Duration,
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
@@ -63,24 +66,29 @@ impl GrpcStore {
     /// address, token or TLS file (named).
     pub async fn connect(config: GrpcConfig) -> Result<Self> {
         let (endpoint, shared) = endpoint(&config)?;
-        let channel = endpoint.connect().await.map_err(|e| {
-            StoreError::new(
-                StoreErrorKind::Unavailable,
-                format!(
-                    "cannot connect to the satchel server at {}{} (is `satchel serve` running \
-                     there?)",
-                    config.address,
-                    if config.tls.is_some() {
-                        " over TLS"
-                    } else {
-                        ""
-                    }
-                ),
-            )
-            .with_backend(BACKEND)
-            .with_source(e)
-        })?;
-        Ok(Self::from_channel(channel, &config, shared))
+        // One after the other: a handful of handshakes, and the first failure says it all.
+        let mut channels = Vec::with_capacity(config.connections);
+        for _ in 0..config.connections {
+            let channel = endpoint.connect().await.map_err(|e| {
+                StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    format!(
+                        "cannot connect to the satchel server at {}{} (is `satchel serve` \
+                         running there?)",
+                        config.address,
+                        if config.tls.is_some() {
+                            " over TLS"
+                        } else {
+                            ""
+                        }
+                    ),
+                )
+                .with_backend(BACKEND)
+                .with_source(e)
+            })?;
+            channels.push(channel);
+        }
+        Ok(Self::from_channels(channels, &config, shared))
     }
 
     /// Like [`GrpcStore::connect`], but connects on first use (and so never fails for an
@@ -90,7 +98,8 @@ impl GrpcStore {
     /// [`StoreErrorKind::InvalidInput`] for an unusable address, token or TLS file.
     pub fn connect_lazy(config: GrpcConfig) -> Result<Self> {
         let (endpoint, shared) = endpoint(&config)?;
-        Ok(Self::from_channel(endpoint.connect_lazy(), &config, shared))
+        let channels = (0..config.connections).map(|_| endpoint.connect_lazy());
+        Ok(Self::from_channels(channels, &config, shared))
     }
 
     /// [`GrpcStore::connect`] with [`GrpcConfig::from_url`].
@@ -101,14 +110,29 @@ impl GrpcStore {
         Self::connect(GrpcConfig::from_url(url)?).await
     }
 
-    fn from_channel(channel: Channel, config: &GrpcConfig, shared: Shared) -> Self {
-        let client = StoreClient::new(channel)
-            .max_decoding_message_size(config.max_message_size)
-            .max_encoding_message_size(config.max_message_size);
+    fn from_channels(
+        channels: impl IntoIterator<Item = Channel>,
+        config: &GrpcConfig,
+        mut shared: Shared,
+    ) -> Self {
+        shared.clients = channels
+            .into_iter()
+            .map(|channel| {
+                StoreClient::new(channel)
+                    .max_decoding_message_size(config.max_message_size)
+                    .max_encoding_message_size(config.max_message_size)
+            })
+            .collect();
         Self {
-            client,
             shared: Arc::new(shared),
         }
+    }
+
+    /// The client of the next connection in turn.
+    fn client(&self) -> StoreClient<Channel> {
+        let clients = &self.shared.clients;
+        let i = self.shared.next.fetch_add(1, Ordering::Relaxed) % clients.len();
+        clients[i].clone()
     }
 
     /// The server's address.
@@ -196,6 +220,8 @@ fn endpoint(config: &GrpcConfig) -> Result<(Endpoint, Shared)> {
     Ok((
         endpoint,
         Shared {
+            clients: Box::default(),
+            next: AtomicUsize::new(0),
             address: config.address.clone(),
             timeout: config.request_timeout,
             authorization,
@@ -237,6 +263,7 @@ impl fmt::Debug for GrpcStore {
         f.debug_struct("GrpcStore")
             .field("address", &self.shared.address)
             .field("timeout", &self.shared.timeout)
+            .field("connections", &self.shared.clients.len())
             .field(
                 "token",
                 &self.shared.authorization.as_ref().map(|_| "<hidden>"),

@@ -16,10 +16,7 @@ impl GrpcStore {
             ttl_ms: millis(ttl)?,
         };
         let r = self
-            .call(
-                None,
-                self.client.clone().create_session(self.request(message)),
-            )
+            .call(None, self.client().create_session(self.request(message)))
             .await?;
         let id = SessionId::parse(&r.id).ok_or_else(|| {
             StoreError::new(
@@ -41,10 +38,7 @@ impl GrpcStore {
             ttl_ms: ttl.map(millis).transpose()?,
         };
         let r = self
-            .call(
-                None,
-                self.client.clone().open_session(self.request(message)),
-            )
+            .call(None, self.client().open_session(self.request(message)))
             .await?;
         entry_from_proto(r.entry)
     }
@@ -58,11 +52,8 @@ impl GrpcStore {
             id: id.as_str().to_string(),
             ttl_ms: millis(ttl)?,
         };
-        self.call(
-            None,
-            self.client.clone().extend_session(self.request(message)),
-        )
-        .await?;
+        self.call(None, self.client().extend_session(self.request(message)))
+            .await?;
         Ok(())
     }
 
@@ -87,10 +78,7 @@ impl GrpcStore {
             destroy,
         };
         let r = self
-            .call(
-                None,
-                self.client.clone().close_session(self.request(message)),
-            )
+            .call(None, self.client().close_session(self.request(message)))
             .await?;
         Ok(r.version.map(Version::new))
     }

@@ -12,7 +12,7 @@ impl Store for GrpcStore {
                 key: key.to_string(),
             };
             let r = self
-                .call(Some(key), self.client.clone().get(self.request(message)))
+                .call(Some(key), self.client().get(self.request(message)))
                 .await?;
             r.entry.map(|e| entry_from_proto(Some(e))).transpose()
         })
@@ -40,7 +40,7 @@ impl Store for GrpcStore {
                 condition,
             };
             let r = self
-                .call(Some(key), self.client.clone().set(self.request(message)))
+                .call(Some(key), self.client().set(self.request(message)))
                 .await?;
             Ok(Version::new(r.version))
         })
@@ -53,7 +53,7 @@ impl Store for GrpcStore {
                 key: key.to_string(),
             };
             let r = self
-                .call(Some(key), self.client.clone().delete(self.request(message)))
+                .call(Some(key), self.client().delete(self.request(message)))
                 .await?;
             Ok(r.existed)
         })
@@ -69,10 +69,7 @@ impl Store for GrpcStore {
                 version: version.get(),
             };
             let r = self
-                .call(
-                    Some(key),
-                    self.client.clone().delete_if(self.request(message)),
-                )
+                .call(Some(key), self.client().delete_if(self.request(message)))
                 .await?;
             Ok(r.deleted)
         })
@@ -86,7 +83,7 @@ impl Store for GrpcStore {
                 ttl_ms: millis(ttl)?,
             };
             let r = self
-                .call(Some(key), self.client.clone().touch(self.request(message)))
+                .call(Some(key), self.client().touch(self.request(message)))
                 .await?;
             Ok(r.found)
         })
@@ -161,7 +158,7 @@ impl Scan for GrpcStore {
                 page_token: Some(cursor.map_or_else(String::new, |c| c.as_token().to_string())),
             };
             let r = self
-                .call(None, self.client.clone().scan(self.request(message)))
+                .call(None, self.client().scan(self.request(message)))
                 .await?;
             if !r.paged {
                 return Err(StoreError::new(
@@ -182,8 +179,7 @@ impl PurgeExpired for GrpcStore {
             let r = self
                 .call(
                     None,
-                    self.client
-                        .clone()
+                    self.client()
                         .purge_expired(self.request(proto::PurgeExpiredRequest {})),
                 )
                 .await
