@@ -14,14 +14,16 @@
 //!
 //! One file per job: `harness.rs` (the measuring loop), `stores.rs`, `raw_redis.rs` (the
 //! raw redis-rs references and satchel's raw-bytes Redis store, single and cluster),
-//! `tower_store.rs`; this file reads the settings and runs them.
+//! `tower_store.rs`, `grpc_echo.rs` (bare tonic, the gRPC rows' reference); this file reads the settings and runs them.
 #![allow(clippy::print_stdout)]
 
+mod grpc_echo;
 mod harness;
 mod raw_redis;
 mod stores;
 mod tower_store;
 
+use grpc_echo::*;
 use harness::*;
 use raw_redis::*;
 use stores::*;
@@ -156,7 +158,23 @@ async fn main() {
         };
         let server = satchel_testkit::grpc::serve(store).await;
         bench_store(&settings, &mut out, backend, &server.url, &value, true).await;
+        if backend == "grpc/memory" {
+            // The same values as bytes (no codec), next to the bare tonic echo below.
+            match satchel_grpc::GrpcStore::open(&server.url).await {
+                Ok(s) => {
+                    bench_store_bytes(&settings, &mut out, backend, Arc::new(s), encoded).await
+                }
+                Err(e) => println!(
+                    "skipped satchel bytes on {backend}: {}",
+                    satchel::Report(&e)
+                ),
+            }
+        }
         server.stop().await;
+    }
+    // The transport's own limit: bare tonic, the same messages and value size.
+    if only("grpc") {
+        bench_grpc_echo(&settings, &mut out, encoded).await;
     }
     // The ~16 KB record on the two stores with server-side references (redis-benchmark,
     // pgbench) and on the raw client: get/set/update only.
