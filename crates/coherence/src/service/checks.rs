@@ -106,13 +106,18 @@ pub(super) fn check_json_classes(
             "malformed {field}: not valid JSON after 0x15 ({e})"
         ))
     };
-    if known.is_any() {
+    // Without `@class` (nor an escape that could spell it) there is no class to check, and
+    // serde_json's own skipping is the fastest validation.
+    if known.is_any() || !(text.contains("@class") || text.contains("\\u")) {
         return serde_json::from_str::<serde::de::IgnoredAny>(text)
             .map(drop)
             .map_err(malformed);
     }
     let unknown = std::cell::RefCell::new(None);
     let mut de = serde_json::Deserializer::from_str(text);
+    // The walk recurses once a level: [`nesting`] above bounded the levels to MAX_DEPTH,
+    // and serde_json's own limit (128 including the top) would refuse the deepest allowed.
+    de.disable_recursion_limit();
     let walked = serde::de::DeserializeSeed::deserialize(
         classes::Walk {
             known,
@@ -407,6 +412,38 @@ mod tests {
         quoted.extend(std::iter::repeat_n(b'[', 1000));
         quoted.extend(b"\\\"\"");
         assert!(check_json("value", &quoted).is_ok());
+    }
+
+    #[test]
+    fn classes_are_checked_at_every_allowed_depth_and_however_spelled() {
+        let known = KnownClasses::coherence();
+        let nested = |n: usize, class: &str| {
+            let mut v = vec![0x15];
+            v.extend(std::iter::repeat_n(b'[', n - 1));
+            v.extend(format!("{{\"@class\": \"{class}\"}}").bytes());
+            v.extend(std::iter::repeat_n(b']', n - 1));
+            v
+        };
+        // The deepest value allowed, with a class at its bottom: walked, not refused for
+        // its depth (serde_json's own recursion limit would).
+        assert!(check_json_classes("value", &nested(MAX_DEPTH, "math.BigInt"), &known).is_ok());
+        let e = check_json_classes("value", &nested(MAX_DEPTH, "com.foo.Bar"), &known).unwrap_err();
+        assert!(
+            e.message().contains("Could not deserialize"),
+            "{}",
+            e.message()
+        );
+        // An escaped key is the same key.
+        let escaped = b"\x15{\"@cl\\u0061ss\": \"com.foo.Bar\"}";
+        assert!(check_json_classes("value", escaped, &known).is_err());
+        assert!(check_json_classes("value", escaped, &KnownClasses::any()).is_ok());
+        // Malformed JSON is still malformed, with or without a class in it.
+        let e = check_json_classes("value", b"\x15{\"@class\": \"math.X\",", &known).unwrap_err();
+        assert!(e.message().contains("not valid JSON"), "{}", e.message());
+        // A long unknown name is cut in the message.
+        let long = format!("\x15{{\"@class\": \"{}\"}}", "a".repeat(10_000));
+        let e = check_json_classes("value", long.as_bytes(), &known).unwrap_err();
+        assert!(e.message().len() < 1_000, "{}", e.message().len());
     }
 
     #[test]
