@@ -153,6 +153,42 @@ async fn regression_a_silent_tcp_connection_is_closed_by_the_server() {
     server.stop().await;
 }
 
+/// The idle timer counts from the peer's last byte: a client calling every 100 ms keeps its
+/// connection past many idle timeouts of 300 ms (the timer is moved when it fires early, not
+/// on every read), and once it goes quiet the connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_in_use_outlives_the_idle_timeout_and_is_closed_once_quiet() {
+    let server = serve_with(
+        Arc::new(MemoryStore::new()),
+        config().with_idle_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    // Driven at once (h2_connection waits 300 ms for the server's SETTINGS: an idle timeout).
+    let tcp = TcpStream::connect(server.addr).await.unwrap();
+    let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+    let driver = tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut send = send.ready().await.unwrap();
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1500) {
+        let (reply, _) = send
+            .send_request(get_request(server.addr), true)
+            .expect("the connection is still open");
+        let reply = tokio::time::timeout(Duration::from_secs(5), reply)
+            .await
+            .expect("an answer")
+            .expect("the connection is still open");
+        assert_eq!(reply.status(), 200);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Quiet now: the server closes it within a few idle timeouts (the keepalive pings the
+    // server sends are not the peer's bytes).
+    let closed = tokio::time::timeout(Duration::from_secs(10), driver).await;
+    assert!(closed.is_ok(), "a quiet connection was not closed");
+    server.stop().await;
+}
+
 /// An HTTP/2 connection to the server, driven in the background, and its request handle.
 async fn h2_connection(
     server: &TestServer,

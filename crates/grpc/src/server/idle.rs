@@ -18,6 +18,10 @@ use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 pub(crate) struct IdleIo {
     inner: TcpStream,
     idle: Duration,
+    /// When the peer last sent a byte.
+    last_read: Instant,
+    /// Fires no earlier than `last_read + idle`; moved forward only when it fires early,
+    /// not on every read (a timer-wheel update per read was measurable on small calls).
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -26,6 +30,7 @@ impl IdleIo {
         Self {
             inner,
             idle,
+            last_read: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(idle)),
         }
     }
@@ -41,24 +46,29 @@ impl AsyncRead for IdleIo {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
                 if buf.filled().len() > before {
-                    let next = Instant::now() + self.idle;
-                    self.deadline.as_mut().reset(next);
+                    self.last_read = Instant::now();
                 }
                 Poll::Ready(result)
             }
-            Poll::Pending => match self.deadline.as_mut().poll(cx) {
-                Poll::Ready(()) => {
-                    tracing::debug!(
-                        peer = ?self.inner.peer_addr().ok(),
-                        idle = ?self.idle,
-                        "closing a connection that sent nothing for the idle timeout"
-                    );
-                    Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the peer sent nothing for the idle timeout",
-                    )))
+            Poll::Pending => loop {
+                if self.deadline.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
                 }
-                Poll::Pending => Poll::Pending,
+                // Fired, but the peer sent something since it was set: wait the rest.
+                let due = self.last_read + self.idle;
+                if due > Instant::now() {
+                    self.deadline.as_mut().reset(due);
+                    continue;
+                }
+                tracing::debug!(
+                    peer = ?self.inner.peer_addr().ok(),
+                    idle = ?self.idle,
+                    "closing a connection that sent nothing for the idle timeout"
+                );
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer sent nothing for the idle timeout",
+                )));
             },
         }
     }

@@ -46,7 +46,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
-        let method = request.uri().path().to_string();
+        // The URI shares its bytes with the request (no copy); read only if the call fails.
+        let uri = request.uri().clone();
         let peer = request
             .extensions()
             .get::<TcpConnectInfo>()
@@ -62,7 +63,7 @@ where
                 .map(tonic::Code::from)
                 && code != tonic::Code::Ok
             {
-                log(&method, code, peer);
+                log(uri.path(), code, peer);
             }
             Ok(response)
         })
