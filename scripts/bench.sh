@@ -5,9 +5,11 @@
 #                               and the charts in benchmarks/
 #   scripts/bench.sh --smoke    every benchmark once, unoptimized, checks that the report
 #                               script runs; BENCHMARKS.md is not touched (used by .ci/run)
-#   scripts/bench.sh --only dict,seal
-#                               only the dictionary and/or sealing benches (about a minute
-#                               each), rewriting only their sections of BENCHMARKS.md
+#   scripts/bench.sh --only dict,seal,grpc
+#                               only the dictionary, sealing and/or gRPC benches (about a
+#                               minute each; gRPC, with the in-process memory and Redis
+#                               stores it is compared with, about 8), rewriting only their
+#                               sections of BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,13 +56,19 @@ if [ "${1:-}" = "--smoke" ]; then
 fi
 
 if [ "${1:-}" = "--only" ]; then
-  sections="${2:?--only needs dict, seal or dict,seal}"
+  sections="${2:?--only needs dict, seal, grpc or a comma-separated list of them}"
   for bench in ${sections//,/ }; do
     case "$bench" in
-      dict | seal) ;;
-      *) echo "--only: no section $bench (dict, seal)" >&2; exit 2 ;;
+      dict | seal) timeout 900 cargo bench -p satchel-benches --bench "$bench" --locked ;;
+      # The gRPC rows with the in-process stores and the tonic echo they are compared with,
+      # in a file of their own (the full run's figures stay where they are).
+      grpc)
+        export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-grpc-bench.json"
+        SATCHEL_BENCH_ONLY=memory,redis,grpc timeout 900 \
+          cargo bench -p satchel-benches --bench stores --locked
+        ;;
+      *) echo "--only: no section $bench (dict, seal, grpc)" >&2; exit 2 ;;
     esac
-    timeout 900 cargo bench -p satchel-benches --bench "$bench" --locked
   done
   python3 scripts/bench_report.py --update "$sections"
   exit 0

@@ -5,6 +5,9 @@
 //!
 //! The echo keeps one value: `Set` answers a version, `Get` answers the value. Nothing
 //! else runs on either side: no store, no token check, no deadlines, no logging layer.
+//! `GrpcStore` is measured against it too (rows `grpc/echo`, `satchel bytes`): satchel's
+//! client with a bare server, so the gRPC rows split into the client's cost and the
+//! server's.
 
 #[allow(unused_imports)]
 use super::*;
@@ -154,6 +157,16 @@ pub(crate) async fn bench_grpc_echo(settings: &Settings, out: &mut Vec<String>, 
             serde_json::json!({"backend": "grpc/echo", "client": "tonic echo", "op": "get", "c": concurrency, "bytes": bytes}),
             &get,
         );
+    }
+    // satchel's client against the bare server: what `GrpcStore` itself costs, apart from
+    // satchel's server (the echo ignores keys and deletes, which the bytes bench tolerates).
+    let config = satchel_grpc::GrpcConfig::new(addr.to_string());
+    match satchel_grpc::GrpcStore::connect(config).await {
+        Ok(store) => bench_store_bytes(settings, out, "grpc/echo", Arc::new(store), bytes).await,
+        Err(e) => println!(
+            "skipped GrpcStore against the echo: {}",
+            satchel::Report(&e)
+        ),
     }
     drop(stop);
 }
