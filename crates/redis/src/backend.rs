@@ -28,6 +28,7 @@ mod owners;
 mod page;
 mod replies;
 mod sentinel;
+mod watch;
 
 use conn::{Conn, Node, query_on};
 use replies::{
@@ -82,6 +83,8 @@ pub struct RedisStore {
     conn: Conn,
     redacted_urls: Arc<str>,
     replica_acks: Option<(u32, Duration)>,
+    /// What [`Watch`](satchel_store_core::Watch) subscribes with: one server only.
+    feed: Option<Arc<watch::FeedSetup>>,
 }
 
 impl RedisStore {
@@ -125,9 +128,11 @@ impl RedisStore {
                 conn: Conn::Sentinel(sentinel),
                 redacted_urls: redacted.into(),
                 replica_acks: config.replica_acks,
+                feed: None,
             });
         }
         let client = redis::Client::open(config.url()).map_err(|e| connect_failed(e, &redacted))?;
+        let feed = watch::FeedSetup::new(client.clone(), config.keyspace_events);
         let manager = ConnectionManager::new_with_config(client, manager_config)
             .await
             .map_err(|e| connect_failed(e, &redacted))?;
@@ -135,6 +140,7 @@ impl RedisStore {
             conn: Conn::Single(manager),
             redacted_urls: redacted.into(),
             replica_acks: config.replica_acks,
+            feed: Some(Arc::new(feed)),
         })
     }
 
@@ -188,6 +194,7 @@ impl RedisStore {
             conn: Conn::Cluster(conn),
             redacted_urls: redacted.into(),
             replica_acks: None,
+            feed: None,
         })
     }
 
@@ -566,7 +573,7 @@ fn ttl_millis(ttl: Duration) -> u64 {
 }
 
 /// `s` with the glob characters of `SCAN MATCH` (`*?[]\`) escaped, so it matches literally.
-fn glob_escape(s: &str) -> String {
+pub(super) fn glob_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -623,12 +630,14 @@ impl Store for RedisStore {
         BACKEND
     }
 
-    /// Lists keys and, outside a cluster, tags them with owners; no `purge_expired`:
-    /// Redis deletes expired keys by itself.
+    /// Lists keys and, outside a cluster, tags them with owners; on one server (not
+    /// behind sentinels, not a cluster) watches keys; no `purge_expired`: Redis deletes
+    /// expired keys by itself.
     fn capabilities(&self) -> Capabilities {
         Capabilities::NONE
             .with_scan(true)
             .with_owned_keys(self.keeps_owner_sets())
+            .with_watch(self.feed.is_some())
     }
 }
 

@@ -22,6 +22,7 @@ pub(crate) enum Op {
     Scan,
     KeysOf,
     DeleteOwner,
+    Watch,
 }
 
 impl Op {
@@ -34,6 +35,7 @@ impl Op {
             Self::Scan => "scan",
             Self::KeysOf => "keys_of",
             Self::DeleteOwner => "delete_owner",
+            Self::Watch => "watch",
         }
     }
 }

@@ -1,6 +1,6 @@
 //! A Redis store for satchel: [`RedisStore`] implements the byte-level [`Store`] (with
 //! versions, compare-and-set and expiry), [`Scan`] and, on a single server (not a cluster),
-//! [`OwnedKeys`]. It has no `PurgeExpired`: Redis deletes expired keys by itself
+//! [`OwnedKeys`] and [`Watch`] (a change feed from keyspace notifications, see below). It has no `PurgeExpired`: Redis deletes expired keys by itself
 //! ([`Store::capabilities`] says so).
 //!
 //! Each value is one Redis string: the bytes behind a 10-byte envelope (16 with an expiry)
@@ -40,6 +40,21 @@
 //! URL connects to the primary the sentinels name and follows a failover by itself, and
 //! [`RedisConfig::with_replica_acks`] acknowledges writes only once replicas have them.
 //!
+//! # Change feed
+//! On one server (not behind sentinels, not a cluster), [`Watch::watch`] subscribes to the
+//! server's keyspace notifications for the keys under a prefix, on a pub/sub connection of
+//! its own: the writes, deletions, expiries and evictions of every client of the server
+//! (other satchel processes, `redis-cli`, …) arrive as [`KeyChange`]s. The server must
+//! publish them: `notify-keyspace-events` must hold the classes `K$gxe` (keyspace channels,
+//! string commands, generic commands, expired, evicted; `KA` includes them). `watch`
+//! checks with `CONFIG GET` and fails with [`StoreErrorKind::Unsupported`] naming the
+//! `CONFIG SET notify-keyspace-events …` to run, unless
+//! [`RedisConfig::with_keyspace_events_enabled`] lets it run it itself. The feed pings its
+//! connection every 15 s and subscribes again (checking again) when it is lost; changes
+//! made meanwhile are not delivered. A subscriber that falls
+//! [`CHANGE_STREAM_CAPACITY`] notices behind loses the next ones (counted,
+//! [`ChangeStream::lost`], and logged).
+//!
 //! # Cargo features
 //! - `tls`: `rediss://` URLs, over rustls with the Mozilla root certificates compiled in
 //!   (ring is installed as the process's rustls crypto provider if none is).
@@ -58,6 +73,7 @@ mod scripts;
 pub use backend::RedisStore;
 pub use config::RedisConfig;
 pub use satchel_store_core::{
-    Capabilities, Condition, Entry, MAX_OWNER_LEN, OwnedKeys, Prefixed, Scan, Store, StoreError,
-    StoreErrorKind, StoreObject, Version,
+    CHANGE_STREAM_CAPACITY, Capabilities, ChangeKind, ChangeStream, Condition, Entry, KeyChange,
+    MAX_OWNER_LEN, OwnedKeys, Prefixed, Scan, Store, StoreError, StoreErrorKind, StoreObject,
+    Version, Watch,
 };

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Condition, Cursor, Page, Result, SCAN_BATCH, Store, StoreError, StoreErrorKind,
-    Version,
+    BoxFuture, ChangeStream, Condition, Cursor, Page, Result, SCAN_BATCH, Store, StoreError,
+    StoreErrorKind, Version,
 };
 #[cfg(doc)]
-use crate::{OwnedKeys, PurgeExpired, Scan};
+use crate::{OwnedKeys, PurgeExpired, Scan, Watch};
 
 /// The optional capabilities a store has, as [`Store::capabilities`] reports them.
 ///
@@ -34,6 +34,10 @@ pub struct Capabilities {
     /// Tags keys with an owner and lists or deletes an owner's keys in one operation
     /// ([`OwnedKeys`]): SQL tables.
     pub owned_keys: bool,
+    /// Tells which keys change, as a feed of notices ([`Watch`]): Redis on one server
+    /// (keyspace notifications), and any store wrapped in
+    /// [`Notifying`](crate::Notifying) (in-process).
+    pub watch: bool,
 }
 
 impl Capabilities {
@@ -42,6 +46,7 @@ impl Capabilities {
         scan: false,
         purge_expired: false,
         owned_keys: false,
+        watch: false,
     };
 
     /// These capabilities, with [`Capabilities::scan`] set to `yes`.
@@ -62,6 +67,13 @@ impl Capabilities {
     #[must_use]
     pub const fn with_owned_keys(mut self, yes: bool) -> Self {
         self.owned_keys = yes;
+        self
+    }
+
+    /// These capabilities, with [`Capabilities::watch`] set to `yes`.
+    #[must_use]
+    pub const fn with_watch(mut self, yes: bool) -> Self {
+        self.watch = yes;
         self
     }
 }
@@ -140,6 +152,13 @@ pub trait StoreObject: Store {
     /// Deletes every key tagged with `owner`, as [`OwnedKeys::delete_owner`]; `None` if
     /// this store cannot tag keys with owners.
     fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>>;
+
+    /// Subscribes to the changes of the keys under `prefix`, as [`Watch::watch`]; `None`
+    /// if this store has no change feed (the default: wrappers must forward it).
+    fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
+        let _ = prefix;
+        None
+    }
 }
 
 /// The error for a capability `store` does not have.
@@ -209,8 +228,8 @@ impl dyn StoreObject + '_ {
 }
 
 /// Implements [`StoreObject`] for a store type from the capabilities it implements:
-/// `store_object!(MyStore: scan, purge_expired, owned_keys);`, `store_object!(MyStore:
-/// scan);` or `store_object!(MyStore);` (capabilities in this order). The type must also report them in [`Store::capabilities`].
+/// `store_object!(MyStore: scan, purge_expired, owned_keys, watch);`,
+/// `store_object!(MyStore: scan);` or `store_object!(MyStore);` (capabilities in this order). The type must also report them in [`Store::capabilities`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -291,8 +310,24 @@ macro_rules! store_object {
             ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<u64>>> {
                 $crate::store_object!(@delete_owner self, owner $(, $($cap),*)?)
             }
+            fn try_watch<'a>(
+                &'a self,
+                prefix: &'a str,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<$crate::ChangeStream>>> {
+                $crate::store_object!(@watch self, prefix $(, $($cap),*)?)
+            }
         }
     };
+    (@watch $self:ident, $p:ident, watch $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::Watch::watch($self, $p))
+    };
+    (@watch $self:ident, $p:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@watch $self, $p $(, $rest)*)
+    };
+    (@watch $self:ident, $p:ident) => {{
+        let _ = $p;
+        ::core::option::Option::None
+    }};
     (@set_owned $self:ident, $k:ident, $v:ident, $t:ident, $c:ident, $o:ident, owned_keys $(, $rest:ident)*) => {
         ::core::option::Option::Some($crate::OwnedKeys::set_owned($self, $k, $v, $t, $c, $o))
     };
@@ -394,6 +429,7 @@ mod tests {
         let both = Capabilities::NONE.with_scan(true).with_purge_expired(true);
         assert!(both.scan && both.purge_expired && !both.owned_keys);
         assert!(both.with_owned_keys(true).owned_keys);
+        assert!(both.with_watch(true).watch && !both.watch);
         assert!(!both.with_scan(false).scan);
     }
 }

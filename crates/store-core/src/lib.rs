@@ -7,8 +7,9 @@
 //!
 //! The trait is object-safe (`Arc<dyn Store>` works): methods return boxed futures, the
 //! one allocation per call that makes run-time choice of backend possible. Optional
-//! capabilities are separate traits: [`Scan`] (keys by prefix), [`PurgeExpired`] and
-//! [`OwnedKeys`] (keys tagged with an owner, listed and deleted by owner); a
+//! capabilities are separate traits: [`Scan`] (keys by prefix), [`PurgeExpired`],
+//! [`OwnedKeys`] (keys tagged with an owner, listed and deleted by owner) and [`Watch`] (a
+//! feed of the keys that change; [`Notifying`] gives any store an in-process one); a
 //! store says which it has in [`Store::capabilities`], and [`StoreObject`] (what a store
 //! chosen at run time is used through) offers them only when it has them.
 
@@ -20,6 +21,7 @@ use std::time::{Duration, SystemTime};
 
 mod base64url;
 mod capabilities;
+mod changes;
 mod error;
 mod id;
 mod owned;
@@ -30,6 +32,10 @@ mod ttl;
 
 pub use base64url::{decode_base64url, encode_base64url};
 pub use capabilities::{Capabilities, StoreObject, unknown_condition, unsupported};
+pub use changes::{
+    CHANGE_STREAM_CAPACITY, ChangeKind, ChangeSender, ChangeStream, KeyChange, MAX_WATCHERS,
+    Notifying, Watch,
+};
 pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
 pub use owned::{MAX_OWNER_LEN, OwnedKeys, check_owner};
@@ -309,6 +315,14 @@ macro_rules! forward_store {
             }
             fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
                 (**self).try_delete_owner(owner)
+            }
+            fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
+                (**self).try_watch(prefix)
+            }
+        }
+        impl<S: Watch + ?Sized> Watch for $ty {
+            fn watch<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<ChangeStream>> {
+                (**self).watch(prefix)
             }
         }
         impl<S: Scan + ?Sized> Scan for $ty {

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    BoxFuture, Capabilities, Condition, Cursor, Entry, OwnedKeys, Page, PurgeExpired, Result, Scan,
-    Store, StoreError, StoreObject, Version,
+    BoxFuture, Capabilities, ChangeStream, Condition, Cursor, Entry, OwnedKeys, Page, PurgeExpired,
+    Result, Scan, Store, StoreError, StoreObject, Version, Watch,
 };
 
 /// A store handle whose keys all live under a prefix: `get("a")` reads `"{prefix}a"`.
@@ -171,6 +171,16 @@ impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
     }
 }
 
+/// Watches the keys under the prefix only, and delivers them without it.
+impl<S: Watch> Watch for Prefixed<S> {
+    fn watch<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<ChangeStream>> {
+        Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            Ok(self.inner.watch(&full).await?.without_prefix(&self.prefix))
+        })
+    }
+}
+
 impl<S: OwnedKeys> OwnedKeys for Prefixed<S> {
     fn set_owned<'a>(
         &'a self,
@@ -295,6 +305,22 @@ impl<S: StoreObject> StoreObject for Prefixed<S> {
             match self.inner.try_delete_owner(&owner) {
                 Some(deleted) => deleted.await,
                 None => Err(crate::unsupported(self.backend(), "tag keys with owners")),
+            }
+        }))
+    }
+
+    fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
+        if !self.inner.capabilities().watch {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            match self.inner.try_watch(&full) {
+                Some(watch) => Ok(watch.await?.without_prefix(&self.prefix)),
+                None => Err(crate::unsupported(
+                    self.backend(),
+                    "watch keys (a change feed)",
+                )),
             }
         }))
     }

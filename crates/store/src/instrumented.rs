@@ -285,4 +285,21 @@ impl<S: StoreObject> StoreObject for Instrumented<S> {
         let fut = self.inner.try_delete_owner(owner)?;
         Some(self.traced_delete_owner(fut))
     }
+
+    /// The feed itself is not traced (it is one subscription, not an operation per key).
+    fn try_watch<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> Option<BoxFuture<'a, Result<satchel_store_core::ChangeStream>>> {
+        self.inner.try_watch(prefix)
+    }
+}
+
+impl<S: satchel_store_core::Watch> satchel_store_core::Watch for Instrumented<S> {
+    fn watch<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> BoxFuture<'a, Result<satchel_store_core::ChangeStream>> {
+        self.inner.watch(prefix)
+    }
 }

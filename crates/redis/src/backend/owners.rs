@@ -211,6 +211,15 @@ impl StoreObject for RedisStore {
     fn try_delete_owner<'a>(&'a self, owner: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
         self.keeps_owner_sets().then(|| self.delete_owner(owner))
     }
+
+    fn try_watch<'a>(
+        &'a self,
+        prefix: &'a str,
+    ) -> Option<BoxFuture<'a, Result<satchel_store_core::ChangeStream>>> {
+        self.feed
+            .is_some()
+            .then(|| satchel_store_core::Watch::watch(self, prefix))
+    }
 }
 
 #[cfg(test)]

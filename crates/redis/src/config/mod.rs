@@ -52,6 +52,7 @@ pub struct RedisConfig {
     pub(crate) response_timeout: Option<Duration>,
     pub(crate) reconnect_attempts: usize,
     pub(crate) replica_acks: Option<(u32, Duration)>,
+    pub(crate) keyspace_events: bool,
 }
 
 impl RedisConfig {
@@ -92,6 +93,7 @@ impl RedisConfig {
             response_timeout: Some(Self::DEFAULT_RESPONSE_TIMEOUT),
             reconnect_attempts: Self::DEFAULT_RECONNECT_ATTEMPTS,
             replica_acks: None,
+            keyspace_events: false,
         }
     }
 
@@ -163,6 +165,23 @@ impl RedisConfig {
         self.replica_acks
     }
 
+    /// Lets [`Watch::watch`](satchel_store_core::Watch::watch) turn on the server's keyspace
+    /// notifications when they lack the classes it needs (`CONFIG SET
+    /// notify-keyspace-events`, adding `K$gxe` to the classes already set). Off by default:
+    /// the setting is the server's, for every client and database (and it is not written to
+    /// its config file, so a restarted server loses it), so `watch` then fails, naming the
+    /// `CONFIG SET` to run, rather than change it.
+    #[must_use]
+    pub fn with_keyspace_events_enabled(mut self, yes: bool) -> Self {
+        self.keyspace_events = yes;
+        self
+    }
+
+    /// Whether [`RedisConfig::with_keyspace_events_enabled`] is on.
+    pub fn keyspace_events_enabled(&self) -> bool {
+        self.keyspace_events
+    }
+
     /// The URLs with passwords replaced by `***`, joined by commas: for messages.
     pub(crate) fn redacted_urls(&self) -> String {
         self.urls
@@ -228,6 +247,7 @@ impl fmt::Debug for RedisConfig {
             .field("response_timeout", &self.response_timeout)
             .field("reconnect_attempts", &self.reconnect_attempts)
             .field("replica_acks", &self.replica_acks)
+            .field("keyspace_events", &self.keyspace_events)
             .finish()
     }
 }
