@@ -64,10 +64,8 @@ impl FeedSetup {
             .map_err(|e| from_redis(e, Op::Watch))?;
         let mut get = redis::cmd("CONFIG");
         get.arg("GET").arg("notify-keyspace-events");
-        let flags: HashMap<String, String> = get
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| unreadable(e))?;
+        let flags: HashMap<String, String> =
+            get.query_async(&mut conn).await.map_err(unreadable)?;
         let flags = flags
             .get("notify-keyspace-events")
             .cloned()
@@ -91,10 +89,7 @@ impl FeedSetup {
         }
         let mut set = redis::cmd("CONFIG");
         set.arg("SET").arg("notify-keyspace-events").arg(&wanted);
-        let () = set
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| unreadable(e))?;
+        let () = set.query_async(&mut conn).await.map_err(unreadable)?;
         tracing::info!(
             backend = BACKEND,
             flags = %wanted,
