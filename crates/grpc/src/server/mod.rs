@@ -95,6 +95,7 @@ impl Server {
             ServeError::new(ServeErrorKind::Bind, "cannot read the bound address").with_source(e)
         })?;
         let Server { store, config } = self;
+        let store = with_change_feed(store);
         let guard = TokenCheck::new(config.token.as_deref());
         let mut mounted = Mounted::default();
 
@@ -154,6 +155,19 @@ impl Server {
             health,
             mounted,
         })
+    }
+}
+
+/// `store`, or, when it has no change feed of its own, `store` in
+/// [`Notifying`](satchel_store_core::Notifying), so that every service of the server (the
+/// Store service, the extensions) writes through one handle whose in-process feed tells
+/// each of them about the others' writes (the Coherence endpoint's listeners hear of
+/// writes made through the Store service).
+fn with_change_feed(store: Arc<dyn StoreObject>) -> Arc<dyn StoreObject> {
+    if store.capabilities().watch {
+        store
+    } else {
+        Arc::new(satchel_store_core::Notifying::new(store))
     }
 }
 
