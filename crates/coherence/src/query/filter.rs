@@ -215,7 +215,10 @@ impl Filter {
     /// Whether a change matches this listener filter: `change` is 1 (inserted), 2 (updated)
     /// or 3 (deleted); `old` and `new` the values before and after. A plain filter listens
     /// as a `MapEventFilter` with mask ALL: an insert whose new value matches, an update
-    /// whose old or new value matches, a delete whose old value matches.
+    /// whose old or new value matches, a delete whose old value matches. An old value that
+    /// is not known (a change another client made, seen on the store's change feed) does
+    /// not match in an update, and matches in a deletion: a listener hears of every
+    /// deletion it might care about rather than miss one.
     pub(crate) fn matches_change(
         &self,
         change: i32,
@@ -230,7 +233,7 @@ impl Filter {
         let new_ok = || new.is_some() && filter.matches(EntryRef { value: new });
         match change {
             1 => mask & INSERTED != 0 && new_ok(),
-            3 => mask & DELETED != 0 && old_ok(),
+            3 => mask & DELETED != 0 && (old.is_none() || old_ok()),
             2 => {
                 let (o, n) = (old_ok(), new_ok());
                 (mask & UPDATED != 0 && (o || n))

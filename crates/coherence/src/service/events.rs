@@ -49,6 +49,7 @@ pub(super) async fn events(
     inner: &Arc<Inner>,
     request: Request<Streaming<proto::MapListenerRequest>>,
 ) -> Result<Response<ReplyStream<proto::MapListenerResponse>>, Status> {
+    super::feed::start(inner).await;
     let mut inbound = request.into_inner();
     let (tx, rx) = mpsc::channel(16);
     let closed = wait_closed(inner.closed.subscribe());

@@ -13,12 +13,14 @@
 //! - `query.rs`: the calls that carry the query language (`crate::query`): `invoke`,
 //!   `invokeAll`, `aggregate`, and `keySet` / `values` / `entrySet` with a filter;
 //! - `bus.rs`: the changes calls make, published to the `events` streams;
+//! - `feed.rs`: the changes other clients make, from the store's change feed, onto the bus;
 //! - `events.rs`: the `events` listener stream.
 
 mod bus;
 mod checks;
 mod entries;
 mod events;
+mod feed;
 mod paging;
 mod query;
 mod store;
@@ -90,7 +92,10 @@ struct Settings {
 }
 
 struct Inner {
+    /// The store as calls use it: [`feed::Tracked`] around `raw` when it has a change feed.
     store: Arc<dyn StoreObject>,
+    /// The store as the service was given it.
+    raw: Arc<dyn StoreObject>,
     max_entries: usize,
     page_size: usize,
     /// How long a streaming reply may keep producing (the server's request time limit).
@@ -102,8 +107,13 @@ struct Inner {
     classes: KnownClasses,
     /// `true` once [`CoherenceService::close_streams`] was called.
     closed: watch::Sender<bool>,
-    /// The changes made through this service, for the `events` streams.
+    /// The changes made through this service, and those the feed saw, for the `events`
+    /// streams.
     bus: bus::Bus,
+    /// The writes this service made, so the feed does not report them twice.
+    own: Arc<feed::OwnWrites>,
+    /// Whether the feed runs.
+    feed: std::sync::Mutex<feed::FeedState>,
 }
 
 impl CoherenceService {
@@ -131,10 +141,20 @@ impl CoherenceService {
         )
     }
 
-    fn build(store: Arc<dyn StoreObject>, settings: Settings) -> Self {
+    fn build(raw: Arc<dyn StoreObject>, settings: Settings) -> Self {
+        let own = Arc::new(feed::OwnWrites::default());
+        let store: Arc<dyn StoreObject> = if raw.capabilities().watch {
+            Arc::new(feed::Tracked {
+                inner: raw.clone(),
+                own: own.clone(),
+            })
+        } else {
+            raw.clone()
+        };
         Self {
             inner: Arc::new(Inner {
                 store,
+                raw,
                 max_entries: settings.max_entries.max(1),
                 page_size: settings.page_size.max(1),
                 max_stream_time: settings.max_stream_time,
@@ -142,6 +162,8 @@ impl CoherenceService {
                 classes: settings.classes,
                 closed: watch::Sender::new(false),
                 bus: bus::Bus::new(),
+                own,
+                feed: std::sync::Mutex::default(),
             }),
         }
     }
@@ -181,7 +203,7 @@ impl CoherenceService {
             max_entries: max,
             ..self.settings()
         };
-        Self::build(self.inner.store.clone(), settings)
+        Self::build(self.inner.raw.clone(), settings)
     }
 
     /// The entries per page of `nextKeySetPage` / `nextEntrySetPage`. Every page re-scans
@@ -192,7 +214,7 @@ impl CoherenceService {
             page_size: entries,
             ..self.settings()
         };
-        Self::build(self.inner.store.clone(), settings)
+        Self::build(self.inner.raw.clone(), settings)
     }
 
     /// How long a streaming reply (`keySet`, `values`, `entrySet`, `getAll`) may keep
@@ -207,7 +229,7 @@ impl CoherenceService {
             max_stream_time: limit,
             ..self.settings()
         };
-        Self::build(self.inner.store.clone(), settings)
+        Self::build(self.inner.raw.clone(), settings)
     }
 
     /// The largest reply the server sends (its message size limit): `put` and the other
@@ -222,7 +244,7 @@ impl CoherenceService {
             max_reply_size: bytes,
             ..self.settings()
         };
-        Self::build(self.inner.store.clone(), settings)
+        Self::build(self.inner.raw.clone(), settings)
     }
 
     /// Ends every open `events` stream, and any opened later, so a graceful shutdown does
@@ -241,7 +263,7 @@ impl CoherenceService {
 impl fmt::Debug for CoherenceService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CoherenceService")
-            .field("store", &self.inner.store)
+            .field("store", &self.inner.raw)
             .field("max_entries", &self.inner.max_entries)
             .field("page_size", &self.inner.page_size)
             .field("max_stream_time", &self.inner.max_stream_time)

@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 use super::*;
 
-fn listen(uid: &str, ty: RequestType, subscribe: bool) -> cp::MapListenerRequest {
+pub(super) fn listen(uid: &str, ty: RequestType, subscribe: bool) -> cp::MapListenerRequest {
     cp::MapListenerRequest {
         cache: CACHE.into(),
         format: "json".into(),
@@ -64,7 +64,7 @@ async fn events_are_acknowledged_and_the_stream_stays_open_until_shutdown() {
 }
 
 /// A listener registration as the Python client sends it (`MapEventFilter` around `filter`).
-fn listen_filter(
+pub(super) fn listen_filter(
     uid: &str,
     filter_id: i64,
     mask: i64,
@@ -83,9 +83,9 @@ fn listen_filter(
     }
 }
 
-type Events = tonic::Streaming<cp::MapListenerResponse>;
+pub(super) type Events = tonic::Streaming<cp::MapListenerResponse>;
 
-async fn open_events(
+pub(super) async fn open_events(
     c: &mut Client,
     requests: Vec<cp::MapListenerRequest>,
 ) -> (tokio::sync::mpsc::Sender<cp::MapListenerRequest>, Events) {
@@ -106,7 +106,7 @@ async fn open_events(
     (tx, events)
 }
 
-async fn next_event(events: &mut Events) -> ResponseType {
+pub(super) async fn next_event(events: &mut Events) -> ResponseType {
     tokio::time::timeout(Duration::from_secs(10), events.message())
         .await
         .expect("an event within 10 s")
@@ -116,7 +116,7 @@ async fn next_event(events: &mut Events) -> ResponseType {
         .unwrap()
 }
 
-fn entry_event(
+pub(super) fn entry_event(
     id: i32,
     key: &str,
     old: Option<i32>,

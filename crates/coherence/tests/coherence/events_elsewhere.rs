@@ -1,0 +1,303 @@
+//! Events of changes made by other clients: through the satchel Store service of the same
+//! server (memory: the server's in-process feed; Redis: keyspace notifications), through a
+//! second server sharing the Redis, and by another program writing the Redis keys; Redis
+//! expiries; and a flood that is dropped, not held.
+//!
+//! The Redis tests watch the shared server (`SATCHEL_TEST_REDIS_URL`) with
+//! `RedisConfig::with_keyspace_events_enabled`, which turns on its keyspace notifications
+//! (`K$gxe`) if they are off; each uses a cache of its own.
+
+use redis::AsyncCommands;
+use satchel_redis::{RedisConfig, RedisStore};
+use satchel_store::Condition;
+
+use super::events::{Events, entry_event, listen, listen_filter, next_event, open_events};
+#[allow(unused_imports)]
+use super::*;
+
+const ALWAYS: &str = r#"{"@class": "filter.AlwaysFilter"}"#;
+
+type Requests = tokio::sync::mpsc::Sender<cp::MapListenerRequest>;
+
+/// A stream listening to every change of `cache`, with values (filter id 1).
+async fn listener(c: &mut Client, cache: &str) -> (Requests, Events) {
+    let init = cp::MapListenerRequest {
+        cache: cache.into(),
+        ..listen("init", RequestType::Init, true)
+    };
+    let all = cp::MapListenerRequest {
+        cache: cache.into(),
+        ..listen_filter("all", 1, 7, ALWAYS, false)
+    };
+    open_events(c, vec![init, all]).await
+}
+
+/// A Redis store that may turn on the server's keyspace notifications.
+async fn redis_store(test: &str) -> Option<(String, Arc<dyn StoreObject>)> {
+    let url = satchel_testkit::store::service_url("SATCHEL_TEST_REDIS_URL", test)?;
+    let store = RedisStore::with_config(RedisConfig::new(&url).with_keyspace_events_enabled(true))
+        .await
+        .unwrap();
+    Some((url, Arc::new(store)))
+}
+
+/// Who writes the entries the listener hears of.
+enum Writer {
+    /// The satchel Store service (a `grpc://` store), on the store key.
+    Store(satchel_store::DynStore),
+    /// A Coherence client (of another server).
+    Coherence(Client),
+    /// Another program, straight on the Redis key.
+    Redis(redis::aio::MultiplexedConnection),
+}
+
+impl Writer {
+    async fn put(&mut self, cache: &str, key: &str, value: i32) {
+        let at = store_key("", cache, &j(key));
+        match self {
+            Self::Store(store) => {
+                store
+                    .set(&at, &j(&value), None, Condition::Always)
+                    .await
+                    .unwrap();
+            }
+            Self::Coherence(c) => {
+                c.put(cp::PutRequest {
+                    cache: cache.into(),
+                    ..put(key, &value, 0)
+                })
+                .await
+                .unwrap();
+            }
+            Self::Redis(raw) => {
+                let () = raw.set(at, j(&value)).await.unwrap();
+            }
+        }
+    }
+
+    async fn remove(&mut self, cache: &str, key: &str) {
+        let at = store_key("", cache, &j(key));
+        match self {
+            Self::Store(store) => assert!(store.delete(&at).await.unwrap()),
+            Self::Coherence(c) => {
+                c.remove(cp::RemoveRequest {
+                    cache: cache.into(),
+                    format: "json".into(),
+                    key: j(key),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+            }
+            Self::Redis(raw) => {
+                let removed: i64 = raw.del(at).await.unwrap();
+                assert_eq!(removed, 1);
+            }
+        }
+    }
+}
+
+/// `writer`'s insert, update and delete reach the listener on `c`'s server as insert,
+/// update and delete events, with the new value read back and the old one the server saw
+/// last; the server's own writes still arrive once each, with both values, among them.
+async fn writes_elsewhere_reach_the_listener(c: &mut Client, cache: &str, writer: &mut Writer) {
+    let (_requests, mut events) = listener(c, cache).await;
+    writer.put(cache, "k", 1).await;
+    assert_eq!(
+        next_event(&mut events).await,
+        entry_event(1, "k", None, Some(1), vec![1])
+    );
+    writer.put(cache, "k", 2).await;
+    assert_eq!(
+        next_event(&mut events).await,
+        entry_event(2, "k", Some(1), Some(2), vec![1])
+    );
+    writer.remove(cache, "k").await;
+    assert_eq!(
+        next_event(&mut events).await,
+        entry_event(3, "k", Some(2), None, vec![1])
+    );
+
+    // The listener's own server: events from its bus, not again from the feed.
+    let own = |key: &str, value: i32| cp::PutRequest {
+        cache: cache.into(),
+        ..put(key, &value, 0)
+    };
+    c.put(own("mine", 5)).await.unwrap();
+    c.put(own("mine", 6)).await.unwrap();
+    writer.put(cache, "theirs", 7).await;
+    c.remove(cp::RemoveRequest {
+        cache: cache.into(),
+        format: "json".into(),
+        key: j("mine"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    writer.remove(cache, "theirs").await;
+    // The bus delivers at once, the feed a moment later: the two interleave, each in order.
+    let mut got = Vec::new();
+    for _ in 0..5 {
+        got.push(next_event(&mut events).await);
+    }
+    let mine = [
+        entry_event(1, "mine", None, Some(5), vec![1]),
+        entry_event(2, "mine", Some(5), Some(6), vec![1]),
+        entry_event(3, "mine", Some(6), None, vec![1]),
+    ];
+    let theirs = [
+        entry_event(1, "theirs", None, Some(7), vec![1]),
+        entry_event(3, "theirs", Some(7), None, vec![1]),
+    ];
+    let of = |wanted: &[ResponseType]| -> Vec<ResponseType> {
+        got.iter().filter(|e| wanted.contains(e)).cloned().collect()
+    };
+    assert_eq!(of(&mine), mine, "{got:?}");
+    assert_eq!(of(&theirs), theirs, "{got:?}");
+    // Nothing else: no second event for any of those.
+    writer.put(cache, "last", 8).await;
+    assert_eq!(
+        next_event(&mut events).await,
+        entry_event(1, "last", None, Some(8), vec![1])
+    );
+    writer.remove(cache, "last").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_writes_through_the_store_service_on_memory() {
+    let server = serve(Arc::new(MemoryStore::new())).await;
+    let mut c = client(&server).await;
+    let mut writer = Writer::Store(satchel_store::open(&server.url).await.unwrap());
+    writes_elsewhere_reach_the_listener(&mut c, CACHE, &mut writer).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_writes_through_the_store_service_on_redis() {
+    let Some((_, store)) =
+        redis_store("listeners_hear_of_writes_through_the_store_service_on_redis").await
+    else {
+        return;
+    };
+    let server = serve(store).await;
+    let mut c = client(&server).await;
+    let mut writer = Writer::Store(satchel_store::open(&server.url).await.unwrap());
+    let cache = unique("store-service");
+    writes_elsewhere_reach_the_listener(&mut c, &cache, &mut writer).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_writes_through_another_server_sharing_redis() {
+    const TEST: &str = "listeners_hear_of_writes_through_another_server_sharing_redis";
+    let Some((url, store)) = redis_store(TEST).await else {
+        return;
+    };
+    let listening = serve(store).await;
+    let other = serve(Arc::new(RedisStore::connect(&url).await.unwrap())).await;
+    let mut c = client(&listening).await;
+    let mut writer = Writer::Coherence(client(&other).await);
+    let cache = unique("other-server");
+    writes_elsewhere_reach_the_listener(&mut c, &cache, &mut writer).await;
+    other.stop().await;
+    listening.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_redis_writes_by_other_programs_and_of_expiries() {
+    const TEST: &str = "listeners_hear_of_redis_writes_by_other_programs_and_of_expiries";
+    let Some((url, store)) = redis_store(TEST).await else {
+        return;
+    };
+    let server = serve(store).await;
+    let mut c = client(&server).await;
+    let raw = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cache = unique("redis-cli");
+    let mut writer = Writer::Redis(raw.clone());
+    writes_elsewhere_reach_the_listener(&mut c, &cache, &mut writer).await;
+
+    // Expiries are deletions: of an entry another program wrote, and of one of this
+    // endpoint's own (a put with a ttl).
+    let (_requests, mut events) = listener(&mut c, &cache).await;
+    let mut raw = raw;
+    let () = raw
+        .pset_ex(store_key("", &cache, &j("brief")), j(&1), 200)
+        .await
+        .unwrap();
+    c.put(cp::PutRequest {
+        cache: cache.clone(),
+        ..put("mine", &2, 300)
+    })
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        got.push(next_event(&mut events).await);
+    }
+    for want in [
+        entry_event(1, "brief", None, Some(1), vec![1]),
+        entry_event(1, "mine", None, Some(2), vec![1]),
+        entry_event(3, "brief", Some(1), None, vec![1]),
+        entry_event(3, "mine", Some(2), None, vec![1]),
+    ] {
+        assert!(got.contains(&want), "{want:?} not among {got:?}");
+    }
+    server.stop().await;
+}
+
+/// Another program writes 20,000 entries at once while a listener does not read: the
+/// server drops what its bounded feed and bus cannot hold (and logs it) instead of growing,
+/// and the listener, reading again, hears of the next change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_changes_elsewhere_is_dropped_not_held() {
+    const TEST: &str = "a_flood_of_changes_elsewhere_is_dropped_not_held";
+    let Some((url, store)) = redis_store(TEST).await else {
+        return;
+    };
+    let server = serve(store).await;
+    let mut c = client(&server).await;
+    let mut raw = redis::Client::open(url.as_str())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let cache = unique("flood");
+    let (_requests, mut events) = listener(&mut c, &cache).await;
+    const FLOOD: usize = 20_000;
+    let mut pipe = redis::pipe();
+    for i in 0..FLOOD {
+        pipe.set(store_key("", &cache, &j(&format!("k{i}"))), j(&i))
+            .ignore();
+    }
+    let () = pipe.query_async(&mut raw).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    c.put(cp::PutRequest {
+        cache: cache.clone(),
+        ..put("marker", &1, 0)
+    })
+    .await
+    .unwrap();
+    let marker = entry_event(1, "marker", None, Some(1), vec![1]);
+    let mut before = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while next_event(&mut events).await != marker {
+        before += 1;
+        assert!(Instant::now() < deadline, "no marker after {before} events");
+    }
+    assert!(
+        before < FLOOD,
+        "every one of the {FLOOD} changes was held for the listener"
+    );
+    server.stop().await;
+    let mut pipe = redis::pipe();
+    for i in 0..FLOOD {
+        pipe.del(store_key("", &cache, &j(&format!("k{i}"))))
+            .ignore();
+    }
+    pipe.del(store_key("", &cache, &j("marker"))).ignore();
+    let () = pipe.query_async(&mut raw).await.unwrap();
+}
