@@ -82,7 +82,8 @@ impl FeedSetup {
                     "watch: the server's keyspace notifications are \"{flags}\", without the \
                      classes {missing} a change feed needs; run `CONFIG SET \
                      notify-keyspace-events {wanted}` on it (or set it in redis.conf), or let \
-                     satchel do it (RedisConfig::with_keyspace_events_enabled)"
+                     satchel do it (the URL parameter `keyspaceEvents=enable`, or \
+                     RedisConfig::with_keyspace_events_enabled)"
                 ),
             )
             .with_backend(BACKEND));

@@ -171,6 +171,9 @@ impl RedisConfig {
     /// the setting is the server's, for every client and database (and it is not written to
     /// its config file, so a restarted server loses it), so `watch` then fails, naming the
     /// `CONFIG SET` to run, rather than change it.
+    ///
+    /// A `redis://` URL can say the same with the query parameter `keyspaceEvents=enable`
+    /// (what `satchel serve --store 'redis://…?keyspaceEvents=enable'` uses).
     #[must_use]
     pub fn with_keyspace_events_enabled(mut self, yes: bool) -> Self {
         self.keyspace_events = yes;
@@ -197,7 +200,13 @@ impl RedisConfig {
             return Ok(self);
         };
         match urls::target(url)? {
-            urls::Target::Single(_) => Ok(self),
+            urls::Target::Single(_) => {
+                let (url, enable) = urls::take_keyspace_events(url)?;
+                let mut config = self;
+                config.urls = vec![url];
+                config.keyspace_events |= enable;
+                Ok(config)
+            }
             urls::Target::Sentinel(target) => {
                 let mut config = self;
                 config.sentinel = Some(target);
@@ -255,6 +264,26 @@ impl fmt::Debug for RedisConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_url_can_allow_turning_on_keyspace_events() {
+        let config = RedisConfig::new("redis://:pw@127.0.0.1:6379/2?keyspaceEvents=enable")
+            .resolved()
+            .unwrap();
+        assert!(config.keyspace_events_enabled());
+        assert_eq!(config.url(), "redis://:pw@127.0.0.1:6379/2");
+        let config = RedisConfig::new("redis://127.0.0.1/?protocol=resp3&keyspaceEvents=enable")
+            .resolved()
+            .unwrap();
+        assert_eq!(config.url(), "redis://127.0.0.1/?protocol=resp3");
+        let plain = RedisConfig::new("redis://127.0.0.1/").resolved().unwrap();
+        assert!(!plain.keyspace_events_enabled());
+        let err = RedisConfig::new("redis://:pw@h/?keyspaceEvents=yes")
+            .resolved()
+            .unwrap_err();
+        assert!(err.to_string().contains("keyspaceEvents"), "{err}");
+        assert!(!err.to_string().contains("pw"), "{err}");
+    }
 
     #[test]
     fn debug_hides_the_password() {

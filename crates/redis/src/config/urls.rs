@@ -62,6 +62,42 @@ impl std::fmt::Debug for SentinelTarget {
     }
 }
 
+/// `url` without its `keyspaceEvents=enable` query parameter, and whether it had it.
+///
+/// # Errors
+/// [`StoreErrorKind::InvalidInput`] for `keyspaceEvents` with another value.
+pub(crate) fn take_keyspace_events(url: &str) -> Result<(String, bool)> {
+    if !url.contains("keyspaceEvents") {
+        return Ok((url.to_string(), false));
+    }
+    let invalid = |why: &str| {
+        StoreError::new(
+            StoreErrorKind::InvalidInput,
+            format!("{}: {why}", redact_url(url)),
+        )
+        .with_backend(BACKEND)
+    };
+    let mut parsed = Url::parse(url).map_err(|_| invalid("not a URL"))?;
+    let mut enable = false;
+    let mut kept = Vec::new();
+    for (name, value) in parsed.query_pairs() {
+        if name == "keyspaceEvents" {
+            if value != "enable" {
+                return Err(invalid("keyspaceEvents takes one value, `enable`"));
+            }
+            enable = true;
+        } else {
+            kept.push((name.into_owned(), value.into_owned()));
+        }
+    }
+    if kept.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(kept);
+    }
+    Ok((parsed.into(), enable))
+}
+
 /// Reads `url`: `redis-cluster://[user:pass@]host:port[?node=host:port&node=…]` and
 /// `rediss-cluster://…` name a cluster; anything else is left to the `redis` crate.
 ///
