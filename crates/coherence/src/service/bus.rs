@@ -1,11 +1,19 @@
-//! The service's event bus: each change a call makes through this service, published to
-//! the `events` streams that listen to its cache.
+//! The service's event bus: each change a call makes through this service, and each change
+//! another client made that the store's change feed reported (`feed.rs`), published to the
+//! `events` streams that listen to its cache.
 //!
-//! In-process only: changes made by another `satchel serve` process, or written to the
-//! backing store by anything else, are not seen, and entries that expire raise no event.
-//! The bus is a bounded broadcast channel; a stream that falls more than
-//! [`CAPACITY`] changes behind loses the oldest (it logs how many). Publishing costs
-//! nothing while no stream listens.
+//! The bus itself is in-process. What reaches it from elsewhere depends on the backing
+//! store's feed:
+//!
+//! | backing store | changes on the bus besides this service's own |
+//! | --- | --- |
+//! | Redis, one server (`notify-keyspace-events` with `K$gxe`) | every client's: the Store service, other `satchel serve` processes, `redis-cli`; expiries and evictions |
+//! | any other store under `satchel serve` (the server's `Notifying` feed) | writes through the same server's Store service; no expiries |
+//! | a store without a feed (a `CoherenceService` built over a bare memory store) | none |
+//!
+//! The bus is a bounded broadcast channel; a stream that falls more than [`CAPACITY`]
+//! changes behind loses the oldest (it logs how many). Publishing costs nothing while no
+//! stream listens.
 
 use std::sync::Arc;
 

@@ -76,7 +76,15 @@ fn cas() -> satchel_store_core::Attempts {
 /// a processor changes each entry atomically (compare-and-set, retried). What needs Java
 /// code on the server (scripts, calls of Java methods, query plans) and indexes answer
 /// `UNIMPLEMENTED` naming it; an unknown class `INVALID_ARGUMENT` naming it. Listeners
-/// (`events`) receive the changes made through this service, by key or by filter.
+/// (`events`) receive the changes made through this service, by key or by filter, and,
+/// when the store has a change feed ([`Capabilities::watch`]: Redis on one server with
+/// keyspace notifications, or a store in [`Notifying`] as `satchel serve` wraps its own),
+/// the changes other clients made, read back from the store (new value; old value when
+/// the service saw it, absent otherwise). The repository's `docs/coherence-protocol.md`
+/// has which backends deliver whose changes.
+///
+/// [`Capabilities::watch`]: satchel_store_core::Capabilities::watch
+/// [`Notifying`]: satchel_store_core::Notifying
 #[derive(Clone)]
 pub struct CoherenceService {
     inner: Arc<Inner>,

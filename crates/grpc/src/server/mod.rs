@@ -47,7 +47,11 @@ const HEALTH: &str = "grpc.health.v1.Health";
 /// A gRPC server for one store: the `satchel.store.v1.Store` service, the standard health
 /// service (`grpc.health.v1.Health`) and the services of the config's [`Extension`]s.
 ///
-/// Values pass through as opaque bytes; the codec pipeline runs in the clients.
+/// Values pass through as opaque bytes; the codec pipeline runs in the clients. Every
+/// service writes through one handle on the store: a store without a change feed of its own
+/// ([`Capabilities::watch`](satchel_store_core::Capabilities::watch)) is wrapped in
+/// [`Notifying`](satchel_store_core::Notifying), so an extension that watches the store
+/// (the Coherence endpoint's listeners) hears of the writes made through the Store service.
 ///
 /// ```no_run
 /// # async fn run(store: std::sync::Arc<dyn satchel_store_core::StoreObject>) -> Result<(), satchel_grpc::ServeError> {
