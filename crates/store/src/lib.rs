@@ -51,10 +51,11 @@ pub use instrumented::Instrumented;
 pub use memory::MemoryStore;
 pub use open::{DynStore, SCHEMES, open};
 pub use satchel_store_core::{
-    Attempts, BoxFuture, Capabilities, ChangeKind, ChangeSender, ChangeStream, Condition, Cursor,
-    Entry, KeyChange, MAX_OWNER_LEN, MAX_TTL, Notifying, OwnedKeys, Page, Prefixed, PurgeExpired,
-    Result, RetryPolicy, SCAN_BATCH, Scan, SessionId, Store, StoreError, StoreErrorKind,
-    StoreObject, Version, Watch, check_key, check_owner, check_page, check_prefix, check_write,
-    decode_base64url, encode_base64url, expires_at, from_unix_millis, invalid_cursor, redact_url,
-    store_object, ttl_millis, unix_millis, unknown_condition, unsupported,
+    Attempts, BoxFuture, CHANGE_STREAM_CAPACITY, Capabilities, ChangeKind, ChangeSender,
+    ChangeStream, Condition, Cursor, Entry, KeyChange, MAX_OWNER_LEN, MAX_TTL, MAX_WATCHERS,
+    Notifying, OwnedKeys, Page, Prefixed, PurgeExpired, Result, RetryPolicy, SCAN_BATCH, Scan,
+    SessionId, Store, StoreError, StoreErrorKind, StoreObject, Version, Watch, check_key,
+    check_owner, check_page, check_prefix, check_write, decode_base64url, encode_base64url,
+    expires_at, from_unix_millis, invalid_cursor, redact_url, store_object, ttl_millis,
+    unix_millis, unknown_condition, unsupported,
 };

@@ -30,6 +30,7 @@
 //! that it forgets, and the next changes of those keys are reported as inserts).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -76,6 +77,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 pub(super) struct OwnWrites {
     keys: Mutex<HashMap<String, OwnKey>>,
     settled: Notify,
+    /// Whether the feed runs (or is starting): writes are noted only then.
+    active: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -91,6 +94,9 @@ impl OwnWrites {
     }
 
     fn begin(&self, key: &str) {
+        if !self.active.load(Ordering::Acquire) {
+            return;
+        }
         let mut keys = self.lock();
         if keys.len() >= MAX_OWN_KEYS && !keys.contains_key(key) {
             prune(&mut keys);
@@ -100,6 +106,9 @@ impl OwnWrites {
 
     /// The write on `key` is over: `outcome` is what it did, if it changed anything.
     fn end(&self, key: &str, outcome: Option<Option<Version>>) {
+        if !self.active.load(Ordering::Acquire) && self.lock().is_empty() {
+            return;
+        }
         {
             let mut keys = self.lock();
             if let Some(own) = keys.get_mut(key) {
@@ -315,6 +324,8 @@ pub(super) async fn start(inner: &Arc<Inner>) {
         }
     }
     let weak = Arc::downgrade(inner);
+    // Before subscribing: a write that starts now is noted, so its notice is recognised.
+    inner.own.active.store(true, Ordering::Release);
     let Some(watch) = inner.raw.try_watch(KEY_PREFIX) else {
         return set_state(&weak, FeedState::Idle);
     };
@@ -358,6 +369,10 @@ pub(super) async fn start(inner: &Arc<Inner>) {
 
 fn set_state(inner: &Weak<Inner>, state: FeedState) {
     if let Some(inner) = inner.upgrade() {
+        if !matches!(state, FeedState::Running) {
+            inner.own.active.store(false, Ordering::Release);
+            inner.own.lock().clear();
+        }
         *inner.feed.lock().unwrap_or_else(PoisonError::into_inner) = state;
     }
 }
@@ -456,9 +471,23 @@ impl Inner {
 mod tests {
     use super::*;
 
+    fn active() -> OwnWrites {
+        let own = OwnWrites::default();
+        own.active.store(true, Ordering::Release);
+        own
+    }
+
+    #[test]
+    fn writes_are_not_noted_while_no_feed_runs() {
+        let own = OwnWrites::default();
+        own.begin("k");
+        own.end("k", Some(Some(Version::new(1))));
+        assert!(own.lock().is_empty());
+    }
+
     #[test]
     fn own_outcomes_are_matched_once_in_order() {
-        let own = OwnWrites::default();
+        let own = active();
         own.begin("k");
         own.end("k", Some(Some(Version::new(1))));
         own.begin("k");
@@ -478,7 +507,7 @@ mod tests {
 
     #[test]
     fn own_writes_are_bounded() {
-        let own = OwnWrites::default();
+        let own = active();
         for i in 0..MAX_OWN_KEYS * 2 {
             let key = format!("k{i}");
             own.begin(&key);
@@ -489,7 +518,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_notice_waits_for_the_own_write_in_flight_on_its_key() {
-        let own = Arc::new(OwnWrites::default());
+        let own = Arc::new(active());
         own.begin("k");
         let writer = own.clone();
         tokio::spawn(async move {

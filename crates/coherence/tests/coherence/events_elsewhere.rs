@@ -161,6 +161,10 @@ async fn writes_elsewhere_reach_the_listener(c: &mut Client, cache: &str, writer
         entry_event(1, "last", None, Some(8), vec![1])
     );
     writer.remove(cache, "last").await;
+    assert_eq!(
+        next_event(&mut events).await,
+        entry_event(3, "last", Some(8), None, vec![1])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
