@@ -2,13 +2,11 @@
 //! writes, deletions and expiries; a flood dropped and counted; a server without
 //! notifications refused with the command to run; a lost connection subscribed again.
 //!
-//! The shared server (`SATCHEL_TEST_REDIS_URL`) is watched with
-//! `RedisConfig::with_keyspace_events_enabled`, which turns on the classes `K$gxe` there
-//! (nothing else notices them). The refusal and the reconnection run against a
-//! `redis-server` of the test's own, on a free port, stopped at the end (skipped when the
-//! binary is missing).
+//! Each test runs a `redis-server` of its own on a free port (`OwnRedis`), started with
+//! keyspace notifications off: the tests turn them on there
+//! (`RedisConfig::with_keyspace_events_enabled`) or check that they are refused, and kill
+//! its connections, without touching the shared server.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use redis::AsyncCommands;
@@ -17,7 +15,10 @@ use satchel_redis::{
     StoreErrorKind, Watch,
 };
 
-mod support;
+#[path = "../../testkit/src/redis_server.rs"]
+mod redis_server;
+
+use redis_server::OwnRedis;
 
 async fn watched(url: &str, prefix: &str) -> (Prefixed<RedisStore>, ChangeStream) {
     let store = Prefixed::new(
@@ -39,11 +40,11 @@ async fn next(stream: &mut ChangeStream) -> KeyChange {
 
 #[tokio::test]
 async fn watch_delivers_the_sets_deletes_and_expiries_of_any_client() {
-    let Some(url) = support::test_url() else {
+    let Some(server) = OwnRedis::start("watch_delivers", &[]) else {
         return;
     };
-    let _guard = support::KILL_LOCK.read().await;
-    let prefix = support::unique_prefix("watch");
+    let url = server.url.clone();
+    let prefix = "app:".to_string();
     let (store, mut stream) = watched(&url, &prefix).await;
     assert!(store.capabilities().watch);
     let mut raw = redis::Client::open(url.as_str())
@@ -85,11 +86,11 @@ async fn watch_delivers_the_sets_deletes_and_expiries_of_any_client() {
 /// and counted, and the feed goes on.
 #[tokio::test]
 async fn a_flood_of_notices_is_dropped_and_counted_not_held() {
-    let Some(url) = support::test_url() else {
+    let Some(server) = OwnRedis::start("a_flood_of_notices", &[]) else {
         return;
     };
-    let _guard = support::KILL_LOCK.read().await;
-    let prefix = support::unique_prefix("flood");
+    let url = server.url.clone();
+    let prefix = "app:".to_string();
     let (store, mut stream) = watched(&url, &prefix).await;
     let mut raw = redis::Client::open(url.as_str())
         .unwrap()
@@ -136,71 +137,9 @@ async fn a_flood_of_notices_is_dropped_and_counted_not_held() {
     let () = pipe.query_async(&mut raw).await.unwrap();
 }
 
-/// A `redis-server` of this test's own on a free port, stopped (by its PID) when dropped.
-struct OwnServer {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl OwnServer {
-    async fn start(test: &str) -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let dir = tempfile::tempdir().unwrap();
-        let child = match Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .args(["--notify-keyspace-events", ""])
-            .arg("--dir")
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) => {
-                let _ = std::io::Write::write_all(
-                    &mut std::io::stderr(),
-                    format!("skipped: {test} (no redis-server to start: {e})\n").as_bytes(),
-                );
-                return None;
-            }
-        };
-        let server = Self {
-            child,
-            url: format!("redis://127.0.0.1:{port}"),
-            _dir: dir,
-        };
-        for _ in 0..100 {
-            if let Ok(client) = redis::Client::open(server.url.as_str())
-                && let Ok(mut c) = client.get_multiplexed_async_connection().await
-                && redis::cmd("PING")
-                    .query_async::<String>(&mut c)
-                    .await
-                    .is_ok()
-            {
-                return Some(server);
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("{test}: redis-server did not start on {}", server.url);
-    }
-}
-
-impl Drop for OwnServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[tokio::test]
 async fn watch_refuses_a_server_without_keyspace_events_naming_the_config_set() {
-    let Some(server) = OwnServer::start("watch_refuses_a_server_without_keyspace_events").await
+    let Some(server) = OwnRedis::start("watch_refuses_a_server_without_keyspace_events", &[])
     else {
         return;
     };
@@ -229,7 +168,7 @@ async fn watch_refuses_a_server_without_keyspace_events_naming_the_config_set() 
 
 #[tokio::test]
 async fn watch_subscribes_again_after_its_connection_is_killed() {
-    let Some(server) = OwnServer::start("watch_subscribes_again").await else {
+    let Some(server) = OwnRedis::start("watch_subscribes_again", &[]) else {
         return;
     };
     let (store, mut stream) = watched(&server.url, "app:").await;

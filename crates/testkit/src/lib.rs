@@ -15,6 +15,7 @@ use satchel_core::{Compression, ErrorKind, Format, FormatId, HeaderFormat, Limit
 pub mod grpc;
 pub mod payloads;
 pub mod python;
+pub mod redis_server;
 pub mod session;
 pub mod store;
 pub mod suite;

@@ -3,13 +3,14 @@
 //! second server sharing the Redis, and by another program writing the Redis keys; Redis
 //! expiries; and a flood that is dropped, not held.
 //!
-//! The Redis tests watch the shared server (`SATCHEL_TEST_REDIS_URL`) with
-//! `RedisConfig::with_keyspace_events_enabled`, which turns on its keyspace notifications
-//! (`K$gxe`) if they are off; each uses a cache of its own.
+//! The Redis tests run a `redis-server` of their own (`OwnRedis`, keyspace notifications
+//! off), which the listening server is allowed to set up
+//! (`RedisConfig::with_keyspace_events_enabled`): the shared server is left as it is.
 
 use redis::AsyncCommands;
 use satchel_redis::{RedisConfig, RedisStore};
 use satchel_store::Condition;
+use satchel_testkit::redis_server::OwnRedis;
 
 use super::events::{Events, entry_event, listen, listen_filter, next_event, open_events};
 #[allow(unused_imports)]
@@ -32,13 +33,15 @@ async fn listener(c: &mut Client, cache: &str) -> (Requests, Events) {
     open_events(c, vec![init, all]).await
 }
 
-/// A Redis store that may turn on the server's keyspace notifications.
-async fn redis_store(test: &str) -> Option<(String, Arc<dyn StoreObject>)> {
-    let url = satchel_testkit::store::service_url("SATCHEL_TEST_REDIS_URL", test)?;
-    let store = RedisStore::with_config(RedisConfig::new(&url).with_keyspace_events_enabled(true))
-        .await
-        .unwrap();
-    Some((url, Arc::new(store)))
+/// A Redis server of the test's own, and a store on it that may turn on its keyspace
+/// notifications.
+async fn redis_store(test: &str) -> Option<(OwnRedis, Arc<dyn StoreObject>)> {
+    let server = OwnRedis::start(test, &[])?;
+    let store =
+        RedisStore::with_config(RedisConfig::new(&server.url).with_keyspace_events_enabled(true))
+            .await
+            .unwrap();
+    Some((server, Arc::new(store)))
 }
 
 /// Who writes the entries the listener hears of.
@@ -178,7 +181,7 @@ async fn listeners_hear_of_writes_through_the_store_service_on_memory() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listeners_hear_of_writes_through_the_store_service_on_redis() {
-    let Some((_, store)) =
+    let Some((_redis, store)) =
         redis_store("listeners_hear_of_writes_through_the_store_service_on_redis").await
     else {
         return;
@@ -194,9 +197,10 @@ async fn listeners_hear_of_writes_through_the_store_service_on_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listeners_hear_of_writes_through_another_server_sharing_redis() {
     const TEST: &str = "listeners_hear_of_writes_through_another_server_sharing_redis";
-    let Some((url, store)) = redis_store(TEST).await else {
+    let Some((redis, store)) = redis_store(TEST).await else {
         return;
     };
+    let url = redis.url.clone();
     let listening = serve(store).await;
     let other = serve(Arc::new(RedisStore::connect(&url).await.unwrap())).await;
     let mut c = client(&listening).await;
@@ -210,9 +214,10 @@ async fn listeners_hear_of_writes_through_another_server_sharing_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listeners_hear_of_redis_writes_by_other_programs_and_of_expiries() {
     const TEST: &str = "listeners_hear_of_redis_writes_by_other_programs_and_of_expiries";
-    let Some((url, store)) = redis_store(TEST).await else {
+    let Some((redis, store)) = redis_store(TEST).await else {
         return;
     };
+    let url = redis.url.clone();
     let server = serve(store).await;
     let mut c = client(&server).await;
     let raw = redis::Client::open(url.as_str())
@@ -259,9 +264,10 @@ async fn listeners_hear_of_redis_writes_by_other_programs_and_of_expiries() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_changes_elsewhere_is_dropped_not_held() {
     const TEST: &str = "a_flood_of_changes_elsewhere_is_dropped_not_held";
-    let Some((url, store)) = redis_store(TEST).await else {
+    let Some((redis, store)) = redis_store(TEST).await else {
         return;
     };
+    let url = redis.url.clone();
     let server = serve(store).await;
     let mut c = client(&server).await;
     let mut raw = redis::Client::open(url.as_str())
