@@ -124,3 +124,56 @@ fn the_banner_says_when_the_operator_opened_the_coherence_endpoint() {
     assert!(log.contains("WITHOUT authentication"), "{log}");
     assert!(!log.contains(TOKEN), "the token was logged:\n{log}");
 }
+
+/// `--coherence-class` declares the application's classes: a Coherence client's value of a
+/// declared class is stored, one of any other class is refused as a Coherence server
+/// refuses it, "Could not deserialize" (the default, checked by the client's own
+/// `test_unary_error` in scripts/coherence-peer.sh).
+#[test]
+fn coherence_classes_are_declared_on_the_command_line() {
+    use satchel_coherence::proto::{
+        PutRequest, named_cache_service_client::NamedCacheServiceClient,
+    };
+    let (server, banner) = serve(&[
+        "--coherence-class",
+        "test.Person",
+        "--coherence-class",
+        "shop.*",
+    ]);
+    let addr = banner["listening"].as_str().expect("address").to_string();
+    let put = |json: &str| PutRequest {
+        cache: "people".into(),
+        format: "json".into(),
+        key: b"\x15\"k\"".to_vec(),
+        value: [&b"\x15"[..], json.as_bytes()].concat(),
+        ..Default::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("an address")
+            .connect()
+            .await
+            .expect("the endpoint answers");
+        let mut client = NamedCacheServiceClient::new(channel);
+        for stored in [
+            r#"{"@class": "test.Person", "name": "ann"}"#,
+            r#"{"@class": "shop.Basket", "lines": [{"@class": "shop.Line"}]}"#,
+            r#"{"@class": "math.BigInt", "value": "18446744073709551616"}"#,
+        ] {
+            client.put(put(stored)).await.expect(stored);
+        }
+        for refused in [
+            r#"{"@class": "com.foo.Bar"}"#,
+            r#"{"@class": "test.Persons"}"#,
+        ] {
+            let status = client.put(put(refused)).await.expect_err(refused);
+            assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+            assert!(
+                status.message().contains("Could not deserialize"),
+                "{status:?}"
+            );
+        }
+    });
+    stop(server);
+}
