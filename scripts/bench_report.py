@@ -304,7 +304,7 @@ def grpc_section(w, rows, provenance=None):
     if notes:
         import textwrap as tw
         w(tw.fill("**What limits it.** Client and server run in one process here, so the CPU figures "
-                  "are both sides' (and include tokio's idle workers spinning before they park). "
+                  "are both sides' (and may include tokio's idle workers spinning before they park: not measured apart). "
                   "satchel's bytes over memory against the bare echo: " + "; ".join(notes) + ". Both "
                   "are tonic on both sides; what satchel adds is the store behind the server (a `dyn` "
                   "call and a copy of the value), the token check, the deadline on both sides and "
