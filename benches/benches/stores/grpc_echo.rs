@@ -65,6 +65,7 @@ echo_service! {
     touch(TouchRequest) -> TouchResponse;
     scan(ScanRequest) -> ScanResponse;
     purge_expired(PurgeExpiredRequest) -> PurgeExpiredResponse;
+    delete_prefix(DeletePrefixRequest) -> DeletePrefixResponse;
     create_session(CreateSessionRequest) -> CreateSessionResponse;
     open_session(OpenSessionRequest) -> OpenSessionResponse;
     extend_session(ExtendSessionRequest) -> ExtendSessionResponse;

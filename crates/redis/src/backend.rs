@@ -658,6 +658,10 @@ impl Scan for RedisStore {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         Box::pin(self.scan_keys(prefix, limit))
     }
+
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(self.delete_prefix_keys(prefix))
+    }
 }
 
 /// Installs ring as the process's rustls crypto provider for `rediss://` URLs if none is

@@ -22,6 +22,7 @@ pub(crate) enum Op {
     Scan,
     KeysOf,
     DeleteOwner,
+    DeletePrefix,
     Watch,
 }
 
@@ -35,6 +36,7 @@ impl Op {
             Self::Scan => "scan",
             Self::KeysOf => "keys_of",
             Self::DeleteOwner => "delete_owner",
+            Self::DeletePrefix => "delete_prefix",
             Self::Watch => "watch",
         }
     }

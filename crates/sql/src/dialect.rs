@@ -125,6 +125,12 @@ pub(crate) struct Statements {
     pub(crate) scan: String,
     /// now.
     pub(crate) purge: String,
+    /// LIKE pattern, [SQLite: prefix length, prefix,] now: deletes the live rows under a
+    /// prefix.
+    pub(crate) delete_prefix_live: String,
+    /// LIKE pattern, [SQLite: prefix length, prefix,] now: deletes the expired rows under a
+    /// prefix.
+    pub(crate) delete_prefix_expired: String,
     /// key, value, stamp, expires_at, owner → version: insert, or replace whatever is there
     /// with version `max(old + 1, stamp)`.
     #[cfg(any(feature = "sqlite", feature = "postgres"))]
@@ -246,7 +252,17 @@ impl Statements {
                     AND {k} > ? ORDER BY {k} LIMIT ?",
             ),
         };
+        let under = match dialect {
+            #[cfg(feature = "sqlite")]
+            Dialect::Sqlite => "{k} LIKE ? ESCAPE '!' AND substr({k}, 1, ?) = ?",
+            #[allow(unreachable_patterns)]
+            _ => "{k} LIKE ? ESCAPE '!'",
+        };
         Self {
+            delete_prefix_live: r(&format!("DELETE FROM {{t}} WHERE {under} AND {{live}}")),
+            delete_prefix_expired: r(&format!(
+                "DELETE FROM {{t}} WHERE {under} AND expires_at IS NOT NULL AND expires_at <= ?"
+            )),
             create_table,
             create_index,
             has_owner_column,

@@ -21,6 +21,7 @@ pub(crate) enum Op {
     Touch,
     Scan,
     Purge,
+    DeletePrefix,
     KeysOf,
     DeleteOwner,
 }
@@ -35,6 +36,7 @@ impl Op {
             Self::Touch => "touch",
             Self::Scan => "scan",
             Self::Purge => "purge expired",
+            Self::DeletePrefix => "delete by prefix",
             Self::KeysOf => "list the keys of an owner",
             Self::DeleteOwner => "delete the keys of an owner",
         }

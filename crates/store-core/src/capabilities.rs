@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::{
     BoxFuture, ChangeStream, Condition, Cursor, Page, Result, SCAN_BATCH, Store, StoreError,
-    StoreErrorKind, Version,
+    StoreErrorKind, Version, delete_by_pages,
 };
 #[cfg(doc)]
 use crate::{OwnedKeys, PurgeExpired, Scan, Watch};
@@ -159,6 +159,28 @@ pub trait StoreObject: Store {
         let _ = prefix;
         None
     }
+
+    /// Deletes every key starting with `prefix`, as [`Scan::delete_prefix`]; `None` if
+    /// this store cannot list keys. The default deletes key by key over
+    /// [`StoreObject::try_scan_page`] ([`delete_by_pages`]); [`store_object!`] forwards to
+    /// the store's own [`Scan::delete_prefix`], and wrappers must forward it.
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        if !self.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(delete_by_pages(
+            prefix,
+            move |cursor| {
+                Box::pin(async move {
+                    match self.try_scan_page(prefix, cursor.as_ref(), SCAN_BATCH) {
+                        Some(page) => page.await,
+                        None => Err(unsupported(self.backend(), "list keys (scan)")),
+                    }
+                })
+            },
+            move |key| Box::pin(async move { self.delete(&key).await }),
+        )))
+    }
 }
 
 /// The error for a capability `store` does not have.
@@ -206,6 +228,23 @@ impl dyn StoreObject + '_ {
             None => Box::pin(std::future::ready(Err(unsupported(
                 self.backend(),
                 "list keys (scan)",
+            )))),
+        }
+    }
+
+    /// Deletes every key starting with `prefix`, returning how many live values were
+    /// removed, as [`Scan::delete_prefix`] (in bulk where the store can).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::Unsupported`] if the store cannot list keys
+    /// ([`Capabilities::scan`]); [`StoreErrorKind::InvalidInput`] for a prefix with a NUL;
+    /// the store's errors otherwise.
+    pub fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        match self.try_delete_prefix(prefix) {
+            Some(fut) => fut,
+            None => Box::pin(std::future::ready(Err(unsupported(
+                self.backend(),
+                "delete keys by prefix (it cannot list keys)",
             )))),
         }
     }
@@ -316,8 +355,24 @@ macro_rules! store_object {
             ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<$crate::ChangeStream>>> {
                 $crate::store_object!(@watch self, prefix $(, $($cap),*)?)
             }
+            fn try_delete_prefix<'a>(
+                &'a self,
+                prefix: &'a str,
+            ) -> ::core::option::Option<$crate::BoxFuture<'a, $crate::Result<u64>>> {
+                $crate::store_object!(@delete_prefix self, prefix $(, $($cap),*)?)
+            }
         }
     };
+    (@delete_prefix $self:ident, $p:ident, scan $(, $rest:ident)*) => {
+        ::core::option::Option::Some($crate::Scan::delete_prefix($self, $p))
+    };
+    (@delete_prefix $self:ident, $p:ident, $other:ident $(, $rest:ident)*) => {
+        $crate::store_object!(@delete_prefix $self, $p $(, $rest)*)
+    };
+    (@delete_prefix $self:ident, $p:ident) => {{
+        let _ = $p;
+        ::core::option::Option::None
+    }};
     (@watch $self:ident, $p:ident, watch $(, $rest:ident)*) => {
         ::core::option::Option::Some($crate::Watch::watch($self, $p))
     };

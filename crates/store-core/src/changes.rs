@@ -195,7 +195,8 @@ pub const MAX_WATCHERS: usize = 256;
 /// handles, and expired values raise nothing (they are simply gone when read).
 /// `set`, `delete` and `delete_if` that changed something raise [`ChangeKind::Set`] or
 /// [`ChangeKind::Deleted`]; `touch` raises nothing (the value did not change);
-/// `delete_owner` raises a deletion for each key the owner had just before. A write costs
+/// `delete_owner` and `delete_prefix` raise a deletion for each key listed just before
+/// (the owner's, or those under the prefix). A write costs
 /// nothing more while no one watches.
 #[derive(Debug, Clone)]
 pub struct Notifying<S> {
@@ -338,6 +339,23 @@ impl<S: Scan> Scan for Notifying<S> {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         self.inner.scan(prefix, limit)
     }
+
+    /// The store's own bulk delete. While someone watches, the keys are listed first and
+    /// a deletion is raised for each of them afterwards (as `delete_owner` does).
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let keys = if self.watchers_empty() {
+                Vec::new()
+            } else {
+                self.inner.scan(prefix, usize::MAX).await?
+            };
+            let deleted = self.inner.delete_prefix(prefix).await?;
+            for key in &keys {
+                self.raise(key, ChangeKind::Deleted);
+            }
+            Ok(deleted)
+        })
+    }
 }
 
 impl<S: PurgeExpired> PurgeExpired for Notifying<S> {
@@ -457,6 +475,30 @@ impl<S: StoreObject> StoreObject for Notifying<S> {
 
     fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
         Some(self.watch(prefix))
+    }
+
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        if !self.inner.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let keys = if self.watchers_empty() {
+                Vec::new()
+            } else {
+                match self.inner.try_scan(prefix, usize::MAX) {
+                    Some(keys) => keys.await?,
+                    None => Vec::new(),
+                }
+            };
+            let deleted = match self.inner.try_delete_prefix(prefix) {
+                Some(deleted) => deleted.await?,
+                None => return Err(crate::unsupported(self.backend(), "list keys (scan)")),
+            };
+            for key in &keys {
+                self.raise(key, ChangeKind::Deleted);
+            }
+            Ok(deleted)
+        }))
     }
 }
 

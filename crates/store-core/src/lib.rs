@@ -39,7 +39,7 @@ pub use changes::{
 pub use error::{StoreError, StoreErrorKind};
 pub use id::SessionId;
 pub use owned::{MAX_OWNER_LEN, OwnedKeys, check_owner};
-pub use page::{Cursor, Page, SCAN_BATCH, check_page, invalid_cursor};
+pub use page::{Cursor, Page, SCAN_BATCH, check_page, delete_by_pages, invalid_cursor};
 pub use prefixed::Prefixed;
 pub use retry::{Attempts, RetryPolicy};
 pub use ttl::{MAX_TTL, expires_at, ttl_millis};
@@ -235,6 +235,33 @@ pub trait Scan: Store {
             Ok(keys)
         })
     }
+
+    /// Deletes every key starting with `prefix`; returns how many live values were
+    /// removed (expired ones under the prefix go too, uncounted, as with
+    /// [`Store::delete`]). An empty prefix empties the store (a [`Prefixed`] store: its
+    /// own keys only).
+    ///
+    /// Every key that lives for the whole call is removed; a key written under the prefix
+    /// while it runs may or may not be. It is not one transaction: after a failure part of
+    /// the keys may be gone, and calling again removes the rest.
+    ///
+    /// The default lists pages of [`Scan::scan_page`] and deletes key by key
+    /// ([`delete_by_pages`]); stores override it with a bulk operation of their own (one
+    /// statement on SQL and memory, `SCAN` with `UNLINK` of each batch on Redis, one call
+    /// over gRPC).
+    ///
+    /// # Errors
+    /// [`StoreErrorKind::InvalidInput`] for a prefix with a NUL; the store's errors
+    /// otherwise.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(delete_by_pages(
+            prefix,
+            move |cursor| {
+                Box::pin(async move { self.scan_page(prefix, cursor.as_ref(), SCAN_BATCH).await })
+            },
+            move |key| Box::pin(async move { self.delete(&key).await }),
+        ))
+    }
 }
 
 /// Stores that keep expired values until they are purged (SQL tables; Redis and the memory
@@ -319,6 +346,9 @@ macro_rules! forward_store {
             fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
                 (**self).try_watch(prefix)
             }
+            fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+                (**self).try_delete_prefix(prefix)
+            }
         }
         impl<S: Watch + ?Sized> Watch for $ty {
             fn watch<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<ChangeStream>> {
@@ -336,6 +366,9 @@ macro_rules! forward_store {
             }
             fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
                 (**self).scan(prefix, limit)
+            }
+            fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+                (**self).delete_prefix(prefix)
             }
         }
         impl<S: PurgeExpired + ?Sized> PurgeExpired for $ty {

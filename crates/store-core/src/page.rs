@@ -1,7 +1,7 @@
 //! Paged listing: [`Cursor`] and [`Page`], what [`Scan::scan_page`](crate::Scan::scan_page)
 //! takes and returns.
 
-use crate::{Result, StoreError, StoreErrorKind};
+use crate::{BoxFuture, Result, StoreError, StoreErrorKind};
 
 /// The most keys [`Scan::scan`](crate::Scan::scan) asks for in one page.
 pub const SCAN_BATCH: usize = 1000;
@@ -75,4 +75,37 @@ pub fn invalid_cursor(backend: &'static str) -> StoreError {
         "the scan cursor was not made by this store; start the listing again without one",
     )
     .with_backend(backend)
+}
+
+/// Deletes the live keys starting with `prefix` one at a time: the pages `page` lists
+/// (called with `None`, then each page's cursor), every key on them passed to `delete`.
+/// Returns how many `delete` reported as live.
+///
+/// What [`Scan::delete_prefix`](crate::Scan::delete_prefix) does for a store without a
+/// bulk operation of its own, and what a wrapper that must see every deleted key (a change
+/// feed) calls with its own `delete`. A key listed twice (Redis `SCAN` may repeat one) is
+/// deleted twice and counted once, as its second delete finds nothing.
+///
+/// # Errors
+/// The first error of `page` or `delete`; the keys deleted before it stay deleted.
+pub async fn delete_by_pages<'a, P, D>(prefix: &str, mut page: P, mut delete: D) -> Result<u64>
+where
+    P: FnMut(Option<Cursor>) -> BoxFuture<'a, Result<Page>>,
+    D: FnMut(String) -> BoxFuture<'a, Result<bool>>,
+{
+    crate::check_prefix(prefix)?;
+    let mut deleted = 0;
+    let mut cursor = None;
+    loop {
+        let listed = page(cursor.take()).await?;
+        for key in listed.keys {
+            if delete(key).await? {
+                deleted += 1;
+            }
+        }
+        match listed.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(deleted),
+        }
+    }
 }

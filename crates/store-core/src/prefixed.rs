@@ -163,6 +163,15 @@ impl<S: Scan> Scan for Prefixed<S> {
             Ok(self.strip_keys(keys))
         })
     }
+
+    /// The store's own bulk delete, under this store's prefix: an empty `prefix` deletes
+    /// this store's keys, never the rest of the store.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            self.inner.delete_prefix(&full).await
+        })
+    }
 }
 
 impl<S: PurgeExpired> PurgeExpired for Prefixed<S> {
@@ -321,6 +330,19 @@ impl<S: StoreObject> StoreObject for Prefixed<S> {
                     self.backend(),
                     "watch keys (a change feed)",
                 )),
+            }
+        }))
+    }
+
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        if !self.inner.capabilities().scan {
+            return None;
+        }
+        Some(Box::pin(async move {
+            let full = format!("{}{prefix}", self.prefix);
+            match self.inner.try_delete_prefix(&full) {
+                Some(deleted) => deleted.await,
+                None => Err(crate::unsupported(self.backend(), "list keys (scan)")),
             }
         }))
     }

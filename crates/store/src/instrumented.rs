@@ -153,6 +153,17 @@ impl<S: Store> Instrumented<S> {
         Box::pin(traced(span, fut, |page| ("ok", Some(page.keys.len()))))
     }
 
+    fn traced_delete_prefix<'a>(
+        &'a self,
+        prefix: &'a str,
+        fut: BoxFuture<'a, Result<u64>>,
+    ) -> BoxFuture<'a, Result<u64>> {
+        let span = span(self.inner.backend(), "delete_prefix", prefix);
+        Box::pin(traced(span, fut, |n| {
+            ("ok", Some(usize::try_from(*n).unwrap_or(usize::MAX)))
+        }))
+    }
+
     fn traced_purge<'a>(&'a self, fut: BoxFuture<'a, Result<u64>>) -> BoxFuture<'a, Result<u64>> {
         let span = span(self.inner.backend(), "purge_expired", "");
         Box::pin(traced(span, fut, |n| {
@@ -227,6 +238,10 @@ impl<S: Scan> Scan for Instrumented<S> {
     fn scan<'a>(&'a self, prefix: &'a str, limit: usize) -> BoxFuture<'a, Result<Vec<String>>> {
         self.traced_scan(prefix, self.inner.scan(prefix, limit))
     }
+
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        self.traced_delete_prefix(prefix, self.inner.delete_prefix(prefix))
+    }
 }
 
 impl<S: PurgeExpired> PurgeExpired for Instrumented<S> {
@@ -292,6 +307,11 @@ impl<S: StoreObject> StoreObject for Instrumented<S> {
         prefix: &'a str,
     ) -> Option<BoxFuture<'a, Result<satchel_store_core::ChangeStream>>> {
         self.inner.try_watch(prefix)
+    }
+
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        let fut = self.inner.try_delete_prefix(prefix)?;
+        Some(self.traced_delete_prefix(prefix, fut))
     }
 }
 

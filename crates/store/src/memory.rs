@@ -209,6 +209,29 @@ impl Scan for MemoryStore {
             });
         Box::pin(std::future::ready(result))
     }
+
+    /// The keys under `prefix` (one run in key order) removed under one lock.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        let result = satchel_store_core::check_prefix(prefix)
+            .and_then(|()| self.map.lock().map_err(|_| poisoned()))
+            .map(|mut map| {
+                let now = SystemTime::now();
+                let keys: Vec<String> = map
+                    .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
+                    .map(|(k, _)| k)
+                    .take_while(|k| k.starts_with(prefix))
+                    .cloned()
+                    .collect();
+                let mut live = 0;
+                for key in &keys {
+                    if map.remove(key).is_some_and(|s| s.live(now)) {
+                        live += 1;
+                    }
+                }
+                live
+            });
+        Box::pin(std::future::ready(result))
+    }
 }
 
 impl PurgeExpired for MemoryStore {

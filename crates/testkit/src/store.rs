@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use satchel_store::{Prefixed, Store, StoreObject};
 
 mod basics;
+mod bulk;
 mod capabilities;
 mod conditional;
 mod expiry;
@@ -22,6 +23,7 @@ pub use basics::{
     regression_keys_are_refused_the_same_way_everywhere, set_if_absent_refuses_live_value,
     set_if_version_is_compare_and_set, versions_of_deleted_keys_never_match_again,
 };
+pub use bulk::{delete_prefix_races_writes, delete_prefix_removes_the_prefix_and_nothing_else};
 pub use capabilities::capabilities_match_behaviour;
 pub use conditional::delete_if_version_is_compare_and_delete;
 pub use expiry::{

@@ -112,6 +112,8 @@ macro_rules! __suite {
             scan_matches_prefixes_literally,
             scan_pages_through_every_key,
             scan_pages_survive_concurrent_writes,
+            delete_prefix_removes_the_prefix_and_nothing_else,
+            delete_prefix_races_writes,
             owned_keys_are_listed_and_deleted_by_owner,
             delete_owner_races_tagged_writes,
             corrupt_values_are_named_and_left_in_place,

@@ -55,6 +55,9 @@ struct Shared {
     /// Set once the server answered that its store cannot purge (Redis): from then on
     /// [`Store::capabilities`] no longer reports it.
     purge_refused: AtomicBool,
+    /// Set once the server answered `DeletePrefix` with `UNIMPLEMENTED` (a server before
+    /// it): from then on prefixes are deleted key by key.
+    bulk_delete_refused: AtomicBool,
 }
 
 impl GrpcStore {
@@ -226,6 +229,7 @@ fn endpoint(config: &GrpcConfig) -> Result<(Endpoint, Shared)> {
             timeout: config.request_timeout,
             authorization,
             purge_refused: AtomicBool::new(false),
+            bulk_delete_refused: AtomicBool::new(false),
         },
     ))
 }

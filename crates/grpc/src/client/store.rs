@@ -113,6 +113,10 @@ impl satchel_store_core::StoreObject for GrpcStore {
         Some(self.scan_page(prefix, cursor, limit))
     }
 
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        Some(self.delete_prefix(prefix))
+    }
+
     fn try_purge_expired(&self) -> Option<BoxFuture<'_, Result<u64>>> {
         self.capabilities()
             .purge_expired
@@ -169,6 +173,44 @@ impl Scan for GrpcStore {
                 .with_backend(BACKEND));
             }
             Ok(Page::new(r.keys, r.next_page_token.map(Cursor::from_token)))
+        })
+    }
+
+    /// `DeletePrefix` on the server: one call, the server's store deleting in bulk. A
+    /// server that predates it (`UNIMPLEMENTED`) is asked key by key instead
+    /// ([`delete_by_pages`](satchel_store_core::delete_by_pages)), and no longer asked in bulk.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            satchel_store_core::check_prefix(prefix)?;
+            if !self.shared.bulk_delete_refused.load(Ordering::Relaxed) {
+                let message = proto::DeletePrefixRequest {
+                    prefix: prefix.to_string(),
+                };
+                let mut client = self.client();
+                let call = client.delete_prefix(self.request(message));
+                match tokio::time::timeout(self.shared.timeout, call).await {
+                    Ok(Ok(r)) => return Ok(r.into_inner().deleted),
+                    Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                        self.shared
+                            .bulk_delete_refused
+                            .store(true, Ordering::Relaxed);
+                    }
+                    Ok(Err(status)) => {
+                        return Err(from_status(status, None, &self.shared.address));
+                    }
+                    Err(_) => {
+                        return Err(timed_out(None, &self.shared.address, self.shared.timeout));
+                    }
+                }
+            }
+            satchel_store_core::delete_by_pages(
+                prefix,
+                move |cursor| {
+                    Box::pin(async move { self.scan_page(prefix, cursor.as_ref(), 1000).await })
+                },
+                move |key| Box::pin(async move { self.delete(&key).await }),
+            )
+            .await
         })
     }
 }

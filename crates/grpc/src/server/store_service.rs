@@ -208,6 +208,19 @@ impl store_server::Store for StoreService {
         Ok(Response::new(proto::PurgeExpiredResponse { removed }))
     }
 
+    async fn delete_prefix(
+        &self,
+        request: Request<proto::DeletePrefixRequest>,
+    ) -> Result<Response<proto::DeletePrefixResponse>, Status> {
+        let prefix = request.into_inner().prefix;
+        let deleted = self
+            .store
+            .delete_prefix(&prefix)
+            .await
+            .map_err(|e| failed("delete_prefix", &e))?;
+        Ok(Response::new(proto::DeletePrefixResponse { deleted }))
+    }
+
     async fn create_session(
         &self,
         request: Request<proto::CreateSessionRequest>,

@@ -220,6 +220,10 @@ impl StoreObject for RedisStore {
             .is_some()
             .then(|| satchel_store_core::Watch::watch(self, prefix))
     }
+
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        Some(satchel_store_core::Scan::delete_prefix(self, prefix))
+    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,10 @@ use satchel_store_core::Scan;
 /// whole keyspace.
 const SCANS_PER_PAGE: usize = 16;
 
+/// The `COUNT` of each `SCAN` of [`Scan::delete_prefix`], so at most about this many keys
+/// go into one `UNLINK`.
+const DELETE_BATCH: usize = 1000;
+
 /// Where a listing stands: the node being scanned (`None` on a single server), its `SCAN`
 /// cursor (`None` once the last node is done), and keys a `SCAN` batch returned beyond
 /// the last page's limit.
@@ -144,6 +148,60 @@ impl RedisStore {
         at.leftover = leftover;
         let next = (at.scan.is_some() || !at.leftover.is_empty()).then(|| at.token());
         Ok(Page::new(keys, next))
+    }
+
+    /// Every key under `prefix`, deleted: `SCAN` (with `MATCH`, as a listing) on each
+    /// primary in turn, and one `UNLINK` of each batch it returns (split by slot in a
+    /// cluster), so a call takes one round trip per batch of up to 1,000 keys, not one per
+    /// key. `UNLINK` counts the keys it removed, so a key `SCAN` returns twice is counted
+    /// once; the server frees the values in the background.
+    pub(super) async fn delete_prefix_keys(&self, prefix: &str) -> Result<u64> {
+        satchel_store_core::check_prefix(prefix)?;
+        let pattern = format!("{}*", glob_escape(&self.full_key(prefix)));
+        let mut node = self.first_node().await?;
+        let mut deleted = 0u64;
+        loop {
+            let mut scan = 0u64;
+            loop {
+                let mut cmd = redis::cmd("SCAN");
+                cmd.arg(scan)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(DELETE_BATCH);
+                let reply = self
+                    .run(Op::DeletePrefix, None, true, |conn| {
+                        query_on(conn, &cmd, node.as_ref())
+                    })
+                    .await?;
+                let (next, batch) = parse_scan(reply)?;
+                let keys: Vec<String> = batch.into_iter().filter_map(super::listed_key).collect();
+                if !keys.is_empty() {
+                    let mut unlink = redis::cmd("UNLINK");
+                    unlink.arg(&keys);
+                    // Harmless to repeat: a second UNLINK finds the keys gone.
+                    let removed: i64 = self
+                        .run(Op::DeletePrefix, None, true, |mut conn| {
+                            let unlink = &unlink;
+                            async move { unlink.query_async(&mut conn).await }
+                        })
+                        .await?;
+                    deleted += u64::try_from(removed).unwrap_or(0);
+                }
+                if next == 0 {
+                    break;
+                }
+                scan = next;
+            }
+            match self.node_after(node.as_ref()).await? {
+                Some(after) => node = Some(after),
+                None => break,
+            }
+        }
+        if deleted > 0 {
+            self.replicated(Op::DeletePrefix, None).await?;
+        }
+        Ok(deleted)
     }
 
     /// The node a listing starts on: the first primary (by address) of a cluster, `None`

@@ -424,6 +424,49 @@ impl Inner {
         keys.map_err(|e| self.err(e, Op::Scan))
     }
 
+    /// Two statements: the live rows under `prefix` (counted), then the expired ones.
+    /// Neither is retried after an ambiguous failure (a lost reply would turn the count
+    /// into 0); calling again deletes what is left.
+    pub(super) async fn delete_prefix(&self, prefix: &str) -> Result<u64> {
+        satchel_store_core::check_prefix(prefix)?;
+        let now = now_millis();
+        let pattern = like_prefix(prefix);
+        let pattern = pattern.as_str();
+        let exact = self.dialect.like_ignores_case().then(|| {
+            (
+                i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX),
+                prefix,
+            )
+        });
+        let (live, expired) = (
+            self.sql.delete_prefix_live.as_str(),
+            self.sql.delete_prefix_expired.as_str(),
+        );
+        with_pool!(&self.pool, p => {
+            async {
+                let mut deleted = 0;
+                for (sql, counted) in [(live, true), (expired, false)] {
+                    let n = self
+                        .retry(false, || async move {
+                            let query = sqlx::query(sql).bind(pattern);
+                            let query = match exact {
+                                Some((chars, prefix)) => query.bind(chars).bind(prefix),
+                                None => query,
+                            };
+                            query.bind(now).execute(p).await.map(|r| r.rows_affected())
+                        })
+                        .await?;
+                    if counted {
+                        deleted = n;
+                    }
+                }
+                Ok::<_, sqlx::Error>(deleted)
+            }
+            .await
+        })
+        .map_err(|e| self.err(e, Op::DeletePrefix))
+    }
+
     pub(super) async fn purge(&self) -> Result<u64> {
         let now = now_millis();
         let sql = self.sql.purge.as_str();

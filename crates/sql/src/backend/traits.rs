@@ -95,6 +95,19 @@ impl Scan for SqlStore {
             Ok(Page::new(keys, next))
         })
     }
+
+    /// Two `DELETE … WHERE key LIKE 'prefix%'` statements (the live rows, counted, then the
+    /// expired ones): one round trip each, however many keys.
+    fn delete_prefix<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<u64>> {
+        Box::pin(async move {
+            let deleted = self
+                .inner
+                .timed(None, true, self.inner.delete_prefix(prefix))
+                .await?;
+            self.inner.after_write().await;
+            Ok(deleted)
+        })
+    }
 }
 
 impl PurgeExpired for SqlStore {

@@ -126,7 +126,7 @@ where
 }
 
 /// Writes `keys` (value `x`) from 16 tasks.
-async fn write_all<T>(s: &T, keys: Vec<String>)
+pub(super) async fn write_all<T>(s: &T, keys: Vec<String>)
 where
     T: Store + Clone + 'static,
 {
