@@ -73,7 +73,7 @@ commands! {
     Get(get),
     /// Write a JSON value under a key through a pipeline.
     Set(set),
-    /// Delete a key.
+    /// Delete a key, or every key under a prefix (--prefix).
     Del(del),
     /// List keys with their pipeline, size and time to live.
     Ls(ls),

@@ -117,6 +117,41 @@ fn get_set_del_ls_inspect_on_sqlite() {
     assert!(err.contains("bad TTL"), "{err}");
 }
 
+/// `del --prefix` deletes every key under the prefix and nothing beside it, says how
+/// many, can be run again, and refuses the empty prefix (the whole store) as bad usage.
+#[test]
+fn del_prefix_deletes_every_key_under_it_and_nothing_else() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("kv.db").display());
+    let url = url.as_str();
+    for key in ["cache:a", "cache:b", "cache:c", "cachet", "other"] {
+        ok(&satchel(&["set", "--store", url, key, "1"], b""));
+    }
+    let out = ok(&satchel(
+        &["del", "--store", url, "--prefix", "cache:"],
+        b"",
+    ));
+    assert_eq!(out.trim(), "deleted 3 keys under cache:");
+    let listed = ok(&satchel(&["ls", "--store", url], b""));
+    assert!(
+        listed.contains("cachet") && listed.contains("other") && !listed.contains("cache:"),
+        "{listed}"
+    );
+    let again: Value = serde_json::from_str(&ok(&satchel(
+        &["del", "--json", "--store", url, "--prefix", "cache:"],
+        b"",
+    )))
+    .expect("json");
+    assert_eq!(again, json!({"prefix": "cache:", "deleted": 0}));
+    let err = fails(&satchel(&["del", "--store", url, "--prefix", ""], b""), 2);
+    assert!(err.contains("non-empty prefix"), "{err}");
+    fails(
+        &satchel(&["del", "--store", url, "other", "--prefix", "x"], b""),
+        2,
+    );
+    ok(&satchel(&["get", "--store", url, "other"], b""));
+}
+
 /// A service URL from the environment, or `None` after saying the test is skipped (the
 /// convention of `satchel_testkit::store::service_url`, without depending on the testkit):
 /// `SATCHEL_REQUIRE_SERVICES=1` turns a missing URL into a failure.
