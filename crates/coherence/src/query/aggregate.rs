@@ -109,6 +109,9 @@ pub(crate) enum Aggregator {
     },
     Composite(Vec<Aggregator>),
     Reducer(Extractor),
+    /// `QueryRecorder`: the query's trace (`true`) or plan; the service answers it
+    /// (`service/plan.rs`), it aggregates no values.
+    Record(bool),
 }
 
 impl Aggregator {
@@ -185,11 +188,18 @@ impl Aggregator {
                     return Err(needs_java(class, "it runs a script on the server"));
                 }
                 "QueryRecorder" => {
-                    return Err(needs_java(
-                        class,
-                        "its query plans describe Coherence's partitions and indexes, which \
-                         satchel's store has not",
-                    ));
+                    let trace = match o.get("type").and_then(|t| t.get("enum")) {
+                        None | Some(Value::Null) => false,
+                        Some(Value::String(t)) if t == "EXPLAIN" => false,
+                        Some(Value::String(t)) if t == "TRACE" => true,
+                        Some(other) => {
+                            return Err(invalid(format!(
+                                "aggregator.QueryRecorder.type must be EXPLAIN or TRACE, found \
+                                 {other}"
+                            )));
+                        }
+                    };
+                    Self::Record(trace)
                 }
                 _ => {
                     return Err(invalid(format!(
@@ -202,6 +212,14 @@ impl Aggregator {
         })
     }
 
+    /// `Some(trace)` for a `QueryRecorder` (a trace, or a plan).
+    pub(crate) fn recorder(&self) -> Option<bool> {
+        match self {
+            Self::Record(trace) => Some(*trace),
+            _ => None,
+        }
+    }
+
     /// The aggregate of `entries` (key, value).
     pub(crate) fn aggregate(&self, entries: &[(Value, Value)]) -> Result<Value> {
         let extracted = |e: &Extractor| -> Vec<Value> {
@@ -212,6 +230,12 @@ impl Aggregator {
                 .collect()
         };
         Ok(match self {
+            Self::Record(_) => {
+                return Err(invalid(
+                    "aggregator.QueryRecorder records a query: it is the aggregator of an \
+                     aggregate call, never inside another aggregator",
+                ));
+            }
             Self::Count => Value::from(entries.len()),
             Self::Sum(kind, e) => match sum(*kind, &extracted(e), "a sum")? {
                 None => Value::Null,

@@ -90,7 +90,9 @@ impl Extractor {
                     };
                     if e.fan_out() > MAX_FAN_OUT {
                         return Err(invalid(format!(
-                            "the extractor would copy a value more than {MAX_FAN_OUT} times                              (MultiExtractors inside a ChainedExtractor multiply), satchel's                              limit"
+                            "the extractor would copy a value more than {MAX_FAN_OUT} times \
+                             (MultiExtractors inside a ChainedExtractor multiply), satchel's \
+                             limit"
                         )));
                     }
                     Ok(e)
@@ -144,6 +146,25 @@ impl Extractor {
                 current
             }
             Self::Multi(parts) => Value::Array(parts.iter().map(|p| p.extract(value)).collect()),
+        }
+    }
+
+    /// The extractor as Coherence prints it in query plans: `.age` for a property, `.a.b`
+    /// for a chain of them, `.length()` for a method; also what tells two indexes apart.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Self::Identity => "IdentityExtractor".to_string(),
+            Self::Property(name) => format!(".{name}"),
+            Self::Method(m) => format!(".{}", m.describe()),
+            Self::Chain(parts) => parts.iter().map(Self::describe).collect(),
+            Self::Multi(parts) => format!(
+                "MultiExtractor({})",
+                parts
+                    .iter()
+                    .map(Self::describe)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         }
     }
 
@@ -238,6 +259,21 @@ fn bean_property(method: &str) -> Option<String> {
 }
 
 impl Method {
+    /// The call as written: `length()`, `get("k")`.
+    fn describe(&self) -> String {
+        match self {
+            Self::Length => "length()".to_string(),
+            Self::IsEmpty => "isEmpty()".to_string(),
+            Self::Size => "size()".to_string(),
+            Self::ToUpperCase => "toUpperCase()".to_string(),
+            Self::ToLowerCase => "toLowerCase()".to_string(),
+            Self::Trim => "trim()".to_string(),
+            Self::Get(v) => format!("get({v})"),
+            Self::ContainsKey(v) => format!("containsKey({v})"),
+            Self::Contains(v) => format!("contains({v})"),
+        }
+    }
+
     /// The method's result on `v`; `null` when `v`'s type has no such method.
     pub(crate) fn call(&self, v: &Value) -> Value {
         match (self, v) {

@@ -35,7 +35,8 @@ pub(crate) enum Filter {
     Contains(Extractor, Value),
     ContainsAny(Extractor, Vec<Value>),
     ContainsAll(Extractor, Vec<Value>),
-    Pattern(Extractor, Regex),
+    /// `LikeFilter` or `RegexFilter` (the class's short name, and the pattern as sent).
+    Pattern(Extractor, Regex, &'static str, String),
     /// A listener's filter (`filter.MapEventFilter`): which changes, and of which entries.
     Event(i64, Box<Filter>),
 }
@@ -123,12 +124,14 @@ impl Filter {
                 "filter.LikeFilter" => {
                     let e = extractor(budget)?;
                     budget.pattern()?;
-                    Ok(Self::Pattern(e, like(o)?))
+                    let text = pattern_text(class, o)?.to_string();
+                    Ok(Self::Pattern(e, like(o)?, "LikeFilter", text))
                 }
                 "filter.RegexFilter" => {
                     let e = extractor(budget)?;
                     budget.pattern()?;
-                    Ok(Self::Pattern(e, regex(o)?))
+                    let text = pattern_text(class, o)?.to_string();
+                    Ok(Self::Pattern(e, regex(o)?, "RegexFilter", text))
                 }
                 "filter.MapEventFilter" => {
                     let mask = match o.get("mask") {
@@ -173,7 +176,6 @@ impl Filter {
 
     /// Whether `entry` matches.
     pub(crate) fn matches(&self, entry: EntryRef<'_>) -> bool {
-        let extract = |e: &Extractor| entry.value.map_or(Value::Null, |v| e.extract(v));
         match self {
             Self::Always => true,
             Self::Never => false,
@@ -182,33 +184,103 @@ impl Filter {
             Self::All(fs) => fs.iter().all(|f| f.matches(entry)),
             Self::Any(fs) => fs.iter().any(|f| f.matches(entry)),
             Self::Xor(a, b) => a.matches(entry) != b.matches(entry),
-            Self::Compare(e, op, value) => {
-                let got = extract(e);
-                match op {
-                    Op::Eq => equal(&got, value),
-                    Op::Ne => !equal(&got, value),
-                    Op::Gt => compare(&got, value).is_some_and(std::cmp::Ordering::is_gt),
-                    Op::Ge => compare(&got, value).is_some_and(std::cmp::Ordering::is_ge),
-                    Op::Lt => compare(&got, value).is_some_and(std::cmp::Ordering::is_lt),
-                    Op::Le => compare(&got, value).is_some_and(std::cmp::Ordering::is_le),
-                }
+            Self::Event(_, f) => f.matches(entry),
+            Self::Compare(e, ..)
+            | Self::In(e, _)
+            | Self::Contains(e, _)
+            | Self::ContainsAny(e, _)
+            | Self::ContainsAll(e, _)
+            | Self::Pattern(e, ..) => {
+                let got = entry.value.map_or(Value::Null, |v| e.extract(v));
+                self.matches_extracted(&got)
             }
-            Self::In(e, values) => {
-                let got = extract(e);
-                values.iter().any(|v| equal(&got, v))
+        }
+    }
+
+    /// The extractor of a filter that tests one extracted value (a comparison, `in`,
+    /// `contains*`, `like`, `regex`): what an index on that extractor can answer.
+    pub(crate) fn leaf_extractor(&self) -> Option<&Extractor> {
+        match self {
+            Self::Compare(e, ..)
+            | Self::In(e, _)
+            | Self::Contains(e, _)
+            | Self::ContainsAny(e, _)
+            | Self::ContainsAll(e, _)
+            | Self::Pattern(e, ..) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether a value its extractor took from an entry matches this one-value filter
+    /// ([`Filter::leaf_extractor`]); `false` for any other filter.
+    pub(crate) fn matches_extracted(&self, got: &Value) -> bool {
+        match self {
+            Self::Compare(_, op, value) => match op {
+                Op::Eq => equal(got, value),
+                Op::Ne => !equal(got, value),
+                Op::Gt => compare(got, value).is_some_and(std::cmp::Ordering::is_gt),
+                Op::Ge => compare(got, value).is_some_and(std::cmp::Ordering::is_ge),
+                Op::Lt => compare(got, value).is_some_and(std::cmp::Ordering::is_lt),
+                Op::Le => compare(got, value).is_some_and(std::cmp::Ordering::is_le),
+            },
+            Self::In(_, values) => values.iter().any(|v| equal(got, v)),
+            Self::Contains(_, value) => {
+                items(got).is_some_and(|items| items.iter().any(|i| equal(i, value)))
             }
-            Self::Contains(e, value) => {
-                items(&extract(e)).is_some_and(|items| items.iter().any(|i| equal(i, value)))
-            }
-            Self::ContainsAny(e, values) => items(&extract(e))
+            Self::ContainsAny(_, values) => items(got)
                 .is_some_and(|items| values.iter().any(|v| items.iter().any(|i| equal(i, v)))),
-            Self::ContainsAll(e, values) => items(&extract(e))
+            Self::ContainsAll(_, values) => items(got)
                 .is_some_and(|items| values.iter().all(|v| items.iter().any(|i| equal(i, v)))),
-            Self::Pattern(e, re) => match extract(e) {
-                Value::String(s) => re.is_match(&s),
+            Self::Pattern(_, re, ..) => match got {
+                Value::String(s) => re.is_match(s),
                 _ => false,
             },
-            Self::Event(_, f) => f.matches(entry),
+            _ => false,
+        }
+    }
+
+    /// The filter as Coherence prints it in query plans: `GreaterFilter(.age, 25)`,
+    /// `AndFilter(EqualsFilter(.a, 1), LikeFilter(.b, x%))`.
+    pub(crate) fn describe(&self) -> String {
+        let list = |fs: &[Filter]| fs.iter().map(Self::describe).collect::<Vec<_>>().join(", ");
+        let values = |vs: &[Value]| vs.iter().map(shown).collect::<Vec<_>>().join(", ");
+        match self {
+            Self::Always => "AlwaysFilter".to_string(),
+            Self::Never => "NeverFilter".to_string(),
+            Self::Present => "PresentFilter".to_string(),
+            Self::Not(f) => format!("NotFilter({})", f.describe()),
+            Self::All(fs) => format!("AndFilter({})", list(fs)),
+            Self::Any(fs) => format!("OrFilter({})", list(fs)),
+            Self::Xor(a, b) => format!("XorFilter({}, {})", a.describe(), b.describe()),
+            Self::Compare(e, op, Value::Null) if matches!(op, Op::Eq | Op::Ne) => {
+                let name = if *op == Op::Eq {
+                    "IsNullFilter"
+                } else {
+                    "IsNotNullFilter"
+                };
+                format!("{name}({})", e.describe())
+            }
+            Self::Compare(e, op, v) => {
+                let name = match op {
+                    Op::Eq => "EqualsFilter",
+                    Op::Ne => "NotEqualsFilter",
+                    Op::Gt => "GreaterFilter",
+                    Op::Ge => "GreaterEqualsFilter",
+                    Op::Lt => "LessFilter",
+                    Op::Le => "LessEqualsFilter",
+                };
+                format!("{name}({}, {})", e.describe(), shown(v))
+            }
+            Self::In(e, vs) => format!("InFilter({}, [{}])", e.describe(), values(vs)),
+            Self::Contains(e, v) => format!("ContainsFilter({}, {})", e.describe(), shown(v)),
+            Self::ContainsAny(e, vs) => {
+                format!("ContainsAnyFilter({}, [{}])", e.describe(), values(vs))
+            }
+            Self::ContainsAll(e, vs) => {
+                format!("ContainsAllFilter({}, [{}])", e.describe(), values(vs))
+            }
+            Self::Pattern(e, _, class, text) => format!("{class}({}, {text})", e.describe()),
+            Self::Event(mask, f) => format!("MapEventFilter(mask={mask}, {})", f.describe()),
         }
     }
 
@@ -243,6 +315,14 @@ impl Filter {
             }
             _ => false,
         }
+    }
+}
+
+/// A value as a plan shows it: strings without quotes, as Java prints them.
+fn shown(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -31,6 +31,7 @@ mod number;
 mod process;
 
 pub(crate) use aggregate::{Aggregator, Comparator};
+pub(crate) use extract::Extractor;
 pub(crate) use filter::Filter;
 pub(crate) use process::{Outcome, Processor, Work};
 

@@ -347,12 +347,6 @@ pub(super) async fn retry_or_busy(
     })
 }
 
-pub(super) fn unsupported(what: &str) -> Status {
-    Status::unimplemented(format!(
-        "coherence {what} is not supported by satchel's Coherence endpoint"
-    ))
-}
-
 /// What is left of an entry's time to live: `Ok(None)` for none, `Err(())` if it has just
 /// expired.
 pub(super) fn remaining(entry: &Entry) -> Result<Option<Duration>, ()> {

@@ -43,6 +43,7 @@ use tokio::sync::Notify;
 use super::Inner;
 use super::bus::EntryChange;
 use super::events::wait_closed;
+use super::index::Indexes;
 use crate::keys::{KEY_PREFIX, cache_prefix, parse_store_key};
 
 /// The most keys whose own writes are noted at once.
@@ -79,7 +80,14 @@ pub(super) struct OwnWrites {
     settled: Notify,
     /// Whether the feed runs (or is starting): writes are noted only then.
     active: AtomicBool,
+    /// Bulk deletions by prefix (a `clear` or `truncate`): the prefix, and when the
+    /// deletion ended (`None`: in flight). A deletion notice of a key under one of them
+    /// is the service's own.
+    prefixes: Mutex<Vec<(String, Option<Instant>)>>,
 }
+
+/// The most bulk deletions noted at once (more: the oldest that ended is forgotten).
+const MAX_OWN_PREFIXES: usize = 64;
 
 #[derive(Debug, Default)]
 struct OwnKey {
@@ -143,6 +151,44 @@ impl OwnWrites {
         }
     }
 
+    /// A bulk deletion of every key under `prefix` starts; [`OwnWrites::end_prefix`]
+    /// follows.
+    fn begin_prefix(&self, prefix: &str) {
+        if !self.active.load(Ordering::Acquire) {
+            return;
+        }
+        let mut prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        prefixes.retain(|(_, ended)| ended.is_none_or(|at| at.elapsed() < KEEP_OWN));
+        if prefixes.len() >= MAX_OWN_PREFIXES
+            && let Some(oldest) = prefixes.iter().position(|(_, ended)| ended.is_some())
+        {
+            prefixes.remove(oldest);
+        }
+        prefixes.push((prefix.to_string(), None));
+    }
+
+    /// The bulk deletion under `prefix` is over: its notices are still matched for
+    /// [`KEEP_OWN`].
+    fn end_prefix(&self, prefix: &str) {
+        let mut prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(at) = prefixes
+            .iter()
+            .position(|(p, ended)| p == prefix && ended.is_none())
+        {
+            prefixes[at].1 = Some(Instant::now());
+        }
+    }
+
+    /// Whether a deletion of `key` may be one of the service's bulk deletions (in
+    /// flight, or ended less than [`KEEP_OWN`] ago). Another client's deletion of such a
+    /// key in that time is taken for the service's own: the key was being deleted anyway.
+    fn bulk_deleted(&self, key: &str) -> bool {
+        let prefixes = self.prefixes.lock().unwrap_or_else(PoisonError::into_inner);
+        prefixes.iter().any(|(prefix, ended)| {
+            key.starts_with(prefix.as_str()) && ended.is_none_or(|at| at.elapsed() < KEEP_OWN)
+        })
+    }
+
     /// Whether `outcome` on `key` was an own write; if so it is forgotten, with the older
     /// outcomes before it.
     fn take(&self, key: &str, outcome: Option<Version>) -> bool {
@@ -182,11 +228,13 @@ fn prune(keys: &mut HashMap<String, OwnKey>) {
     }
 }
 
-/// The store as the service writes to it: every write noted in [`OwnWrites`].
+/// The store as the service writes to it: every write noted in [`OwnWrites`], and taken
+/// by the cache's indexes ([`Indexes`]) as it succeeds.
 #[derive(Debug)]
 pub(super) struct Tracked {
     pub(super) inner: Arc<dyn StoreObject>,
     pub(super) own: Arc<OwnWrites>,
+    pub(super) indexes: Arc<Indexes>,
 }
 
 impl Store for Tracked {
@@ -205,6 +253,11 @@ impl Store for Tracked {
             self.own.begin(key);
             let written = self.inner.set(key, value, ttl, condition).await;
             self.own.end(key, written.as_ref().ok().map(|v| Some(*v)));
+            if let Ok(version) = &written
+                && self.indexes.any_kept()
+            {
+                self.indexes.written_key(key, *version, value);
+            }
             written
         })
     }
@@ -215,6 +268,9 @@ impl Store for Tracked {
             let deleted = self.inner.delete(key).await;
             self.own
                 .end(key, matches!(deleted, Ok(true)).then_some(None));
+            if matches!(deleted, Ok(true)) && self.indexes.any_kept() {
+                self.indexes.refresh(&*self.inner, key, true).await;
+            }
             deleted
         })
     }
@@ -225,6 +281,9 @@ impl Store for Tracked {
             let deleted = self.inner.delete_if(key, version).await;
             self.own
                 .end(key, matches!(deleted, Ok(true)).then_some(None));
+            if matches!(deleted, Ok(true)) && self.indexes.any_kept() {
+                self.indexes.refresh(&*self.inner, key, true).await;
+            }
             deleted
         })
     }
@@ -295,6 +354,20 @@ impl StoreObject for Tracked {
     fn try_watch<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<ChangeStream>>> {
         self.inner.try_watch(prefix)
     }
+
+    /// The store's bulk delete, noted as the service's own for its deletion notices.
+    fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
+        let deleted = self.inner.try_delete_prefix(prefix)?;
+        Some(Box::pin(async move {
+            self.own.begin_prefix(prefix);
+            let deleted = deleted.await;
+            self.own.end_prefix(prefix);
+            // The caches' indexes are built again (by the service, which holds the
+            // store: `Inner::rebuild_indexes`), whether or not the deletion finished.
+            self.indexes.deleted_prefix(prefix);
+            deleted
+        }))
+    }
 }
 
 /// Whether the service's feed runs.
@@ -346,14 +419,24 @@ pub(super) async fn start(inner: &Arc<Inner>) {
         }
     };
     let closed = wait_closed(inner.closed.subscribe());
+    // Indexes waiting for the feed (declared before it ran, or emptied when it stopped)
+    // are built now that every write reaches them.
+    super::indexing::build_pending(inner);
     tokio::spawn(async move {
         tokio::pin!(closed);
         let mut present = Present::default();
+        let mut lost = 0;
         loop {
             tokio::select! {
                 change = stream.next() => match change {
                     Some(change) => {
                         let Some(inner) = weak.upgrade() else { return };
+                        if stream.lost() != lost {
+                            // Notices were dropped: the indexes may miss changes.
+                            lost = stream.lost();
+                            inner.indexes.invalidate_all();
+                            super::indexing::build_pending(&inner);
+                        }
                         inner.on_notice(change, &mut present).await;
                     }
                     None => {
@@ -372,6 +455,9 @@ fn set_state(inner: &Weak<Inner>, state: FeedState) {
         if !matches!(state, FeedState::Running) {
             inner.own.active.store(false, Ordering::Release);
             inner.own.lock().clear();
+            // Without the feed, writes through other services no longer reach the
+            // indexes: they wait, unused, for the feed to run again.
+            inner.indexes.invalidate_all();
         }
         *inner.feed.lock().unwrap_or_else(PoisonError::into_inner) = state;
     }
@@ -419,6 +505,10 @@ impl Inner {
         let Some((scope, cache, key)) = parse_store_key(&change.key) else {
             return;
         };
+        if self.indexes.any_kept() {
+            let deleted = change.kind != ChangeKind::Set;
+            self.indexes.refresh(&*self.raw, &change.key, deleted).await;
+        }
         let store_key = change.key;
         if !self.bus.listened() {
             // Nobody to tell: only an own deletion's note is matched (a stale one could
@@ -434,7 +524,7 @@ impl Inner {
         let namespace = cache_prefix(&scope, &cache);
         if change.kind != ChangeKind::Set {
             let old = present.remove(&store_key).and_then(|(_, value)| value);
-            if !self.own.take(&store_key, None) {
+            if !self.own.take(&store_key, None) && !self.own.bulk_deleted(&store_key) {
                 self.bus
                     .entry(&namespace, EntryChange::Deleted, &key, old, None);
             }
@@ -514,6 +604,23 @@ mod tests {
             own.end(&key, Some(Some(Version::new(1))));
         }
         assert!(own.lock().len() <= MAX_OWN_KEYS);
+    }
+
+    #[test]
+    fn deletions_under_a_bulk_deleted_prefix_are_own_until_kept_long_enough() {
+        let own = active();
+        own.begin_prefix("coherence:c:");
+        assert!(own.bulk_deleted("coherence:c:k"), "in flight");
+        assert!(!own.bulk_deleted("coherence:d:k"), "another cache");
+        own.end_prefix("coherence:c:");
+        assert!(own.bulk_deleted("coherence:c:k"), "ended just now");
+        own.prefixes.lock().unwrap()[0].1 = Some(Instant::now() - KEEP_OWN);
+        assert!(!own.bulk_deleted("coherence:c:k"), "ended long ago");
+        for i in 0..MAX_OWN_PREFIXES * 2 {
+            own.begin_prefix(&format!("p{i}:"));
+            own.end_prefix(&format!("p{i}:"));
+        }
+        assert!(own.prefixes.lock().unwrap().len() <= MAX_OWN_PREFIXES);
     }
 
     #[tokio::test]

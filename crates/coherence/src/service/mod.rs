@@ -21,7 +21,10 @@ mod checks;
 mod entries;
 mod events;
 mod feed;
+mod index;
+mod indexing;
 mod paging;
+mod plan;
 mod query;
 mod store;
 mod whole_cache;
@@ -38,7 +41,6 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::KnownClasses;
 use crate::proto::{self, named_cache_service_server as server};
-use checks::unsupported;
 
 /// A stream of replies, as tonic wants it.
 type ReplyStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -74,8 +76,12 @@ fn cas() -> satchel_store_core::Attempts {
 /// Filters, entry processors and aggregators are Coherence's standard library over JSON
 /// values (the classes the Python client's `Filters`, `Processors` and `Aggregators` send);
 /// a processor changes each entry atomically (compare-and-set, retried). What needs Java
-/// code on the server (scripts, calls of Java methods, query plans) and indexes answer
-/// `UNIMPLEMENTED` naming it; an unknown class `INVALID_ARGUMENT` naming it. Listeners
+/// code on the server (scripts, calls of Java methods) answers `UNIMPLEMENTED` naming it;
+/// an unknown class `INVALID_ARGUMENT` naming it. `aggregator.QueryRecorder` answers the
+/// query's plan or trace. Indexes (`addIndex`) narrow queries on a memory store behind a
+/// change feed (`satchel serve --store memory://`), where every write reaches them; on
+/// other stores they are accepted and not used (queries read every entry), and query
+/// plans say so. Listeners
 /// (`events`) receive the changes made through this service, by key or by filter, and,
 /// when the store has a change feed ([`Capabilities::watch`]: Redis on one server with
 /// keyspace notifications, or a store in [`Notifying`] as `satchel serve` wraps its own),
@@ -122,6 +128,21 @@ struct Inner {
     own: Arc<feed::OwnWrites>,
     /// Whether the feed runs.
     feed: std::sync::Mutex<feed::FeedState>,
+    /// The caches' indexes (`addIndex`).
+    indexes: Arc<index::Indexes>,
+}
+
+impl Inner {
+    /// Whether the store's change feed runs (what indexes need to be used).
+    fn feed_runs(&self) -> bool {
+        matches!(
+            *self
+                .feed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            feed::FeedState::Running
+        )
+    }
 }
 
 impl CoherenceService {
@@ -151,10 +172,15 @@ impl CoherenceService {
 
     fn build(raw: Arc<dyn StoreObject>, settings: Settings) -> Self {
         let own = Arc::new(feed::OwnWrites::default());
-        let store: Arc<dyn StoreObject> = if raw.capabilities().watch {
+        // Indexes hold every entry only where every write reaches them: a memory store
+        // (no other process writes it) behind a feed (writes through other services).
+        let watched = raw.capabilities().watch;
+        let indexes = Arc::new(index::Indexes::new(watched && raw.backend() == "memory"));
+        let store: Arc<dyn StoreObject> = if watched {
             Arc::new(feed::Tracked {
                 inner: raw.clone(),
                 own: own.clone(),
+                indexes: indexes.clone(),
             })
         } else {
             raw.clone()
@@ -172,6 +198,7 @@ impl CoherenceService {
                 bus: bus::Bus::new(),
                 own,
                 feed: std::sync::Mutex::default(),
+                indexes,
             }),
         }
     }
@@ -282,8 +309,11 @@ impl fmt::Debug for CoherenceService {
 
 #[tonic::async_trait]
 impl server::NamedCacheService for CoherenceService {
-    async fn add_index(&self, _: Request<proto::AddIndexRequest>) -> Result<Response<()>, Status> {
-        Err(unsupported("addIndex (indexes)"))
+    async fn add_index(
+        &self,
+        request: Request<proto::AddIndexRequest>,
+    ) -> Result<Response<()>, Status> {
+        indexing::add_index(&self.inner, request).await
     }
 
     async fn aggregate(
@@ -443,9 +473,9 @@ impl server::NamedCacheService for CoherenceService {
 
     async fn remove_index(
         &self,
-        _: Request<proto::RemoveIndexRequest>,
+        request: Request<proto::RemoveIndexRequest>,
     ) -> Result<Response<()>, Status> {
-        Err(unsupported("removeIndex (indexes)"))
+        indexing::remove_index(&self.inner, request).await
     }
 
     async fn remove_mapping(

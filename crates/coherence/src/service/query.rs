@@ -55,7 +55,7 @@ fn checked(field: &str, bytes: &[u8]) -> Result<(), Status> {
 }
 
 /// The JSON of a stored key or value.
-fn json_of(op: &str, what: &str, bytes: &[u8]) -> Result<Value, Status> {
+pub(super) fn json_of(op: &str, what: &str, bytes: &[u8]) -> Result<Value, Status> {
     if bytes.len() > MAX_QUERIED_VALUE {
         return Err(Status::resource_exhausted(format!(
             "coherence {op}: a {what} is {} bytes, more than satchel evaluates queries on \
@@ -112,7 +112,7 @@ pub(super) async fn invoke_all(
     // picks among the entries present.
     let (keys, filtered) = if r.keys.is_empty() {
         let keys = inner
-            .list(op, &prefix)
+            .candidates(op, &prefix, &filter)
             .await?
             .iter()
             .filter_map(|s| key_from_suffix(s))
@@ -255,6 +255,10 @@ pub(super) async fn aggregate(
         }
         Some(r.keys)
     };
+    if let Some(trace) = aggregator.recorder() {
+        let record = super::plan::record(inner, op, &prefix, &filter, keys, trace).await?;
+        return Ok(Response::new(to_bytes(&record)));
+    }
     let selected = select(inner, op, &prefix, &filter, keys).await?;
     let entries: Vec<(Value, Value)> = selected.into_iter().map(|s| (s.key_json, s.json)).collect();
     let result = aggregator.aggregate(&entries).map_err(|e| refused(op, e))?;
@@ -279,7 +283,7 @@ async fn select(
     keys: Option<Vec<Vec<u8>>>,
 ) -> Result<Vec<Selected>, Status> {
     let suffixes = match keys {
-        None => inner.list(op, prefix).await?,
+        None => inner.candidates(op, prefix, filter).await?,
         Some(keys) => {
             let mut s: Vec<String> = keys.iter().map(|k| key_suffix(k)).collect();
             s.sort_unstable();
@@ -352,7 +356,7 @@ where
             selected.into_iter().map(|s| f(s.key, s.value)).collect(),
         ));
     }
-    let suffixes = inner.list(op, &prefix).await?;
+    let suffixes = inner.candidates(op, &prefix, &filter).await?;
     Ok(
         inner.stream_entries(op, prefix, suffixes, None, move |key, value| {
             let json = json_of(op, "value", &value)?;

@@ -8,6 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::bus::EntryChange;
+use crate::query::Filter;
 use satchel_store_core::{Condition, Entry, StoreErrorKind};
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
@@ -114,25 +115,33 @@ impl Inner {
 
     /// Deletes every entry of a namespace, whatever its size.
     pub(super) async fn clear(&self, op: &str, prefix: &str) -> Result<(), Status> {
-        loop {
-            let keys = self
-                .store
-                .scan(prefix, self.max_entries)
-                .await
-                .map_err(|e| store_failed(op, &e))?;
-            let mut deleted = false;
-            for key in &keys {
-                deleted |= self
-                    .store
-                    .delete(key)
-                    .await
-                    .map_err(|e| store_failed(op, &e))?;
+        // In bulk where the store can: one statement on SQL, SCAN + UNLINK on Redis.
+        let deleted = self
+            .store
+            .delete_prefix(prefix)
+            .await
+            .map_err(|e| store_failed(op, &e));
+        // The cache's indexes were emptied by the deletion; built again from what is left
+        // (nothing, unless a write raced it).
+        super::indexing::build_now(self, prefix).await?;
+        deleted.map(drop)
+    }
+
+    /// The keys (suffixes, in order) of the entries of `prefix` that may match `filter`:
+    /// what its indexes answer when they can ([`super::index`]), else every key.
+    pub(super) async fn candidates(
+        &self,
+        op: &str,
+        prefix: &str,
+        filter: &Filter,
+    ) -> Result<Vec<String>, Status> {
+        match self.indexes.lookup(prefix, filter) {
+            Some(found) => {
+                let mut keys: Vec<String> = found.keys.into_iter().collect();
+                keys.sort_unstable();
+                Ok(keys)
             }
-            // Done when the scan found nothing, or nothing it found was left to delete
-            // (expired meanwhile, or deleted by someone else).
-            if keys.is_empty() || !deleted {
-                return Ok(());
-            }
+            None => self.list(op, prefix).await,
         }
     }
 

@@ -50,6 +50,7 @@ pub(super) async fn destroy(
     let r = request.into_inner();
     let prefix = namespace(&r.scope, &r.cache, None)?;
     inner.clear("destroy", &prefix).await?;
+    inner.indexes.drop_cache(&prefix);
     inner.bus.publish(Change::Destroyed {
         namespace: prefix,
         cache: r.cache,

@@ -5,7 +5,8 @@
 //! own store API. Everything talks to 127.0.0.1 on ephemeral ports.
 //!
 //! One file per job: `calls.rs`, `consistency.rs`, `refusals.rs`, `events.rs`,
-//! `events_elsewhere.rs` (changes made by other clients),
+//! `events_elsewhere.rs` (changes made by other clients), `indexes.rs` (indexes and query
+//! plans),
 //! `python_client.rs`, `access.rs`, `query.rs` (filters, listeners, hostile queries),
 //! `query_processors.rs`, `query_aggregators.rs`. This file holds what they share: the
 //! server and client helpers, `expect_code`, the Python runner, what its runs leave in the
@@ -16,6 +17,7 @@ mod calls;
 mod consistency;
 mod events;
 mod events_elsewhere;
+mod indexes;
 mod python_client;
 mod query;
 mod query_aggregators;

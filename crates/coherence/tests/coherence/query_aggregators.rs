@@ -94,19 +94,5 @@ async fn aggregator_sum_of_text_is_refused() {
         "not a number",
     )
     .await;
-    let r = aggregate(
-        &mut c,
-        &json!({"@class": "aggregator.QueryRecorder", "type": {"enum": "EXPLAIN"}}),
-        &[],
-        None,
-    )
-    .await;
-    expect_code(
-        "a query plan",
-        r.map(tonic::Response::new),
-        Code::Unimplemented,
-        "aggregator.QueryRecorder",
-    )
-    .await;
     server.stop().await;
 }

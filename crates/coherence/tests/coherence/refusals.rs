@@ -200,20 +200,6 @@ async fn unsupported_calls_answer_unimplemented_naming_themselves() {
         })
         .await;
     expect_code("aggregate", r, no, "aggregate: aggregator.ScriptAggregator").await;
-    let r = c
-        .add_index(cp::AddIndexRequest {
-            cache: CACHE.into(),
-            ..Default::default()
-        })
-        .await;
-    expect_code("addIndex", r, no, "addIndex").await;
-    let r = c
-        .remove_index(cp::RemoveIndexRequest {
-            cache: CACHE.into(),
-            ..Default::default()
-        })
-        .await;
-    expect_code("removeIndex", r, no, "removeIndex").await;
     // A filter that is not a filter (a JSON string) is the client's to fix.
     let r = c
         .key_set(cp::KeySetRequest {
