@@ -162,7 +162,7 @@ pub trait StoreObject: Store {
 
     /// Deletes every key starting with `prefix`, as [`Scan::delete_prefix`]; `None` if
     /// this store cannot list keys. The default deletes key by key over
-    /// [`StoreObject::try_scan_page`] ([`delete_by_pages`]); [`store_object!`] forwards to
+    /// [`StoreObject::try_scan_page`] ([`delete_by_pages`]); [`store_object!`](crate::store_object) forwards to
     /// the store's own [`Scan::delete_prefix`], and wrappers must forward it.
     fn try_delete_prefix<'a>(&'a self, prefix: &'a str) -> Option<BoxFuture<'a, Result<u64>>> {
         if !self.capabilities().scan {
