@@ -362,8 +362,8 @@ impl StoreObject for Tracked {
             self.own.begin_prefix(prefix);
             let deleted = deleted.await;
             self.own.end_prefix(prefix);
-            // The caches' indexes are built again (by the service, which holds the
-            // store: `Inner::rebuild_indexes`), whether or not the deletion finished.
+            // The caches' indexes are emptied, whether or not the deletion finished;
+            // `Inner::clear` builds them again once it returns.
             self.indexes.deleted_prefix(prefix);
             deleted
         }))
@@ -419,8 +419,10 @@ pub(super) async fn start(inner: &Arc<Inner>) {
         }
     };
     let closed = wait_closed(inner.closed.subscribe());
-    // Indexes waiting for the feed (declared before it ran, or emptied when it stopped)
-    // are built now that every write reaches them.
+    // Indexes are built (again) now that every write reaches them: those waiting for the
+    // feed, and any built while this subscription was still being made (an `addIndex`
+    // that saw the feed starting), which could have missed a write made meanwhile.
+    inner.indexes.invalidate_all();
     super::indexing::build_pending(inner);
     tokio::spawn(async move {
         tokio::pin!(closed);

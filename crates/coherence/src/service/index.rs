@@ -201,14 +201,15 @@ impl Indexes {
         })
     }
 
-    /// The entries read to build `namespace`'s index on `extractor` are in: entries the
-    /// index already has at a newer version (written meanwhile) keep theirs. The index
-    /// is ready unless it was removed, rebuilt meanwhile, or passed the byte bound.
+    /// The entries read to build `namespace`'s index on `extractor` are in (each value
+    /// parsed once, by [`parsed`], before the lock is taken): entries the index already has
+    /// at a newer version (written meanwhile) keep theirs. The index is ready unless it
+    /// was removed, rebuilt meanwhile, or passed the byte bound.
     pub(super) fn built(
         &self,
         namespace: &str,
         extractor: &Extractor,
-        entries: &[(String, Version, Vec<u8>)],
+        entries: &[(String, Version, Value)],
     ) {
         let mut caches = self.lock();
         let mut total = Self::total_bytes(&caches);
@@ -221,9 +222,9 @@ impl Indexes {
         if index.state != State::Building {
             return;
         }
-        for (suffix, version, bytes) in entries {
+        for (suffix, version, value) in entries {
             total -= index.bytes;
-            index.put(suffix, *version, bytes);
+            index.put(suffix, *version, value);
             total += index.bytes;
             if total > MAX_INDEXED_BYTES {
                 index.too_large(namespace);
@@ -235,7 +236,12 @@ impl Indexes {
 
     /// An entry of `namespace` was written at `version` with `bytes`: every index of the
     /// cache that is kept up to date takes its extracted value (unless it has a newer one).
+    /// The value is parsed once, outside the lock, and only for a cache with an index.
     pub(super) fn written(&self, namespace: &str, suffix: &str, version: Version, bytes: &[u8]) {
+        if !self.covers(namespace) {
+            return;
+        }
+        let value = parsed(bytes);
         let mut caches = self.lock();
         let mut total = Self::total_bytes(&caches);
         let Some(cache) = caches.get_mut(namespace) else {
@@ -246,7 +252,7 @@ impl Indexes {
                 continue;
             }
             total -= index.bytes;
-            index.put(suffix, version, bytes);
+            index.put(suffix, version, &value);
             total += index.bytes;
             if total > MAX_INDEXED_BYTES {
                 total -= index.bytes;
@@ -360,6 +366,18 @@ impl Indexes {
     }
 }
 
+/// A stored value (Coherence JSON) as indexes see it. A value that is not JSON, or is
+/// too large to parse, is `null`: what any extractor takes from it is `null`, which only
+/// null checks match (queries refuse such values when they read them).
+pub(super) fn parsed(bytes: &[u8]) -> Value {
+    match bytes.split_first() {
+        Some((&MAGIC, json)) if bytes.len() <= MAX_INDEXED_VALUE => {
+            serde_json::from_slice(json).unwrap_or(Value::Null)
+        }
+        _ => Value::Null,
+    }
+}
+
 /// The cache namespace (`coherence:<scope>:<cache>:`) and the key suffix of a store key
 /// the endpoint wrote.
 fn split_store_key(key: &str) -> Option<(&str, &str)> {
@@ -417,24 +435,15 @@ fn lookup_in(cache: &HashMap<String, Index>, filter: &Filter) -> Option<Lookup> 
 }
 
 impl Index {
-    /// Takes the extracted value of `bytes` (Coherence JSON) for `suffix` at `version`,
-    /// unless the index has a newer version of that entry already. A value that is not
-    /// JSON, or too large to parse, is indexed as `null`: it matches no filter a query
-    /// could narrow with (queries refuse such values when they read them).
-    fn put(&mut self, suffix: &str, version: Version, bytes: &[u8]) {
+    /// Takes what the extractor takes from `value` (the entry's whole value, [`parsed`])
+    /// for `suffix` at `version`, unless the index has a newer version of that entry.
+    fn put(&mut self, suffix: &str, version: Version, value: &Value) {
         if let Some((have, _)) = self.forward.get(suffix)
             && have.get() >= version.get()
         {
             return;
         }
-        let value = match bytes.split_first() {
-            Some((&MAGIC, json)) if bytes.len() <= MAX_INDEXED_VALUE => {
-                serde_json::from_slice::<Value>(json)
-                    .map(|v| self.extractor.extract(&v))
-                    .unwrap_or(Value::Null)
-            }
-            _ => Value::Null,
-        };
+        let value = self.extractor.extract(value);
         self.forget(suffix);
         let canonical = value.to_string();
         self.bytes += 2 * suffix.len() + 2 * canonical.len();
@@ -506,7 +515,7 @@ mod tests {
         assert!(indexes.add("c:", age(), false).unwrap());
         let entries: Vec<_> = [("a", 20), ("b", 30), ("c", 30), ("d", 40)]
             .into_iter()
-            .map(|(k, n)| (k.to_string(), Version::new(1), bytes(json!({"age": n}))))
+            .map(|(k, n)| (k.to_string(), Version::new(1), json!({"age": n})))
             .collect();
         indexes.built("c:", &age(), &entries);
         indexes

@@ -70,7 +70,8 @@ pub(super) async fn build_now(inner: &Inner, namespace: &str) -> Result<(), Stat
     let mut entries = Vec::new();
     for suffix in inner.list(op, namespace).await? {
         if let Some(entry) = inner.get(op, &format!("{namespace}{suffix}")).await? {
-            entries.push((suffix, entry.version, entry.value));
+            // Parsed here, once for all the indexes, outside their lock.
+            entries.push((suffix, entry.version, super::index::parsed(&entry.value)));
         }
     }
     for extractor in &extractors {

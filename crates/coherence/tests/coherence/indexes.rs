@@ -214,8 +214,9 @@ async fn an_index_narrows_queries_shows_in_plans_and_follows_every_write() {
     server.stop().await;
 }
 
-/// Writers move ages back and forth while indexed queries run: every answer matches what
-/// the entries held around it, and once the writers stop, the indexed answer is exact.
+/// Writers move ages back and forth (and remove entries) while indexed queries run: the
+/// entries no writer touches are in every answer that should hold them and in none that
+/// should not, and once the writers stop, the indexed answer is exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_index_stays_exact_under_concurrent_writes() {
     let server = serve(Arc::new(MemoryStore::new())).await;
@@ -226,6 +227,21 @@ async fn an_index_stays_exact_under_concurrent_writes() {
         .map(|n| (n.as_str(), json!({"age": 10})))
         .collect();
     fill(&mut c, &start).await;
+    // Untouched by the writers: s0, s2, … are old, s1, s3, … young, throughout.
+    let stable: Vec<(String, Value)> = (0..10)
+        .map(|i| {
+            (
+                format!("s{i}"),
+                json!({"age": if i % 2 == 0 { 80 } else { 5 }}),
+            )
+        })
+        .collect();
+    let stable_refs: Vec<(&str, Value)> = stable
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    fill(&mut c, &stable_refs).await;
+    let stable_old: BTreeSet<String> = (0..10).step_by(2).map(|i| format!("s{i}")).collect();
     add_index(&mut c, "age").await.unwrap();
     let mut writers = tokio::task::JoinSet::new();
     for w in 0..4 {
@@ -252,7 +268,12 @@ async fn an_index_stays_exact_under_concurrent_writes() {
     }
     let older = cmp("GreaterFilter", "age", json!(30));
     while !writers.is_empty() {
-        keys_where(&mut c, &older).await;
+        let got = keys_where(&mut c, &older).await;
+        let stable_got: BTreeSet<String> = got.into_iter().filter(|k| k.starts_with('s')).collect();
+        assert_eq!(
+            stable_got, stable_old,
+            "untouched entries, while others churn"
+        );
         if let Some(done) = writers.try_join_next() {
             done.unwrap();
         }
@@ -267,6 +288,7 @@ async fn an_index_stays_exact_under_concurrent_writes() {
             want.insert(name.clone());
         }
     }
+    want.extend(stable_old);
     assert_eq!(keys_where(&mut c, &older).await, want);
     let plan = aggregate(&mut c, &explain(), &[], Some(&older))
         .await

@@ -206,7 +206,10 @@ impl Scan for GrpcStore {
             satchel_store_core::delete_by_pages(
                 prefix,
                 move |cursor| {
-                    Box::pin(async move { self.scan_page(prefix, cursor.as_ref(), 1000).await })
+                    Box::pin(async move {
+                        self.scan_page(prefix, cursor.as_ref(), satchel_store_core::SCAN_BATCH)
+                            .await
+                    })
                 },
                 move |key| Box::pin(async move { self.delete(&key).await }),
             )
