@@ -19,19 +19,29 @@ fn with_application_name(url: &str, name: &str) -> String {
     format!("{url}{sep}application_name={name}")
 }
 
-/// Terminates every backend of `application_name` waiting on a lock `holder` holds: they
-/// are inside a statement. Returns how many.
+/// Terminates up to `at_most` backends of `application_name` waiting on a lock `holder`
+/// holds: they are inside a statement. Returns how many.
+///
+/// `pg_stat_activity` is read once, as a snapshot, but `pg_blocking_pids` is evaluated row
+/// by row as the statement runs: without the limit, a backend that was idle in the
+/// snapshot and that the store's retry of a just-killed statement blocked on the lock by
+/// the time its row was reached was killed by the same statement (CI saw a retried
+/// unconditional set fail that way).
 async fn terminate_blocked(
     killer: &mut sqlx::PgConnection,
     application_name: &str,
     holder: i32,
+    at_most: i64,
 ) -> usize {
     let killed: Vec<bool> = sqlx::query_scalar(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE application_name = $1 AND $2 = ANY(pg_blocking_pids(pid))",
+        "SELECT pg_terminate_backend(pid) FROM ( \
+           SELECT pid FROM pg_stat_activity \
+           WHERE application_name = $1 AND $2 = ANY(pg_blocking_pids(pid)) \
+           LIMIT $3) AS blocked",
     )
     .bind(application_name)
     .bind(holder)
+    .bind(at_most)
     .fetch_all(killer)
     .await
     .expect("terminate blocked backends");
@@ -65,7 +75,7 @@ async fn kill_inside_statement<T: Send + 'static>(
     let write = write();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if terminate_blocked(killer, application_name, holder_pid).await > 0 {
+        if terminate_blocked(killer, application_name, holder_pid, 1).await > 0 {
             break;
         }
         if Instant::now() >= deadline {
@@ -394,7 +404,7 @@ async fn kill_repeatedly(
             .await
             .expect("lock the counter");
             tokio::time::sleep(Duration::from_millis(30)).await;
-            let n = terminate_blocked(&mut killer, application_name, holder_pid).await;
+            let n = terminate_blocked(&mut killer, application_name, holder_pid, i64::MAX).await;
             tx.rollback().await.expect("release the counter");
             all += n;
             inside += n;
