@@ -193,6 +193,7 @@ async fn watch_subscribes_again_after_its_connection_is_killed() {
         .await
         .unwrap();
     assert_eq!(killed, 1);
+    assert_eq!(stream.lost(), 0);
     // Writes until the feed is back (changes made while it is away are not delivered).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -211,4 +212,10 @@ async fn watch_subscribes_again_after_its_connection_is_killed() {
             break;
         }
     }
+    // The gap is reported: a consumer keeping state from the notices rebuilds it.
+    assert_eq!(
+        stream.lost(),
+        1,
+        "the reconnection counts as one lost notice"
+    );
 }

@@ -31,6 +31,7 @@ pub struct SqlConfig {
     pub(crate) acquire_timeout: Duration,
     pub(crate) purge_interval: Option<Duration>,
     pub(crate) operation_timeout: Option<Duration>,
+    pub(crate) change_feed: bool,
 }
 
 impl SqlConfig {
@@ -54,7 +55,24 @@ impl SqlConfig {
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             purge_interval: None,
             operation_timeout: Some(Self::DEFAULT_OPERATION_TIMEOUT),
+            change_feed: false,
         }
+    }
+
+    /// Gives the store a change feed (PostgreSQL only): on connect, a trigger is put on
+    /// the table (`CREATE OR REPLACE`, so every process may ask for it) that raises a
+    /// `NOTIFY` for each row written or deleted, whoever wrote it, and
+    /// [`Watch::watch`](satchel_store_core::Watch::watch) listens for them on one
+    /// connection of its own. The URL parameter `changeFeed=notify` does the same (for
+    /// `satchel serve --store`). Once the trigger is on the table, every write to it pays
+    /// for it, from any process; `docs/stores.md` has the measured cost and the statement
+    /// that takes it off. On SQLite and MySQL,
+    /// [`SqlStore::with_config`](crate::SqlStore::with_config) refuses it
+    /// ([`StoreErrorKind::InvalidInput`]).
+    #[must_use]
+    pub fn with_change_feed(mut self, yes: bool) -> Self {
+        self.change_feed = yes;
+        self
     }
 
     /// The longest one store operation may take, waiting for a connection included, before
@@ -135,6 +153,42 @@ impl SqlConfig {
         self.purge_interval
     }
 
+    /// Whether the store gets a change feed ([`SqlConfig::with_change_feed`]).
+    pub fn change_feed(&self) -> bool {
+        self.change_feed
+    }
+
+    /// Takes the `changeFeed=notify` parameter out of the URL, turning
+    /// [`SqlConfig::with_change_feed`] on.
+    pub(crate) fn take_url_change_feed(&mut self) -> Result<(), StoreError> {
+        const NAME: &str = "changeFeed";
+        let Some((base, query)) = self.url.split_once('?') else {
+            return Ok(());
+        };
+        if !query.contains(NAME) {
+            return Ok(());
+        }
+        let mut kept = Vec::new();
+        for pair in query.split('&') {
+            match pair.split_once('=') {
+                Some((NAME, "notify")) => self.change_feed = true,
+                Some((NAME, _)) | None if pair.starts_with(NAME) => {
+                    return Err(invalid(format!(
+                        "{}: changeFeed takes one value, `notify`",
+                        redact_url(&self.url)
+                    )));
+                }
+                _ => kept.push(pair),
+            }
+        }
+        self.url = if kept.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", kept.join("&"))
+        };
+        Ok(())
+    }
+
     /// Refuses a bad table name, an empty pool or a zero purge interval.
     pub(crate) fn validate(&self) -> Result<(), StoreError> {
         if !is_valid_table_name(&self.table) {
@@ -180,6 +234,7 @@ impl fmt::Debug for SqlConfig {
             .field("acquire_timeout", &self.acquire_timeout)
             .field("operation_timeout", &self.operation_timeout)
             .field("purge_interval", &self.purge_interval)
+            .field("change_feed", &self.change_feed)
             .finish()
     }
 }
@@ -187,6 +242,40 @@ impl fmt::Debug for SqlConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_change_feed_parameter_is_taken_out_of_the_url() {
+        let taken = |url: &str| {
+            let mut config = SqlConfig::new(url);
+            config
+                .take_url_change_feed()
+                .map(|()| (config.url, config.change_feed))
+        };
+        assert_eq!(
+            taken("postgres://h/db?changeFeed=notify").unwrap(),
+            ("postgres://h/db".to_string(), true)
+        );
+        assert_eq!(
+            taken("postgres://h/db?sslmode=disable&changeFeed=notify&application_name=a").unwrap(),
+            (
+                "postgres://h/db?sslmode=disable&application_name=a".to_string(),
+                true
+            )
+        );
+        assert_eq!(
+            taken("postgres://h/db?sslmode=disable").unwrap(),
+            ("postgres://h/db?sslmode=disable".to_string(), false)
+        );
+        for bad in [
+            "postgres://u:s3cret@h/db?changeFeed=on",
+            "postgres://u:s3cret@h/db?changeFeed",
+        ] {
+            let err = taken(bad).unwrap_err();
+            assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
+            assert!(err.to_string().contains("`notify`"), "{err}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+    }
 
     #[test]
     fn table_names() {

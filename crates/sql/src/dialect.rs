@@ -328,7 +328,7 @@ fn owner_index_name(table: &str) -> String {
 }
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
-fn short_name(table: &str, what: &str, short: &str) -> String {
+pub(crate) fn short_name(table: &str, what: &str, short: &str) -> String {
     let name = format!("{table}_{what}");
     if name.len() <= 63 {
         return name;

@@ -24,6 +24,8 @@ pub(crate) enum Op {
     DeletePrefix,
     KeysOf,
     DeleteOwner,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    Watch,
 }
 
 impl Op {
@@ -39,6 +41,7 @@ impl Op {
             Self::DeletePrefix => "delete by prefix",
             Self::KeysOf => "list the keys of an owner",
             Self::DeleteOwner => "delete the keys of an owner",
+            Self::Watch => "watch (change feed)",
         }
     }
 }

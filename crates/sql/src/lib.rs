@@ -37,6 +37,11 @@
 //!
 //! Passwords never appear in errors or `Debug` output.
 //!
+//! # Change feed
+//! On PostgreSQL, [`SqlConfig::with_change_feed`] (or `changeFeed=notify` in the URL) makes
+//! the store a [`Watch`]: a trigger raises a `NOTIFY` for every row written or deleted, by
+//! any process, and [`Watch::watch`] delivers them as [`KeyChange`] notices.
+//!
 //! # Cargo features
 //! - `sqlite` (default): SQLite, compiled in (no system library needed).
 //! - `postgres`: PostgreSQL.
@@ -57,6 +62,6 @@ mod error;
 pub use backend::SqlStore;
 pub use config::SqlConfig;
 pub use satchel_store_core::{
-    Capabilities, Condition, Entry, OwnedKeys, PurgeExpired, Scan, Store, StoreError,
-    StoreErrorKind, StoreObject, Version,
+    Capabilities, ChangeKind, ChangeStream, Condition, Entry, KeyChange, OwnedKeys, PurgeExpired,
+    Scan, Store, StoreError, StoreErrorKind, StoreObject, Version, Watch,
 };

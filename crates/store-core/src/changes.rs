@@ -68,7 +68,8 @@ pub const CHANGE_STREAM_CAPACITY: usize = 1024;
 /// Bounded: it holds at most the capacity it was made with; notices that arrive while it
 /// is full are dropped by the producer, which counts and logs them
 /// ([`ChangeSender::offer`]). A feed that loses its connection reconnects by itself and
-/// says so in the log; changes made meanwhile are not delivered.
+/// says so in the log; changes made meanwhile are not delivered, and the gap counts as one
+/// lost notice ([`ChangeStream::lost`]).
 #[derive(Debug)]
 pub struct ChangeStream {
     rx: mpsc::Receiver<KeyChange>,
@@ -113,7 +114,10 @@ impl ChangeStream {
         }
     }
 
-    /// How many notices the producer dropped so far because this stream was full.
+    /// How many notices the producer dropped so far because this stream was full, plus
+    /// one for each gap in the feed (it reconnected, or could not say which key changed:
+    /// [`ChangeSender::missed`]). A consumer that keeps state derived from the notices
+    /// rebuilds it when this grows.
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }
@@ -155,7 +159,16 @@ impl ChangeSender {
         }
     }
 
-    /// How many notices were dropped because the stream was full.
+    /// Says that the feed missed changes it cannot name (its connection was lost and
+    /// made again, or a notice could not carry its key): counted in
+    /// [`ChangeStream::lost`] as one lost notice, so the consumer knows to read again
+    /// whatever it derived from the notices.
+    pub fn missed(&self) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many notices were dropped because the stream was full, plus the gaps
+    /// [`ChangeSender::missed`] reported.
     pub fn lost(&self) -> u64 {
         self.lost.load(Ordering::Relaxed)
     }

@@ -230,6 +230,8 @@ async fn feed(
             match setup.subscribe(&pattern).await {
                 Ok(connected) => {
                     tracing::info!(backend = BACKEND, "watch: subscribed again");
+                    // Whatever changed while the feed was away went unreported.
+                    tx.missed();
                     pubsub = Some(connected);
                     break;
                 }

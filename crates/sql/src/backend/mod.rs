@@ -8,7 +8,8 @@
 //! - `owners`: owner tags (the `owner` column, added to tables of 0.1) and `OwnedKeys`;
 //! - `timeouts`: the operation timeout;
 //! - `traits`: the `Store`, `Scan` and `PurgeExpired` impls;
-//! - `wal`: keeping SQLite's write-ahead log bounded.
+//! - `wal`: keeping SQLite's write-ahead log bounded;
+//! - `watch`: the change feed (PostgreSQL `NOTIFY` from a trigger).
 
 use std::future::Future;
 use std::str::FromStr;
@@ -105,6 +106,9 @@ pub(super) struct Inner {
     pub(super) wal: Option<wal::WalWatch>,
     /// The server's `max_allowed_packet` in bytes (MySQL/MariaDB); 0 where there is none.
     pub(super) max_packet: std::sync::atomic::AtomicUsize,
+    /// The change feed, if the config asked for one (PostgreSQL).
+    #[cfg(feature = "postgres")]
+    pub(in crate::backend) feed: Option<Arc<watch::pg::PgFeed>>,
 }
 
 pub(super) enum Pool {
@@ -159,7 +163,8 @@ impl SqlStore {
     /// As [`SqlStore::connect`]; also [`StoreErrorKind::InvalidInput`] for a table name
     /// other than `^[A-Za-z_][A-Za-z0-9_]{0,62}$`, a pool of zero connections, a zero purge
     /// interval, or a purge interval outside a Tokio runtime.
-    pub async fn with_config(config: SqlConfig) -> Result<Self> {
+    pub async fn with_config(mut config: SqlConfig) -> Result<Self> {
+        config.take_url_change_feed()?;
         config.validate()?;
         let runtime = match config.purge_interval {
             Some(_) => Some(tokio::runtime::Handle::try_current().map_err(|e| {
@@ -174,6 +179,27 @@ impl SqlStore {
         let url = redact_url(&config.url);
         let suspect_until = Arc::new(AtomicI64::new(0));
         let (pool, dialect, wal) = open_pool(&config, &url, &suspect_until).await?;
+        #[cfg(feature = "postgres")]
+        let feed = match (&pool, config.change_feed) {
+            (Pool::Postgres(p), true) => Some(Arc::new(watch::pg::PgFeed::new(
+                (*p.connect_options()).clone(),
+                &config.table,
+                config.acquire_timeout,
+            ))),
+            _ => None,
+        };
+        if config.change_feed && dialect.name() != "postgres" {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                format!(
+                    "{url}: a change feed (SqlConfig::with_change_feed, `changeFeed=notify`) \
+                     needs PostgreSQL; {} has no notifications to build it on (satchel \
+                     serve gives every store an in-process feed)",
+                    dialect.name()
+                ),
+            )
+            .with_backend(dialect.name()));
+        }
         let sql = Statements::new(dialect, &config.table);
         let table = config.table;
         let new_inner = |purge_task| Inner {
@@ -187,6 +213,8 @@ impl SqlStore {
             operation_timeout: config.operation_timeout,
             max_packet: std::sync::atomic::AtomicUsize::new(0),
             wal,
+            #[cfg(feature = "postgres")]
+            feed: feed.clone(),
         };
         let inner = match (runtime, config.purge_interval) {
             (Some(runtime), Some(interval)) => Arc::new_cyclic(|weak| {
@@ -196,6 +224,10 @@ impl SqlStore {
             _ => Arc::new(new_inner(None)),
         };
         inner.create_schema().await?;
+        #[cfg(feature = "postgres")]
+        if inner.feed.is_some() {
+            inner.install_feed_trigger().await?;
+        }
         inner.read_max_packet().await?;
         Ok(Self { inner })
     }
@@ -242,6 +274,7 @@ mod timeouts;
 mod traits;
 mod versions;
 mod wal;
+mod watch;
 
 use pool::SUSPECT_FOR_MS;
 use pool::open_pool;

@@ -62,14 +62,17 @@ impl Store for SqlStore {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::NONE
+        let caps = Capabilities::NONE
             .with_scan(true)
             .with_purge_expired(true)
-            .with_owned_keys(true)
+            .with_owned_keys(true);
+        #[cfg(feature = "postgres")]
+        let caps = caps.with_watch(self.inner.feed.is_some());
+        caps
     }
 }
 
-satchel_store_core::store_object!(SqlStore: scan, purge_expired, owned_keys);
+satchel_store_core::store_object!(SqlStore: scan, purge_expired, owned_keys, watch);
 
 /// Keys are listed in the table's key order, by keyset pagination (`WHERE key > last
 /// ORDER BY key LIMIT n`; a page's cursor is its last key): a listing never repeats a key,

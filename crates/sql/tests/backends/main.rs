@@ -6,13 +6,14 @@
 //! Every test uses its own table (`satchel_test_…`) and drops it at the end.
 //!
 //! `checks.rs` holds the checks `backend_tests!` (below) runs on every backend;
-//! `connections.rs` and `resilience.rs` the tests of one backend each.
+//! `connections.rs`, `resilience.rs` and `watch.rs` the tests of one backend each.
 
 #![allow(clippy::print_stderr)]
 
 mod checks;
 mod connections;
 mod resilience;
+mod watch;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -127,6 +128,11 @@ async fn drop_table(target: Target, url: &str, table: &str) {
                 .execute(&mut conn)
                 .await
                 .expect("drop table");
+            // The change feed's trigger function, if a test gave the table one.
+            sqlx::query(&format!("DROP FUNCTION IF EXISTS \"{table}_notify\""))
+                .execute(&mut conn)
+                .await
+                .expect("drop the feed's function");
         }
         #[cfg(feature = "mysql")]
         Target::MySql => {
