@@ -24,10 +24,15 @@ const TOKEN: &str = "tok-e7c1-never-logged";
 /// Starts `satchel serve --json` over memory:// with `extra`; answers the process and its
 /// banner.
 fn serve(extra: &[&str]) -> (Reap, Value) {
+    serve_store("memory://", extra)
+}
+
+/// Starts `satchel serve --json` over `store` with `extra`.
+fn serve_store(store: &str, extra: &[&str]) -> (Reap, Value) {
     let mut args = vec![
         "serve",
         "--store",
-        "memory://",
+        store,
         "--listen",
         "127.0.0.1:0",
         "--json",
@@ -176,4 +181,97 @@ fn coherence_classes_are_declared_on_the_command_line() {
         }
     });
     stop(server);
+}
+
+/// The keys of the rows in a SQLite file's `satchel_kv` table, expired or not (read by
+/// Python's sqlite3, as another program would).
+fn rows(db: &std::path::Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); \
+             print(' '.join(sorted(k for (k,) in c.execute('SELECT key FROM satchel_kv'))))",
+        ])
+        .arg(db)
+        .output()
+        .expect("python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Writes `brief` (expiring in 100 ms) and `kept` through the server at `addr`.
+fn write_brief_and_kept(addr: &str) {
+    let url = format!("grpc://{addr}");
+    for args in [
+        &["set", "--store", &url, "--ttl", "100ms", "brief", "1"][..],
+        &["set", "--store", &url, "kept", "2"][..],
+    ] {
+        let out = satchel(args, b"");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn serve_deletes_the_expired_rows_of_a_sql_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("purge.db");
+    let (server, banner) = serve_store(
+        &format!("sqlite://{}", db.display()),
+        &["--purge-every", "200ms"],
+    );
+    write_brief_and_kept(banner["listening"].as_str().expect("address"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rows(&db) != ["kept"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired row is still there after 10 s: {:?}",
+            rows(&db)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = stop(server);
+    assert!(log.contains("deleted expired values"), "{log}");
+}
+
+#[test]
+fn serve_keeps_expired_rows_with_purging_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("kept.db");
+    let (server, banner) = serve_store(
+        &format!("sqlite://{}", db.display()),
+        &["--purge-every", "off"],
+    );
+    write_brief_and_kept(banner["listening"].as_str().expect("address"));
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(rows(&db), ["brief", "kept"]);
+    let out = satchel(
+        &[
+            "get",
+            "--store",
+            &format!("grpc://{}", banner["listening"].as_str().unwrap()),
+            "brief",
+        ],
+        b"",
+    );
+    assert!(!out.status.success(), "an expired value was read");
+    stop(server);
+    let bad = satchel(&["serve", "--purge-every", "soon"], b"");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("bad interval `soon`"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use satchel_coherence::{Coherence, KnownClasses};
 use satchel_grpc::{Server, ServerConfig, ServerTls, shutdown_signal};
@@ -67,9 +68,52 @@ pub(crate) struct Args {
     /// RUST_LOG (default `info`: start, stop, each refused or failed call).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// How often expired values are deleted from a store that keeps them until purged
+    /// (SQL tables: an expired row is never read, but stays until deleted): a duration
+    /// (`30s`, `5m`, `1h`), or `off`. Stores that drop expired values by themselves (Redis)
+    /// have nothing to purge.
+    #[arg(long, value_name = "INTERVAL", default_value = "1m", value_parser = parse_purge_every)]
+    purge_every: PurgeEvery,
     /// The largest request or response in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ServerConfig::DEFAULT_MAX_MESSAGE_SIZE)]
     max_message_size: usize,
+}
+
+/// `--purge-every`: an interval, or `off`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PurgeEvery(Option<Duration>);
+
+fn parse_purge_every(text: &str) -> Result<PurgeEvery, String> {
+    if text.trim() == "off" {
+        return Ok(PurgeEvery(None));
+    }
+    crate::util::parse_ttl(text)
+        .map(|every| PurgeEvery(Some(every)))
+        .map_err(|_| {
+            format!("bad interval `{text}`: use `off` or a whole number and a unit: 30s, 5m, 1h")
+        })
+}
+
+/// Deletes the expired values of `store` every `every`, logging how many (and failures,
+/// which the next round retries), until aborted.
+async fn purge_loop(store: satchel_store::DynStore, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let Some(purge) = store.try_purge_expired() else {
+            return;
+        };
+        match purge.await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "deleted expired values"),
+            Err(e) => tracing::warn!(
+                error = %chain(&e),
+                "could not delete expired values; trying again in {every:?}"
+            ),
+        }
+    }
 }
 
 /// The formats of `satchel serve`'s log.
@@ -185,7 +229,15 @@ pub(crate) async fn run(args: Args, global: &Global) -> CliResult {
         ))?;
         println("  stop with Ctrl-C")?;
     }
+    let purge = args
+        .purge_every
+        .0
+        .filter(|_| store.capabilities().purge_expired)
+        .map(|every| tokio::spawn(purge_loop(std::sync::Arc::clone(&store), every)));
     let served = bound.serve_with_shutdown(stop).await;
+    if let Some(purge) = purge {
+        purge.abort();
+    }
     // Requests are done: let the store go cleanly (a SQLite file is checkpointed, so no
     // write-ahead log is left beside it).
     store.close().await;
