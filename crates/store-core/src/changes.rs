@@ -10,8 +10,9 @@
 //! | store | feed | sees changes made by |
 //! | --- | --- | --- |
 //! | Redis, one server | keyspace notifications (`satchel_redis`; the server needs `notify-keyspace-events` with `K$gxe`) | every client of the server, expiries and evictions included |
+//! | PostgreSQL with `SqlConfig::with_change_feed` (`satchel_sql`) | `NOTIFY` from a row trigger on the table | every writer of the table, expired rows when they are removed |
 //! | Redis Sentinel, Cluster | none | — |
-//! | anything wrapped in [`Notifying`] (what `satchel serve` does for every store without a feed: memory, SQLite, PostgreSQL, MySQL, gRPC, Redis Sentinel and Cluster) | in-process | writes through that wrapper only; no expiries |
+//! | anything wrapped in [`Notifying`] (what `satchel serve` does for every store without a feed: memory, SQLite, PostgreSQL without its feed, MySQL, gRPC, Redis Sentinel and Cluster) | in-process | writes through that wrapper only; no expiries |
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -1,6 +1,7 @@
 //! Events of changes made by other clients: through the satchel Store service of the same
 //! server (memory: the server's in-process feed; Redis: keyspace notifications), through a
-//! second server sharing the Redis, and by another program writing the Redis keys; Redis
+//! second server sharing the Redis or the PostgreSQL table (its change feed: `NOTIFY` from
+//! a trigger), and by another program writing the Redis keys or the table's rows; Redis
 //! expiries; and a flood that is dropped, not held.
 //!
 //! The Redis tests run a `redis-server` of their own (`OwnRedis`, keyspace notifications
@@ -256,6 +257,75 @@ async fn listeners_hear_of_redis_writes_by_other_programs_and_of_expiries() {
         assert!(got.contains(&want), "{want:?} not among {got:?}");
     }
     server.stop().await;
+}
+
+/// A PostgreSQL table of the test's own, dropped (with the feed's trigger function) when
+/// the test ends.
+struct PgTable {
+    url: String,
+    name: String,
+}
+
+impl PgTable {
+    fn new(test: &str) -> Option<Self> {
+        let url = satchel_testkit::store::service_url("SATCHEL_TEST_POSTGRES_URL", test)?;
+        let name = format!("satchel_coh_{}", unique("feed").replace(['-', ':'], "_"));
+        Some(Self { url, name })
+    }
+
+    /// A store on the table, with or without the change feed.
+    async fn store(&self, feed: bool) -> Arc<dyn StoreObject> {
+        let config = satchel_sql::SqlConfig::new(self.url.clone())
+            .with_table(&self.name)
+            .with_change_feed(feed);
+        Arc::new(satchel_sql::SqlStore::with_config(config).await.unwrap())
+    }
+
+    async fn drop_it(self) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+        for sql in [
+            format!("DROP TABLE IF EXISTS \"{}\"", self.name),
+            format!("DROP FUNCTION IF EXISTS \"{}_notify\"", self.name),
+        ] {
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_writes_through_another_server_sharing_postgres() {
+    let Some(table) =
+        PgTable::new("listeners_hear_of_writes_through_another_server_sharing_postgres")
+    else {
+        return;
+    };
+    let listening = serve(table.store(true).await).await;
+    // The other server's store has no feed of its own: the table's trigger notifies for
+    // its writes all the same.
+    let other = serve(table.store(false).await).await;
+    let mut c = client(&listening).await;
+    let mut writer = Writer::Coherence(client(&other).await);
+    let cache = unique("pg-other-server");
+    writes_elsewhere_reach_the_listener(&mut c, &cache, &mut writer).await;
+    other.stop().await;
+    listening.stop().await;
+    table.drop_it().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listeners_hear_of_postgres_writes_by_other_programs() {
+    let Some(table) = PgTable::new("listeners_hear_of_postgres_writes_by_other_programs") else {
+        return;
+    };
+    let server = serve(table.store(true).await).await;
+    let mut c = client(&server).await;
+    // Another program: a satchel store of its own on the same table.
+    let mut writer = Writer::Store(table.store(false).await);
+    let cache = unique("pg-program");
+    writes_elsewhere_reach_the_listener(&mut c, &cache, &mut writer).await;
+    server.stop().await;
+    table.drop_it().await;
 }
 
 /// Another program writes 20,000 entries at once while a listener does not read: the
