@@ -17,11 +17,12 @@
 //!
 //! # What is stored
 //!
-//! Each session lives under the key `{prefix}h_{hash}`, the base64url SHA-256 of the
-//! session id (prefix `tower-session:` by default, see
+//! Each session lives under the key `{prefix}k_{hash}`, the base64url of the first 128
+//! bits of the session id's SHA-256 (prefix `tower-session:` by default, see
 //! [`SatchelSessionStore::with_key_prefix`]), so the store never holds an id usable as a
-//! cookie, and logs and errors, which name the key, carry none; a record 0.1 kept under the
-//! id itself is read and moved to its hashed key, with the store's time to live
+//! cookie, and logs and errors, which name the key, carry none. A record kept under an
+//! earlier key (`{prefix}h_` and the whole hash, or 0.1's id itself) is read when the key
+//! has none, and moved to its key; either way, with the store's time to live
 //! set to the session's expiry, so expired sessions are never loaded. Stores that keep
 //! expired values until purged (SQL tables, the memory store) reclaim the space on
 //! [`ExpiredDeletion::delete_expired`]: run it now and then, or spawn
@@ -128,26 +129,31 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
         self.store.prefix()
     }
 
-    /// The store key a session is kept under: the prefix followed by the id as in the
-    /// cookie.
+    /// The store key a session is kept under: the prefix, `k_` and 128 bits of the id's
+    /// SHA-256 in base64url (never the id itself).
     pub fn key(&self, id: &Id) -> String {
-        format!("{}{}", self.store.prefix(), record::hashed(id))
+        format!("{}{}", self.store.prefix(), record::key_of(id))
     }
 
-    /// A store error about the session `id`, naming its full store key.
-    /// Moves a record 0.1 kept under the session id itself to its hashed key, and returns
-    /// it; `None` if there is none.
+    /// Moves a record an earlier version kept under another key (the whole hash, or 0.1's
+    /// id itself) to the session's key, and returns it; `None` if there is none.
     async fn move_legacy(
         &self,
         id: &Id,
     ) -> session_store::Result<Option<satchel_store_core::Entry>> {
-        let legacy = id.to_string();
-        let Some(entry) = self
-            .store
-            .get(&legacy)
-            .await
-            .map_err(|e| self.store_error(id, e))?
-        else {
+        let mut found = None;
+        for legacy in record::legacy_keys(id) {
+            if let Some(entry) = self
+                .store
+                .get(&legacy)
+                .await
+                .map_err(|e| self.store_error(id, e))?
+            {
+                found = Some((legacy, entry));
+                break;
+            }
+        }
+        let Some((legacy, entry)) = found else {
             return Ok(None);
         };
         let ttl = match entry.expires_at {
@@ -159,7 +165,7 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
         };
         let version = match self
             .store
-            .set(&record::hashed(id), &entry.value, ttl, Condition::IfAbsent)
+            .set(&record::key_of(id), &entry.value, ttl, Condition::IfAbsent)
             .await
         {
             Ok(v) => v,
@@ -167,7 +173,7 @@ impl<S: Store, K: ValueCodec> SatchelSessionStore<S, K> {
             Err(e) if e.is_conflict() => {
                 return self
                     .store
-                    .get(&record::hashed(id))
+                    .get(&record::key_of(id))
                     .await
                     .map_err(|e| self.store_error(id, e));
             }
@@ -265,7 +271,7 @@ where
                 // `None` anyway.
                 return Ok(());
             };
-            let key = record::hashed(&record.id);
+            let key = record::key_of(&record.id);
             let bytes = self.encode(record)?;
             match self
                 .store
@@ -290,7 +296,7 @@ where
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let key = record::hashed(&record.id);
+        let key = record::key_of(&record.id);
         match ttl_until(record::unix_ms(record.expiry_date)) {
             Some(ttl) => {
                 let bytes = self.encode(record)?;
@@ -313,7 +319,7 @@ where
         let key = self.key(id);
         let found = self
             .store
-            .get(&record::hashed(id))
+            .get(&record::key_of(id))
             .await
             .map_err(|e| self.store_error(id, e))?;
         let found = match found {
@@ -351,7 +357,8 @@ where
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        for key in [record::hashed(id), id.to_string()] {
+        let [whole_hash, id_itself] = record::legacy_keys(id);
+        for key in [record::key_of(id), whole_hash, id_itself] {
             self.store
                 .delete(&key)
                 .await

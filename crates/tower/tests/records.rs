@@ -201,7 +201,7 @@ async fn key_prefix_is_configurable() {
     let mut record = sample_record();
     admin.create(&mut record).await.unwrap();
     let key = admin.key(&record.id);
-    assert!(key.starts_with("admin-session:h_"), "{key}");
+    assert!(key.starts_with("admin-session:k_"), "{key}");
     assert!(store.get(&key).await.unwrap().is_some());
     assert_eq!(sessions.load(&record.id).await.unwrap(), None);
 }
@@ -486,4 +486,61 @@ async fn regression_ids_at_rest() {
     assert_eq!(sessions.load(&old).await.unwrap(), Some(loaded));
     sessions.delete(&old).await.unwrap();
     assert_eq!(sessions.load(&old).await.unwrap(), None);
+}
+
+/// Keys were the prefix, `h_` and the whole SHA-256 of the id (59 bytes with the default
+/// prefix, a 64-byte allocation on Redis); now `k_` and its first 128 bits (38 bytes, a
+/// 48-byte one). A session kept under the whole-hash key is read, moved to its key (with
+/// its time to live) and deleted from both.
+#[tokio::test]
+async fn sessions_under_the_whole_hash_key_are_read_and_moved() {
+    let store = Arc::new(MemoryStore::new());
+    let sessions = SatchelSessionStore::new(store.clone(), Codec::json());
+    let id = Id::default();
+    let key = sessions.key(&id);
+    assert_eq!(
+        key,
+        format!("tower-session:k_{}", digest(&id, 16)),
+        "128 bits of the hash"
+    );
+    assert_eq!(key.len(), 38);
+
+    let whole = format!("tower-session:h_{}", digest(&id, 32));
+    let mut stored = sample_record_stored(id);
+    stored["id"] = json!(format!("h_{}", digest(&id, 32)));
+    let bytes = Codec::json().encode(&stored).unwrap();
+    store
+        .set(
+            &whole,
+            &bytes,
+            Some(StdDuration::from_secs(600)),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    let loaded = sessions
+        .load(&id)
+        .await
+        .unwrap()
+        .expect("a session under the whole-hash key is read");
+    assert_eq!(loaded.data["flag"], json!(true));
+    assert!(store.get(&whole).await.unwrap().is_none(), "not moved");
+    let moved = store.get(&key).await.unwrap().expect("moved to its key");
+    assert!(moved.expires_at.is_some(), "the time to live moved with it");
+    assert_eq!(sessions.load(&id).await.unwrap(), Some(loaded));
+
+    // A logout deletes whichever key holds the session.
+    store
+        .set(
+            &whole,
+            &bytes,
+            Some(StdDuration::from_secs(600)),
+            Condition::Always,
+        )
+        .await
+        .unwrap();
+    sessions.delete(&id).await.unwrap();
+    assert!(store.get(&whole).await.unwrap().is_none());
+    assert!(store.get(&key).await.unwrap().is_none());
+    assert_eq!(sessions.load(&id).await.unwrap(), None);
 }
