@@ -570,6 +570,15 @@ def misses_section(w, rows, est):
                "both prepared, key and value bound as parameters; satchel's get also binds the current "
                "time where pgbench's computes it). Pool size, preparation and statement text were not "
                "varied yet; a profile of the server side is the next step.")
+    fd = [(row("postgres+feed", "satchel bytes", op, c, None), row("postgres", "satchel bytes", op, c, None))
+          for op in ("set", "get") for c in (1, 50)]
+    if all(a and b for a, b in fd):
+        bullet("**PostgreSQL with its change feed (`changeFeed=notify`):** raw bytes on a table with the "
+               "trigger and one subscriber, against the same store on a table without it, in this run: " +
+               ", ".join(f"{a['op']} c = {a['c']} {a['ops_per_sec'] / b['ops_per_sec']:.2f}×" for a, b in fd) +
+               ". A transaction that notifies holds a database-wide lock from its commit until the commit "
+               "is flushed, so notifying commits run one at a time (docs/stores.md, \"The PostgreSQL "
+               "change feed\"); reads fire no trigger.")
     tw = [(row("redis", f"satchel-tower {spec}", f"session {op}", 50, None),
            row("redis", "tower-sessions-redis-store", f"session {op}", 50, None))
           for spec in ("msgpack+zstd", "msgpack+zstd@dict") for op in ("save", "load")]
@@ -579,8 +588,8 @@ def misses_section(w, rows, est):
                "cores saturated, the client's CPU decides: per operation, " +
                ", ".join(f"{a['client'].removeprefix('satchel-tower ')} {a['op'].removeprefix('session ')} "
                          f"{cpu(a):.1f} µs against {cpu(b):.1f} µs" for a, b in tw) + ". "
-               "Bytes: a satchel-tower key is `tower-session:h_` and the base64url SHA-256 of the id "
-               "(59 bytes; ids are never stored, docs/SECURITY.md) where theirs is the 22-character id, "
+               "Bytes: a satchel-tower key is `tower-session:k_` and the base64url of 128 bits of the id's "
+               "SHA-256 (38 bytes; ids are never stored, docs/SECURITY.md) where theirs is the 22-character id, "
                "and each value carries the store's 16-byte envelope (version and expiry) and zstd's "
                "frame (magic, dictionary id, checksum: about 12 bytes); with the dictionary trained in "
                f"this run that leaves a session at {tw[2][0]['bytes'] / tw[2][1]['bytes']:.2f}× of theirs "

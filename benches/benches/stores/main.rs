@@ -46,7 +46,7 @@ fn url(var: &str, default: &str) -> Option<String> {
 
 /// Whether the part `name` of the run is wanted: every part unless `SATCHEL_BENCH_ONLY`
 /// lists some (comma-separated: a backend name for its typed figures — `memory`, `sqlite`,
-/// `postgres`, `mysql`, `redis` —, `grpc`, `large`, `pg-bytes`, `redis-refs`, `tower`,
+/// `postgres`, `mysql`, `redis` —, `grpc`, `large`, `pg-bytes`, `pg-feed`, `redis-refs`, `tower`,
 /// `cluster`), for a targeted measurement that does not rerun everything.
 fn only(name: &str) -> bool {
     match std::env::var("SATCHEL_BENCH_ONLY") {
@@ -211,6 +211,17 @@ async fn main() {
             Ok(s) => bench_store_bytes(&settings, &mut out, "postgres", Arc::new(s), encoded).await,
             Err(e) => println!("skipped satchel bytes on postgres: {}", satchel::Report(&e)),
         }
+    }
+    // The same, on a table with the change feed's trigger and one subscriber draining the
+    // notices (what `satchel serve --store 'postgres://…?changeFeed=notify'` has): what the
+    // feed costs every write.
+    if let Some(pg) = url(
+        "SATCHEL_BENCH_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/test",
+    )
+    .filter(|_| only("pg-feed"))
+    {
+        bench_pg_feed(&settings, &mut out, &pg, encoded).await;
     }
     if let Some(redis) = url("SATCHEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379") {
         let target = RawTarget::Single(&redis);

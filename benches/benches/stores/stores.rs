@@ -152,3 +152,51 @@ pub(crate) async fn bench_store(
         let _ = typed.delete(k).await;
     }
 }
+
+/// Raw bytes on PostgreSQL through a store with the change feed (its own table, dropped
+/// afterwards with the trigger's function), one subscriber counting the notices.
+pub(crate) async fn bench_pg_feed(
+    settings: &Settings,
+    out: &mut Vec<String>,
+    url: &str,
+    bytes: usize,
+) {
+    use satchel_store::Watch;
+    let table = format!("satchel_bench_feed_{}", std::process::id());
+    let opened = satchel_sql::SqlStore::with_config(
+        satchel_sql::SqlConfig::new(url)
+            .with_table(&table)
+            .with_max_connections(sql_pool())
+            .with_change_feed(true),
+    )
+    .await;
+    let store = match opened {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            println!(
+                "skipped the change feed on postgres: {}",
+                satchel::Report(&e)
+            );
+            return;
+        }
+    };
+    let mut stream = store.watch("").await.expect("watch");
+    let drained = tokio::spawn(async move { while stream.next().await.is_some() {} });
+    bench_store_bytes(settings, out, "postgres+feed", store.clone(), bytes).await;
+    drained.abort();
+    store.close().await;
+    drop_pg_table(url, &table).await;
+}
+
+async fn drop_pg_table(url: &str, table: &str) {
+    use sqlx::Connection;
+    let Ok(mut conn) = sqlx::PgConnection::connect(url).await else {
+        return;
+    };
+    for sql in [
+        format!("DROP TABLE IF EXISTS \"{table}\""),
+        format!("DROP FUNCTION IF EXISTS \"{table}_notify\""),
+    ] {
+        let _ = sqlx::query(&sql).execute(&mut conn).await;
+    }
+}
