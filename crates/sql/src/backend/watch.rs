@@ -35,7 +35,7 @@ impl SqlStore {
 
 /// PostgreSQL with [`SqlConfig::with_change_feed`](crate::SqlConfig::with_change_feed):
 /// `NOTIFY` from a trigger, see `docs/stores.md`. Elsewhere `watch` fails with
-/// [`StoreErrorKind::Unsupported`].
+/// [`StoreErrorKind::Unsupported`](satchel_store_core::StoreErrorKind::Unsupported).
 impl Watch for SqlStore {
     fn watch<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<ChangeStream>> {
         Box::pin(self.watch_keys(prefix))
@@ -255,6 +255,8 @@ pub(super) mod pg {
     impl Inner {
         /// Puts the change feed's trigger on the table (PostgreSQL).
         pub(in crate::backend) async fn install_feed_trigger(&self) -> Result<()> {
+            // Irrefutable in a build with the `postgres` feature alone.
+            #[allow(irrefutable_let_patterns)]
             let Pool::Postgres(pool) = &self.pool else {
                 return Ok(());
             };
