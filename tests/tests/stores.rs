@@ -85,3 +85,49 @@ async fn unreachable_servers_are_unavailable_and_keep_passwords_out() {
         assert!(!text.contains("hunter2secret"), "password leaked: {text}");
     }
 }
+
+/// `satchel_store::open` (what `satchel serve --store` calls) with `changeFeed=notify`: the
+/// store it opens has the change feed, and hears the writes of a store opened without it
+/// on the same table. The trigger it put on the default table is taken off at the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_change_feed_is_asked_for_in_the_url() {
+    use satchel_store::{ChangeKind, Condition, KeyChange};
+    const TEST: &str = "postgres_change_feed_is_asked_for_in_the_url";
+    let Some(url) = satchel_testkit::store::service_url("SATCHEL_TEST_POSTGRES_URL", TEST) else {
+        return;
+    };
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let watched = open(&format!("{url}{separator}changeFeed=notify")).await;
+    let plain = open(&url).await;
+    assert!(watched.capabilities().watch);
+    assert!(!plain.capabilities().watch);
+    let prefix = satchel_testkit::store::unique_prefix("pg-feed-url");
+    let mut stream = watched
+        .try_watch(&prefix)
+        .expect("the opened store forwards watch")
+        .await
+        .expect("watch");
+    let key = format!("{prefix}k");
+    plain
+        .set(&key, b"v", None, Condition::Always)
+        .await
+        .unwrap();
+    assert!(plain.delete(&key).await.unwrap());
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("a notice within 10 s")
+            .expect("the feed is open")
+    };
+    assert_eq!(next().await, KeyChange::new(key.clone(), ChangeKind::Set));
+    assert_eq!(next().await, KeyChange::new(key, ChangeKind::Deleted));
+
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    for sql in [
+        "DROP TRIGGER IF EXISTS \"satchel_kv_notify\" ON \"satchel_kv\"",
+        "DROP FUNCTION IF EXISTS \"satchel_kv_notify\"()",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+    }
+}
