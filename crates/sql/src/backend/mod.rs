@@ -177,6 +177,18 @@ impl SqlStore {
             None => None,
         };
         let url = redact_url(&config.url);
+        // Refused before connecting: a SQLite file would be created first.
+        let scheme = config.url.split_once(':').map_or("", |(scheme, _)| scheme);
+        if config.change_feed && !matches!(scheme, "postgres" | "postgresql") {
+            return Err(StoreError::new(
+                StoreErrorKind::InvalidInput,
+                format!(
+                    "{url}: a change feed (SqlConfig::with_change_feed, `changeFeed=notify`) \
+                     needs PostgreSQL; {scheme} has no notifications to build it on (satchel \
+                     serve gives every store an in-process feed)"
+                ),
+            ));
+        }
         let suspect_until = Arc::new(AtomicI64::new(0));
         let (pool, dialect, wal) = open_pool(&config, &url, &suspect_until).await?;
         #[cfg(feature = "postgres")]
@@ -188,18 +200,6 @@ impl SqlStore {
             ))),
             _ => None,
         };
-        if config.change_feed && dialect.name() != "postgres" {
-            return Err(StoreError::new(
-                StoreErrorKind::InvalidInput,
-                format!(
-                    "{url}: a change feed (SqlConfig::with_change_feed, `changeFeed=notify`) \
-                     needs PostgreSQL; {} has no notifications to build it on (satchel \
-                     serve gives every store an in-process feed)",
-                    dialect.name()
-                ),
-            )
-            .with_backend(dialect.name()));
-        }
         let sql = Statements::new(dialect, &config.table);
         let table = config.table;
         let new_inner = |purge_task| Inner {

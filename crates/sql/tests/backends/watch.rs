@@ -155,6 +155,50 @@ mod postgres {
         fx.cleanup().await;
     }
 
+    /// A key too long for a notification's payload (PostgreSQL's limit is 8,000 bytes;
+    /// the primary key index takes it, compressed) is written all the same, and its
+    /// subscribers hear of it as a gap; the next notice is delivered as usual.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_watch_reports_a_key_too_long_to_notify_as_a_gap() {
+        let Some(url) = service_url("SATCHEL_TEST_POSTGRES_URL") else {
+            return;
+        };
+        let store = SqlStore::with_config(
+            SqlConfig::new(url.clone())
+                .with_table(unique("satchel_test"))
+                .with_change_feed(true),
+        )
+        .await
+        .unwrap();
+        let mut stream = store.watch("").await.unwrap();
+        let long = format!("k{}", "a".repeat(9_000));
+        store
+            .set(&long, b"v", None, Condition::Always)
+            .await
+            .expect("a long key is written, feed or not");
+        store
+            .set("short", b"v", None, Condition::Always)
+            .await
+            .unwrap();
+        assert_eq!(
+            next(&mut stream).await,
+            KeyChange::new("short", ChangeKind::Set)
+        );
+        assert_eq!(
+            stream.lost(),
+            1,
+            "the long key's write is reported as a gap"
+        );
+        assert!(store.delete(&long).await.unwrap());
+        let fx = Fixture {
+            store,
+            target: Target::Postgres,
+            url,
+            file: None,
+        };
+        fx.cleanup().await;
+    }
+
     /// The backends of `app` that wait for notifications (`LISTEN`ing, idle).
     async fn listeners(conn: &mut sqlx::PgConnection, app: &str) -> Vec<i32> {
         sqlx::query_scalar(
@@ -291,6 +335,14 @@ async fn a_change_feed_on_sqlite_is_refused() {
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
     assert!(err.to_string().contains("needs PostgreSQL"), "{err}");
+    // Refused before connecting: no file is left behind.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("feed.db");
+    let err = SqlStore::connect(&format!("sqlite://{}?changeFeed=notify", file.display()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), StoreErrorKind::InvalidInput);
+    assert!(!file.exists(), "the refused store created its file");
     let err = SqlStore::connect("sqlite::memory:?changeFeed=yes")
         .await
         .unwrap_err();
