@@ -37,7 +37,7 @@ pub fn raw_deserialize<T: DeserializeOwned>(format: &str, bytes: &[u8]) -> T {
 pub fn raw_compress(compression: &str, bytes: Vec<u8>) -> Vec<u8> {
     match compression {
         "none" => bytes,
-        "zstd" => zstd::bulk::compress(&bytes, 3).expect("zstd"),
+        "zstd" => raw_zstd_compress(&bytes),
         "lz4" => lz4_flex::compress_prepend_size(&bytes),
         "gzip" => {
             let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
@@ -77,13 +77,28 @@ pub fn raw_decompress(compression: &str, bytes: &[u8]) -> Vec<u8> {
     }
 }
 
-/// zstd decompression by hand, the way a user who knows the frame holds its size would write
-/// it: the output buffer sized from the frame header (`zstd::bulk::decompress` with a fixed
-/// large capacity instead allocates that capacity on every call, which made the hand-written
-/// reference slower than it needs to be).
+thread_local! {
+    static ZSTD_COMPRESSOR: std::cell::RefCell<zstd::bulk::Compressor<'static>> =
+        std::cell::RefCell::new(zstd::bulk::Compressor::new(3).expect("zstd context"));
+    static ZSTD_DECOMPRESSOR: std::cell::RefCell<zstd::bulk::Decompressor<'static>> =
+        std::cell::RefCell::new(zstd::bulk::Decompressor::new().expect("zstd context"));
+}
+
+/// zstd compression by hand, the way a user who knows the crate would write it: one
+/// `bulk::Compressor` kept per thread, as satchel keeps one (the one-shot
+/// `zstd::bulk::compress` sets up a fresh context on every call, which on a 300-byte value
+/// costs more than the compression, and made this reference easy to beat).
+pub fn raw_zstd_compress(bytes: &[u8]) -> Vec<u8> {
+    ZSTD_COMPRESSOR.with(|c| c.borrow_mut().compress(bytes).expect("zstd"))
+}
+
+/// zstd decompression by hand, the same way: a `bulk::Decompressor` kept per thread, the
+/// output buffer sized from the frame header (a fixed large capacity would allocate that
+/// capacity on every call).
 pub fn raw_zstd_decompress(bytes: &[u8]) -> Vec<u8> {
     let size = zstd::zstd_safe::get_frame_content_size(bytes)
         .expect("a zstd frame")
         .expect("the frame records its size");
-    zstd::bulk::decompress(bytes, usize::try_from(size).expect("fits")).expect("zstd")
+    let size = usize::try_from(size).expect("fits");
+    ZSTD_DECOMPRESSOR.with(|d| d.borrow_mut().decompress(bytes, size).expect("zstd"))
 }

@@ -184,3 +184,95 @@ fn garbage_after_a_valid_header_never_panics() {
         }
     }
 }
+
+/// Each level claims 2^32 - 1 children and holds only the next level.
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)]
+struct ClaimTree(Vec<ClaimTree>);
+
+/// The same through maps.
+#[derive(serde::Deserialize, Debug)]
+#[allow(dead_code)]
+struct ClaimIndex(std::collections::BTreeMap<u8, ClaimIndex>);
+
+/// `levels` nested sequences (or maps, with a one-byte key each) that each claim
+/// 2^32 - 1 elements, in `format`'s encoding, behind a header.
+fn nested_claims(format: satchel::FormatId, levels: usize, maps: bool) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    Header::new(format, satchel::CompressionId::NONE).write(&mut bytes);
+    for _ in 0..levels {
+        match (format, maps) {
+            // bincode: a varint length (0xFC + u32); a struct adds nothing.
+            (satchel::FormatId::BINCODE, _) => bytes.push(0xFC),
+            // MessagePack: array32 / map32 + u32 (big-endian, all ones either way).
+            (_, false) => bytes.push(0xDD),
+            (_, true) => bytes.push(0xDF),
+        }
+        bytes.extend_from_slice(&u32::MAX.to_le_bytes());
+        if maps {
+            bytes.push(7);
+        }
+    }
+    bytes
+}
+
+/// bincode's byte limit is gone (its accounting cost 10–20% of decoding time): its owned
+/// reads would allocate what a string's length prefix claims, and serde's collections
+/// pre-allocate up to 1 MiB each from what a sequence claims. Declared lengths are checked
+/// against the input instead, so hostile values allocate in proportion to their size.
+#[test]
+fn declared_lengths_allocate_no_more_than_the_input_holds() {
+    // A string claiming 2^62 bytes, under the largest limit: refused before allocating.
+    let mut string = Vec::new();
+    Header::new(satchel::FormatId::BINCODE, satchel::CompressionId::NONE).write(&mut string);
+    string.push(0xFD);
+    string.extend_from_slice(&(1u64 << 62).to_le_bytes());
+    let peak = peak_during(|| {
+        let err = Codec::bincode()
+            .max_decoded_len(usize::MAX)
+            .decode::<String>(&string)
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        assert!(err.to_string().contains("claims more bytes"), "{err}");
+    });
+    assert!(peak < 4 << 10, "a hostile string allocated {peak} bytes");
+
+    // 40 nested collections claiming 2^32 - 1 elements each (200-240 bytes in all): serde
+    // alone would pre-allocate 1 MiB for each level, 40 MiB.
+    for name in ["bincode", "msgpack"] {
+        let codec = DynCodec::from_spec(name).unwrap();
+        let format = codec.pipeline().expect("headered").format;
+        for maps in [false, true] {
+            let hostile = nested_claims(format, 40, maps);
+            let peak = peak_during(|| {
+                let err = if maps {
+                    codec.decode::<ClaimIndex>(&hostile).map(drop).unwrap_err()
+                } else {
+                    codec.decode::<ClaimTree>(&hostile).map(drop).unwrap_err()
+                };
+                assert_eq!(err.kind(), ErrorKind::Decode, "{name}: {err}");
+            });
+            assert!(
+                peak < 256 << 10,
+                "{name}: {} bytes of nested claims ({}) allocated {peak} bytes",
+                hostile.len(),
+                if maps { "maps" } else { "sequences" },
+            );
+        }
+    }
+
+    // Honest values still decode, their vectors pre-allocated once: a 100,000-element
+    // vector peaks at its own buffer (and the input's copy), not a doubling of it.
+    let honest: Vec<u64> = (0..100_000).collect();
+    for name in ["bincode", "msgpack"] {
+        let codec = DynCodec::from_spec(name).unwrap();
+        let bytes = codec.encode(&honest).unwrap();
+        let peak = peak_during(|| {
+            assert_eq!(codec.decode::<Vec<u64>>(&bytes).unwrap(), honest);
+        });
+        assert!(
+            peak <= 100_000 * 8 + (64 << 10),
+            "{codec}: an honest 100,000-element vector peaked at {peak} bytes"
+        );
+    }
+}

@@ -6,13 +6,21 @@
 //! `#[serde(tag = …)]`, `untagged`, `flatten`) cannot be decoded. Those give a clear
 //! [`ErrorKind::Unsupported`] error suggesting a self-describing format, never garbage.
 //!
-//! Hostile input is bounded: bincode's byte limit is set from [`Limits::max_decoded_len`]
-//! and from the input itself ([`claim_limit`]: at most [`CLAIM_PER_INPUT_BYTE`] bytes per
-//! byte of input), so a length prefix cannot make it allocate more (without a limit,
-//! bincode allocates whatever a string's length prefix claims before reading it; the
-//! limit's accounting costs about 10% of decoding time, see `BENCHMARKS.md`), and
-//! nesting is bounded by [`Limits::max_depth`] (bincode itself has no depth limit, so a
-//! recursive type would otherwise overflow the stack).
+//! Hostile input is bounded without bincode's byte limit, whose accounting (a check on
+//! every integer read) cost 10–20% of decoding time. Where a length prefix could make
+//! bincode allocate what the input does not hold, the declared length is checked against
+//! the remaining input instead (see [`satchel_core::depth`]):
+//! - owned strings and byte buffers are read through bincode's borrowing reads, which
+//!   refuse a length longer than the rest of the input before anything is allocated (its
+//!   owned reads allocate whatever the prefix claims), and are then copied;
+//! - the element counts sequences and maps announce, from which serde's collections
+//!   pre-allocate, are capped, summed over the value, at the input's length (every
+//!   element takes at least a byte, so honest counts are never cut);
+//! - nesting is bounded by [`Limits::max_depth`] (bincode itself has no depth limit, so a
+//!   recursive type would otherwise overflow the stack).
+//!
+//! So decoding allocates in proportion to the input: a value of `n` bytes decodes into at
+//! most `n` bytes of strings, and collections sized by the elements actually read.
 //!
 //! ```
 //! use satchel_core::{Format, Limits};
@@ -70,7 +78,9 @@ fn decode_with<T: DeserializeOwned, C: Config>(
     config: C,
     limits: &Limits,
 ) -> Result<T, Error> {
-    let depth = DepthLimit::new(limits.max_depth);
+    let depth = DepthLimit::new(limits.max_depth)
+        .owned_reads_borrowed()
+        .size_hint_budget(bytes.len());
     let (value, read) =
         bincode::serde::seed_decode_from_slice(Limited(&depth, PhantomData), bytes, config)
             .map_err(|e| decode_error(e, depth.exceeded(), limits))?;
@@ -104,17 +114,11 @@ fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error 
              (serde_json::Value, #[serde(tag)], untagged or flatten); use json or msgpack"
                 .to_string(),
         ),
-        DecodeError::LimitExceeded => (
-            ErrorKind::LimitExceeded,
-            format!(
-                "bincode value claims more memory than allowed: max_decoded_len ({} bytes), \
-                 and at most {CLAIM_PER_INPUT_BYTE} bytes per byte of input",
-                limits.max_decoded_len
-            ),
+        DecodeError::UnexpectedEnd { .. } => (
+            ErrorKind::Decode,
+            "bincode value is truncated, or a length in it claims more bytes than it holds"
+                .to_string(),
         ),
-        DecodeError::UnexpectedEnd { .. } => {
-            (ErrorKind::Decode, "bincode value is truncated".to_string())
-        }
         _ => (
             ErrorKind::Decode,
             "bincode bytes do not match the expected type".to_string(),
@@ -147,44 +151,8 @@ impl Format for Bincode {
 
     #[inline]
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
-        // bincode's byte limit is a const generic: pick the smallest rung at or above the
-        // claim limit.
-        let c = config::standard();
-        macro_rules! rungs {
-            ($($shift:literal)+) => {
-                match claim_limit(bytes.len(), limits.max_decoded_len) {
-                    $(n if n <= 1 << $shift => {
-                        decode_with(bytes, c.with_limit::<{ 1 << $shift }>(), limits)
-                    })+
-                    _ => decode_with(bytes, c.with_limit::<{ 1 << 40 }>(), limits),
-                }
-            };
-        }
-        rungs!(16 18 20 22 24 26 28 30 32 34 36 38)
+        decode_with(bytes, config::standard(), limits)
     }
-}
-
-/// How many bytes of memory bincode may claim per byte of input: what a string or vector's
-/// length prefix may make it allocate, summed over the value. Generous for real data (a
-/// `Vec<String>` of empty strings claims 24 bytes per input byte), and it keeps an 11-byte
-/// value that claims 2^62 bytes from allocating anything, whatever `max_decoded_len` says.
-pub const CLAIM_PER_INPUT_BYTE: usize = 256;
-
-/// The byte limit bincode decodes `input_len` bytes with: the smaller of `max_decoded_len`
-/// and [`CLAIM_PER_INPUT_BYTE`] × the input (64 KiB at least), never above 1 TiB.
-pub const fn claim_limit(input_len: usize, max_decoded_len: usize) -> usize {
-    let by_input = input_len.saturating_mul(CLAIM_PER_INPUT_BYTE);
-    let by_input = if by_input < 1 << 16 {
-        1 << 16
-    } else {
-        by_input
-    };
-    let limit = if by_input < max_decoded_len {
-        by_input
-    } else {
-        max_decoded_len
-    };
-    if limit > 1 << 40 { 1 << 40 } else { limit }
 }
 
 #[cfg(test)]
@@ -193,24 +161,31 @@ mod tests {
 
     #[test]
     fn huge_length_prefix_is_refused_without_allocating() {
-        // A Vec<u8> claiming u64::MAX / 2 bytes (varint 0xFD + 8 bytes), then nothing.
+        // A value claiming u64::MAX / 2 bytes (varint 0xFD + 8 bytes), then nothing: the
+        // sequence runs out of input (serde caps its pre-allocation, and so does the hint
+        // budget), the string is refused before bincode allocates (tests/alloc.rs measures).
         let mut hostile = vec![0xFD];
         hostile.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
-        let err = Bincode
-            .deserialize::<Vec<u8>>(&hostile, &Limits::default())
-            .unwrap_err();
-        // Sequences are read element by element (serde caps the pre-allocation), so this
-        // runs out of input; strings are claimed whole, so the byte limit refuses them.
-        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
-        let err = Bincode
-            .deserialize::<String>(&hostile, &Limits::default())
-            .unwrap_err();
-        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        for err in [
+            Bincode
+                .deserialize::<Vec<u8>>(&hostile, &Limits::default())
+                .unwrap_err(),
+            Bincode
+                .deserialize::<String>(&hostile, &Limits::default())
+                .unwrap_err(),
+            Bincode
+                .deserialize::<serde_bytes_like::Buf>(&hostile, &Limits::default())
+                .unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+            assert!(err.to_string().contains("claims more bytes"), "{err}");
+        }
     }
 
     /// 0.1 dropped bincode's byte limit when `max_decoded_len` was above 1 GiB
     /// (`with_limit::<{usize::MAX}>`): an 11-byte value claiming 2^62 bytes then made
-    /// bincode allocate them, and the process aborted.
+    /// bincode allocate them, and the process aborted. Lengths are now checked against the
+    /// input, whatever the limits say.
     #[test]
     fn regression_huge_claim_with_a_huge_limit_is_refused() {
         let mut hostile = vec![0xFD];
@@ -220,19 +195,70 @@ mod tests {
             let err = Bincode
                 .deserialize::<String>(&hostile, &limits)
                 .unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{limit}: {err}");
+            assert_eq!(err.kind(), ErrorKind::Decode, "{limit}: {err}");
         }
-        // Legitimate values still decode under a huge limit.
+        // Legitimate values still decode, under any limit.
         let strings: Vec<String> = vec![String::new(); 10_000];
         let mut out = Vec::new();
         Bincode.serialize_into(&strings, &mut out).unwrap();
-        let limits = Limits::default().max_decoded_len(usize::MAX);
-        let back: Vec<String> = Bincode.deserialize(&out, &limits).unwrap();
-        assert_eq!(back.len(), 10_000);
-        assert_eq!(claim_limit(11, usize::MAX), 1 << 16);
-        assert_eq!(claim_limit(1 << 30, usize::MAX), 1 << 38);
-        assert_eq!(claim_limit(1 << 33, usize::MAX), 1 << 40);
-        assert_eq!(claim_limit(1 << 20, 1 << 24), 1 << 24);
+        for limit in [1, usize::MAX] {
+            let limits = Limits::default().max_decoded_len(limit);
+            let back: Vec<String> = Bincode.deserialize(&out, &limits).unwrap();
+            assert_eq!(back.len(), 10_000);
+        }
+    }
+
+    /// Owned strings and byte buffers are read through bincode's borrowing reads; what they
+    /// decode to is the same.
+    #[test]
+    fn owned_strings_and_buffers_read_the_same_through_the_borrowing_reads() {
+        let value = (
+            "héllo".to_string(),
+            serde_bytes_like::Buf(vec![0, 1, 255]),
+            vec!["a".to_string(), String::new()],
+            'x',
+        );
+        let mut out = Vec::new();
+        Bincode.serialize_into(&value, &mut out).unwrap();
+        let back: (String, serde_bytes_like::Buf, Vec<String>, char) =
+            Bincode.deserialize(&out, &Limits::default()).unwrap();
+        assert_eq!(back, value);
+        // Invalid UTF-8 in a string is a decode error.
+        let err = Bincode
+            .deserialize::<String>(&[2, 0xff, 0xfe], &Limits::default())
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+    }
+
+    /// A byte buffer read with `deserialize_byte_buf`, as `serde_bytes::ByteBuf` does.
+    mod serde_bytes_like {
+        #[derive(Debug, PartialEq)]
+        pub(super) struct Buf(pub(super) Vec<u8>);
+
+        impl serde::Serialize for Buf {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for Buf {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl serde::de::Visitor<'_> for V {
+                    type Value = Buf;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str("bytes")
+                    }
+                    fn visit_bytes<E>(self, v: &[u8]) -> Result<Buf, E> {
+                        Ok(Buf(v.to_vec()))
+                    }
+                    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Buf, E> {
+                        Ok(Buf(v))
+                    }
+                }
+                d.deserialize_byte_buf(V)
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,16 @@
 //! The wrappers hold one reference to the [`DepthLimit`] and forward every call, so data
 //! that does not nest pays for nothing but a pointer; a compound pays one compare and two
 //! `Cell` writes.
+//!
+//! # Declared lengths
+//!
+//! A length-prefixed format (bincode) hands out lengths the data only claims. Two options
+//! keep such claims from allocating what the input does not hold, without counting every
+//! read the way bincode's own byte limit does:
+//! [`DepthLimit::owned_reads_borrowed`] reads owned strings and byte buffers through the
+//! borrowing calls, which check the length against the input before anything is copied,
+//! and [`DepthLimit::size_hint_budget`] caps the element counts sequences and maps
+//! announce, which serde's collections pre-allocate from.
 
 use std::cell::Cell;
 use std::fmt;
@@ -50,6 +60,9 @@ pub struct DepthLimit {
     max: usize,
     depth: Cell<usize>,
     exceeded: Cell<bool>,
+    owned_reads_borrowed: bool,
+    hint_budget: usize,
+    hints_left: Cell<usize>,
 }
 
 impl DepthLimit {
@@ -60,7 +73,52 @@ impl DepthLimit {
             max: max_depth,
             depth: Cell::new(0),
             exceeded: Cell::new(false),
+            owned_reads_borrowed: false,
+            hint_budget: usize::MAX,
+            hints_left: Cell::new(usize::MAX),
         }
+    }
+
+    /// Reads owned strings and byte buffers (`deserialize_string`, `deserialize_byte_buf`)
+    /// through the borrowing calls (`deserialize_str`, `deserialize_bytes`), which serde
+    /// allows: the owned calls are only a hint, and every visitor accepts the borrowed
+    /// forms. For a format reading from a slice whose owned reads allocate a declared length
+    /// before reading it (bincode 2 allocates whatever a string's length prefix claims), the
+    /// borrowed reads check the length against the input first, and the visitor copies only
+    /// bytes that are there.
+    ///
+    /// ```
+    /// use satchel_core::depth::DepthLimit;
+    /// use serde::Deserialize;
+    ///
+    /// // A string whose length prefix claims 2^60 bytes (bincode's varint: 0xFD + u64).
+    /// let mut hostile = vec![0xFD];
+    /// hostile.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    /// let config = bincode::config::standard();
+    /// let limit = DepthLimit::new(128).owned_reads_borrowed();
+    /// let mut de = bincode::serde::BorrowedSerdeDecoder::from_slice(&hostile, config, ());
+    /// // Without the option bincode would try to allocate 2^60 bytes here.
+    /// assert!(limit.deserialize::<String, _>(de.as_deserializer()).is_err());
+    /// ```
+    #[must_use]
+    pub fn owned_reads_borrowed(mut self) -> Self {
+        self.owned_reads_borrowed = true;
+        self
+    }
+
+    /// Caps the element counts that the sequences and maps of one value announce
+    /// (`size_hint`), summed, at `total`: each one is told at most what is left of the
+    /// budget, in the order they open. serde's collections pre-allocate from that count (up
+    /// to 1 MiB each, `serde::de::size_hint::cautious`), so without a budget a recursive type
+    /// whose every level claims 2^32 elements allocates 1 MiB per level from 5 bytes of
+    /// input each, 128 MiB at the default depth. A format in which every element takes at
+    /// least one byte passes its input's length: honest counts, summed, never exceed it,
+    /// so only claims are cut (and a cut count only costs a collection some re-allocation,
+    /// never a value).
+    #[must_use]
+    pub fn size_hint_budget(mut self, total: usize) -> Self {
+        self.hint_budget = total;
+        self
     }
 
     /// Deserializes a `T` from `de`, failing with `D::Error::custom("nesting deeper than
@@ -77,6 +135,7 @@ impl DepthLimit {
     {
         self.depth.set(0);
         self.exceeded.set(false);
+        self.hints_left.set(self.hint_budget);
         let result = T::deserialize(Wrap::new(de, self));
         if result.is_ok() {
             // A visitor may have caught the depth error and recovered.
@@ -108,6 +167,16 @@ impl DepthLimit {
     fn too_deep<E: de::Error>(&self) -> E {
         self.exceeded.set(true);
         E::custom(format_args!("nesting deeper than {} levels", self.max))
+    }
+
+    /// What a collection announcing `hint` elements is told: no more than the budget left,
+    /// which it then uses up.
+    #[inline]
+    fn take_hint(&self, hint: Option<usize>) -> Option<usize> {
+        let left = self.hints_left.get();
+        let n = hint?.min(left);
+        self.hints_left.set(left - n);
+        Some(n)
     }
 
     #[inline]
@@ -160,9 +229,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Wrap<'_, D> {
         deserialize_f64();
         deserialize_char();
         deserialize_str();
-        deserialize_string();
         deserialize_bytes();
-        deserialize_byte_buf();
         deserialize_option();
         deserialize_unit();
         deserialize_unit_struct(name: &'static str);
@@ -175,6 +242,26 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Wrap<'_, D> {
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier();
         deserialize_ignored_any();
+    }
+
+    #[inline]
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        if self.limit.owned_reads_borrowed {
+            self.inner.deserialize_str(Wrap::new(visitor, self.limit))
+        } else {
+            self.inner
+                .deserialize_string(Wrap::new(visitor, self.limit))
+        }
+    }
+
+    #[inline]
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        if self.limit.owned_reads_borrowed {
+            self.inner.deserialize_bytes(Wrap::new(visitor, self.limit))
+        } else {
+            self.inner
+                .deserialize_byte_buf(Wrap::new(visitor, self.limit))
+        }
     }
 
     #[inline]
@@ -253,7 +340,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
     #[inline]
     fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
         self.limit.enter::<A::Error>()?;
-        let r = self.inner.visit_seq(Wrap::new(seq, self.limit));
+        let r = self.inner.visit_seq(Access::seq(seq, self.limit));
         self.limit.leave();
         r
     }
@@ -261,7 +348,7 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<'_, V> {
     #[inline]
     fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
         self.limit.enter::<A::Error>()?;
-        let r = self.inner.visit_map(Wrap::new(map, self.limit));
+        let r = self.inner.visit_map(Access::map(map, self.limit));
         self.limit.leave();
         r
     }
@@ -284,7 +371,35 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Wrap<'_, S> {
     }
 }
 
-impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Wrap<'_, A> {
+/// Wraps a sequence's or map's access: carries the limit to its elements and announces the
+/// element count the budget allowed when it opened.
+struct Access<'a, A> {
+    inner: A,
+    limit: &'a DepthLimit,
+    hint: Option<usize>,
+}
+
+impl<'a, A> Access<'a, A> {
+    #[inline]
+    fn seq<'de>(inner: A, limit: &'a DepthLimit) -> Self
+    where
+        A: de::SeqAccess<'de>,
+    {
+        let hint = limit.take_hint(inner.size_hint());
+        Self { inner, limit, hint }
+    }
+
+    #[inline]
+    fn map<'de>(inner: A, limit: &'a DepthLimit) -> Self
+    where
+        A: de::MapAccess<'de>,
+    {
+        let hint = limit.take_hint(inner.size_hint());
+        Self { inner, limit, hint }
+    }
+}
+
+impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Access<'_, A> {
     type Error = A::Error;
 
     #[inline]
@@ -297,11 +412,11 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Wrap<'_, A> {
 
     #[inline]
     fn size_hint(&self) -> Option<usize> {
-        self.inner.size_hint()
+        self.hint
     }
 }
 
-impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Wrap<'_, A> {
+impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Access<'_, A> {
     type Error = A::Error;
 
     #[inline]
@@ -329,7 +444,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Wrap<'_, A> {
 
     #[inline]
     fn size_hint(&self) -> Option<usize> {
-        self.inner.size_hint()
+        self.hint
     }
 }
 

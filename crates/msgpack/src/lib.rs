@@ -4,6 +4,12 @@
 //! field added, removed or reordered later still reads. Decoding accepts structs written
 //! as arrays too, as rmp-serde does.
 //!
+//! Hostile input is bounded: nesting by [`Limits::max_depth`] (rmp-serde's own depth
+//! limit), and the element counts arrays and maps claim, from which serde's collections
+//! pre-allocate (up to 1 MiB each), by a budget of the input's length summed over the value
+//! ([`DepthLimit::size_hint_budget`]): every element takes at least a byte, so honest counts
+//! are never cut, and 200 bytes of nested claims cannot make the decoder allocate 40 MiB.
+//!
 //! ```
 //! use satchel_core::{Format, Limits};
 //! use satchel_msgpack::MsgPack;
@@ -22,6 +28,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use satchel_core::depth::DepthLimit;
 use satchel_core::{Error, ErrorKind, Format, FormatId, HeaderFormat, Limits};
 
 /// The MessagePack format, structs as maps.
@@ -54,7 +61,9 @@ impl Format for MsgPack {
     fn deserialize<T: DeserializeOwned>(&self, bytes: &[u8], limits: &Limits) -> Result<T, Error> {
         let mut de = rmp_serde::Deserializer::from_read_ref(bytes);
         de.set_max_depth(limits.max_depth);
-        let value = T::deserialize(&mut de).map_err(|e| match e {
+        // Depth is rmp-serde's to count; the wrapper only budgets the claimed lengths.
+        let claims = DepthLimit::new(usize::MAX).size_hint_budget(bytes.len());
+        let value = claims.deserialize::<T, _>(&mut de).map_err(|e| match e {
             rmp_serde::decode::Error::DepthLimitExceeded => Error::new(
                 ErrorKind::LimitExceeded,
                 format!("MessagePack nests deeper than {} levels", limits.max_depth),
