@@ -80,6 +80,12 @@ pub fn raw_decompress(compression: &str, bytes: &[u8]) -> Vec<u8> {
 thread_local! {
     static ZSTD_COMPRESSOR: std::cell::RefCell<zstd::bulk::Compressor<'static>> =
         std::cell::RefCell::new(zstd::bulk::Compressor::new(3).expect("zstd context"));
+    static ZSTD_CHECKSUMMING: std::cell::RefCell<zstd::bulk::Compressor<'static>> =
+        std::cell::RefCell::new({
+            let mut c = zstd::bulk::Compressor::new(3).expect("zstd context");
+            c.include_checksum(true).expect("zstd parameter");
+            c
+        });
     static ZSTD_DECOMPRESSOR: std::cell::RefCell<zstd::bulk::Decompressor<'static>> =
         std::cell::RefCell::new(zstd::bulk::Decompressor::new().expect("zstd context"));
 }
@@ -90,6 +96,12 @@ thread_local! {
 /// costs more than the compression, and made this reference easy to beat).
 pub fn raw_zstd_compress(bytes: &[u8]) -> Vec<u8> {
     ZSTD_COMPRESSOR.with(|c| c.borrow_mut().compress(bytes).expect("zstd"))
+}
+
+/// [`raw_zstd_compress`] with zstd's content checksum on, as satchel writes its frames: what
+/// the checksum (XXH64 of the content, computed on writing and checked on reading) costs.
+pub fn raw_zstd_compress_checksummed(bytes: &[u8]) -> Vec<u8> {
+    ZSTD_CHECKSUMMING.with(|c| c.borrow_mut().compress(bytes).expect("zstd"))
 }
 
 /// zstd decompression by hand, the same way: a `bulk::Decompressor` kept per thread, the

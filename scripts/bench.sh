@@ -5,8 +5,9 @@
 #                               and the charts in benchmarks/
 #   scripts/bench.sh --smoke    every benchmark once, unoptimized, checks that the report
 #                               script runs; BENCHMARKS.md is not touched (used by .ci/run)
-#   scripts/bench.sh --only dict,seal,grpc
-#                               only the dictionary, sealing and/or gRPC benches (about a
+#   scripts/bench.sh --only codec,dict,seal,grpc
+#                               only the pipeline, dictionary, sealing and/or gRPC benches
+#                               (pipelines about 15 minutes, dictionaries and sealing about a
 #                               minute each; gRPC, with the in-process memory and Redis
 #                               stores it is compared with, about 8), rewriting only their
 #                               sections of BENCHMARKS.md
@@ -55,10 +56,23 @@ if [ "${1:-}" = "--smoke" ]; then
   exit 0
 fi
 
+# The pipeline benches, then each case the full pass missed once more, alone: the machine
+# drifts by more than the 5% target between passes, so a miss is only reported as one if
+# the rerun misses too (BENCHMARKS.md shows both figures).
+codec_bench() {
+  timeout 1800 cargo bench -p satchel-benches --bench codec --locked
+  local rerun
+  rerun=$(python3 scripts/bench_report.py --misses)
+  if [ -n "$rerun" ]; then
+    timeout 900 cargo bench -p satchel-benches --bench codec --locked -- "$rerun"
+  fi
+}
+
 if [ "${1:-}" = "--only" ]; then
-  sections="${2:?--only needs dict, seal, grpc or a comma-separated list of them}"
+  sections="${2:?--only needs codec, dict, seal, grpc or a comma-separated list of them}"
   for bench in ${sections//,/ }; do
     case "$bench" in
+      codec) codec_bench ;;
       dict | seal) timeout 900 cargo bench -p satchel-benches --bench "$bench" --locked ;;
       # The gRPC rows with the in-process stores and the tonic echo they are compared with,
       # in a file of their own (the full run's figures stay where they are).
@@ -67,7 +81,7 @@ if [ "${1:-}" = "--only" ]; then
         SATCHEL_BENCH_ONLY=memory,redis,grpc timeout 900 \
           cargo bench -p satchel-benches --bench stores --locked
         ;;
-      *) echo "--only: no section $bench (dict, seal, grpc)" >&2; exit 2 ;;
+      *) echo "--only: no section $bench (codec, dict, seal, grpc)" >&2; exit 2 ;;
     esac
   done
   python3 scripts/bench_report.py --update "$sections"
@@ -79,7 +93,7 @@ export SATCHEL_STORE_BENCH_JSON="$PWD/target/satchel-store-bench.json"
 rm -rf target/criterion "$SATCHEL_STORE_BENCH_JSON"
 # Bounded: each codec benchmark samples for about 1.2 s; each store figure is 3 runs of
 # 3 s; the whole run stays under 45 minutes.
-timeout 1800 cargo bench -p satchel-benches --bench codec --locked
+codec_bench
 timeout 900 cargo bench -p satchel-benches --bench dict --locked
 timeout 900 cargo bench -p satchel-benches --bench seal --locked
 timeout 2400 cargo bench -p satchel-benches --bench stores --locked

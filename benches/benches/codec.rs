@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use satchel::{Codec, DynCodec, Format, Limits};
-use satchel_benches::{raw_compress, raw_decompress, raw_deserialize, raw_serialize};
+use satchel_benches::{
+    raw_compress, raw_decompress, raw_deserialize, raw_serialize, raw_zstd_compress_checksummed,
+};
 use satchel_testkit::payloads::{self, Session};
 
 const FORMATS: [&str; 3] = ["json", "msgpack", "bincode"];
@@ -58,6 +60,14 @@ fn pipelines(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new(&spec, "raw"), |b| {
                     b.iter(|| raw_compress(compression, raw_serialize(format, black_box(&value))))
                 });
+                // zstd by hand with the content checksum satchel writes: what it costs.
+                if compression == "zstd" {
+                    group.bench_function(BenchmarkId::new(&spec, "raw-checksum"), |b| {
+                        b.iter(|| {
+                            raw_zstd_compress_checksummed(&raw_serialize(format, black_box(&value)))
+                        })
+                    });
+                }
                 group.finish();
 
                 let mut group = c.benchmark_group(format!("decode/{size}"));
@@ -77,6 +87,17 @@ fn pipelines(c: &mut Criterion) {
                         )
                     })
                 });
+                if compression == "zstd" {
+                    let checked = raw_zstd_compress_checksummed(&raw_serialize(format, &value));
+                    group.bench_function(BenchmarkId::new(&spec, "raw-checksum"), |b| {
+                        b.iter(|| {
+                            raw_deserialize::<Session>(
+                                format,
+                                &raw_decompress(compression, black_box(&checked)),
+                            )
+                        })
+                    });
+                }
                 group.finish();
             }
         }

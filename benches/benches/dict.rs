@@ -27,13 +27,14 @@ fn dictionaries() -> Vec<(&'static str, &'static ZstdDict)> {
 fn dict(c: &mut Criterion) {
     let value = payloads::session_750();
     let json_len = payloads::json_bytes(&value).len();
+    let dicts = dictionaries();
     let mut codecs: Vec<(String, Codec<Json, Zstd>)> = Vec::new();
     for level in [3, 19] {
         codecs.push((
             format!("json+zstd:{level}"),
             Codec::json().compress(Zstd.level(level)),
         ));
-        for (name, d) in dictionaries() {
+        for &(name, d) in &dicts {
             codecs.push((
                 format!("json+zstd:{level}+{name}"),
                 Codec::json().compress(Zstd.level(level).dict(d)),
@@ -68,6 +69,29 @@ fn dict(c: &mut Criterion) {
         });
         group.finish();
     }
+    // Sizes only (no timing) at every level, to show where the dictionary reaches 4×.
+    let mut by_level = serde_json::Map::new();
+    for level in 1..=19 {
+        let mut row = serde_json::Map::new();
+        let plain = Codec::json().compress(Zstd.level(level));
+        row.insert(
+            "none".into(),
+            plain.encode(&value).expect("encodes").len().into(),
+        );
+        for &(name, d) in &dicts {
+            let codec = Codec::json().compress(Zstd.level(level).dict(d));
+            row.insert(
+                name.into(),
+                codec.encode(&value).expect("encodes").len().into(),
+            );
+        }
+        by_level.insert(level.to_string(), row.into());
+    }
+    eprintln!(
+        "sizes by level: {}",
+        serde_json::Value::Object(by_level.clone())
+    );
+    sizes.insert("by_level".into(), by_level.into());
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../target/satchel-bench-dict-sizes.json"
