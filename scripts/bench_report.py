@@ -464,6 +464,21 @@ def codec_misses(est):
     return out
 
 
+def spread(est, group, fn):
+    """The rounds behind one case's ratio, and how far raw's own time moved between them
+    (the machine's drift while the case ran: a miss smaller than it is not measurable)."""
+    ratios, raws = [], []
+    r = 0
+    while (group, fn, f"satchel-r{r}") in est and (group, fn, f"raw-r{r}") in est:
+        ratios.append(est[(group, fn, f"satchel-r{r}")] / est[(group, fn, f"raw-r{r}")])
+        raws.append(est[(group, fn, f"raw-r{r}")])
+        r += 1
+    if len(ratios) < 2:
+        return ""
+    drift = (max(raws) / min(raws) - 1) * 100
+    return f" (rounds {', '.join(f'{q:.2f}' for q in ratios)}; raw moved {drift:.0f}% between them)"
+
+
 def codec_section(w, est, sizes, first=None, provenance=None):
     """## Pipelines next to the raw crates. `first` is what the full pass measured for the
     cases it missed ({case: ratio}, `--misses`), which `scripts/bench.sh` then reran alone:
@@ -519,7 +534,7 @@ def codec_section(w, est, sizes, first=None, provenance=None):
                         if not mark:
                             noise.append(f"{op} {s} {size}: {first[case]:.2f} → {q:.2f}")
                     if mark:
-                        misses.append((case, f"{op} {s} {size}: {q:.2f}"))
+                        misses.append((case, f"{op} {s} {size}: {q:.2f}{spread(est, f'{op}/{size}', s)}"))
                     row += [f"{mbps(n, ours):.0f}", f"{mbps(n, raw):.0f}", cell]
                 w("| " + " | ".join(row) + " |")
     w("")

@@ -63,14 +63,31 @@ fn dict(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(name, "decode"), |b| {
             b.iter(|| codec.decode::<Session>(black_box(&bytes)).expect("decodes"))
         });
-        group.bench_function(BenchmarkId::new(name, "round-trip"), |b| {
-            b.iter(|| {
-                let bytes = codec.encode(black_box(&value)).expect("encodes");
-                codec.decode::<Session>(&bytes).expect("decodes")
-            })
-        });
         group.finish();
     }
+    // Round trips in paired rounds: at each level, without a dictionary and with each one,
+    // one right after the other, ROUNDS times; the report takes the median of the rounds'
+    // ratios (this machine drifts by more than the 20% being checked between benchmarks
+    // run seconds apart).
+    let mut group = c.benchmark_group("dict/750B");
+    group.throughput(Throughput::Bytes(json_len as u64));
+    for level in [3, 19] {
+        for round in 0..ROUNDS {
+            for (name, codec) in codecs
+                .iter()
+                .filter(|(n, _)| n.starts_with(&format!("json+zstd:{level}")))
+            {
+                let id = BenchmarkId::new(name, format!("round-trip-r{round}"));
+                group.bench_function(id, |b| {
+                    b.iter(|| {
+                        let bytes = codec.encode(black_box(&value)).expect("encodes");
+                        codec.decode::<Session>(&bytes).expect("decodes")
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
     // Sizes only (no timing) at every level, to show where the dictionary reaches 4×.
     let mut by_level = serde_json::Map::new();
     for level in 1..=19 {
@@ -100,6 +117,9 @@ fn dict(c: &mut Criterion) {
     );
     std::fs::write(path, serde_json::Value::Object(sizes).to_string()).ok();
 }
+
+/// Paired rounds of round trips per level (see `dict`).
+const ROUNDS: usize = 5;
 
 fn config() -> Criterion {
     Criterion::default()
