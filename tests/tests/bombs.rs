@@ -276,3 +276,36 @@ fn declared_lengths_allocate_no_more_than_the_input_holds() {
         );
     }
 }
+
+/// bincode elements can take no input at all (`()`, a unit struct): a length prefix
+/// claiming 2^60 of them made the decoder loop 2^60 times on 10 bytes (0.1, and with the
+/// byte limit too, which counted nothing for them). The element budget stops it after about
+/// a million, with an error saying why; honest values of such elements still decode.
+#[test]
+fn zero_sized_elements_claimed_by_the_billion_stop() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Marker;
+    let mut hostile = Vec::new();
+    Header::new(satchel::FormatId::BINCODE, satchel::CompressionId::NONE).write(&mut hostile);
+    hostile.push(0xFD);
+    hostile.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    for err in [
+        Codec::bincode().decode::<Vec<()>>(&hostile).unwrap_err(),
+        Codec::bincode()
+            .decode::<Vec<Marker>>(&hostile)
+            .unwrap_err(),
+        Codec::bincode()
+            .decode::<std::collections::BTreeMap<(), ()>>(&hostile)
+            .unwrap_err(),
+    ] {
+        assert_eq!(err.kind(), ErrorKind::LimitExceeded, "{err}");
+        assert!(err.to_string().contains("more elements than"), "{err}");
+    }
+    let honest = vec![(); 100_000];
+    let bytes = Codec::bincode().encode(&honest).unwrap();
+    assert!(bytes.len() < 10, "{} bytes", bytes.len());
+    assert_eq!(
+        Codec::bincode().decode::<Vec<()>>(&bytes).unwrap().len(),
+        100_000
+    );
+}

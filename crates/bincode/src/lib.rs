@@ -16,6 +16,9 @@
 //! - the element counts sequences and maps announce, from which serde's collections
 //!   pre-allocate, are capped, summed over the value, at the input's length (every
 //!   element takes at least a byte, so honest counts are never cut);
+//! - the elements a value's sequences and maps hand out are counted, at most one per byte
+//!   of input plus [`ELEMENT_MARGIN`]: an element can take no input at all (`()`, a unit
+//!   struct), so a length prefix could otherwise make the decoder loop 2^60 times;
 //! - nesting is bounded by [`Limits::max_depth`] (bincode itself has no depth limit, so a
 //!   recursive type would otherwise overflow the stack).
 //!
@@ -80,10 +83,25 @@ fn decode_with<T: DeserializeOwned, C: Config>(
 ) -> Result<T, Error> {
     let depth = DepthLimit::new(limits.max_depth)
         .owned_reads_borrowed()
-        .size_hint_budget(bytes.len());
+        .size_hint_budget(bytes.len())
+        .element_budget(bytes.len().saturating_add(ELEMENT_MARGIN));
     let (value, read) =
         bincode::serde::seed_decode_from_slice(Limited(&depth, PhantomData), bytes, config)
-            .map_err(|e| decode_error(e, depth.exceeded(), limits))?;
+            .map_err(|e| {
+                if depth.elements_exceeded() {
+                    return Error::new(
+                        ErrorKind::LimitExceeded,
+                        format!(
+                            "bincode value claims more elements than its {} bytes can hold \
+                             (at most one per byte, plus {ELEMENT_MARGIN}): a length in it \
+                             is corrupt or hostile",
+                            bytes.len()
+                        ),
+                    )
+                    .with_source(e);
+                }
+                decode_error(e, depth.exceeded(), limits)
+            })?;
     if read != bytes.len() {
         return Err(Error::new(
             ErrorKind::Decode,
@@ -92,6 +110,11 @@ fn decode_with<T: DeserializeOwned, C: Config>(
     }
     Ok(value)
 }
+
+/// Elements a value may hold beyond one per byte of its input: room for elements that take
+/// no input (a `()`, a unit struct, `PhantomData`, a sequence's end), while a length prefix
+/// claiming 2^60 of them stops after about a million iterations, a few milliseconds.
+pub const ELEMENT_MARGIN: usize = 1 << 20;
 
 fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error {
     if depth_exceeded {

@@ -63,6 +63,9 @@ pub struct DepthLimit {
     owned_reads_borrowed: bool,
     hint_budget: usize,
     hints_left: Cell<usize>,
+    element_budget: usize,
+    elements_left: Cell<usize>,
+    elements_exceeded: Cell<bool>,
 }
 
 impl DepthLimit {
@@ -76,6 +79,9 @@ impl DepthLimit {
             owned_reads_borrowed: false,
             hint_budget: usize::MAX,
             hints_left: Cell::new(usize::MAX),
+            element_budget: usize::MAX,
+            elements_left: Cell::new(usize::MAX),
+            elements_exceeded: Cell::new(false),
         }
     }
 
@@ -121,6 +127,30 @@ impl DepthLimit {
         self
     }
 
+    /// Fails once the sequences and maps of one value have handed out `total` elements
+    /// (entries, for maps), summed. A format in which an element can take no input at all
+    /// (bincode: `()`, a unit struct, `PhantomData`) would otherwise loop as many times as a
+    /// length prefix claims, 2^60 iterations from 10 bytes; a budget of the input's length
+    /// plus a margin bounds that work while admitting any honest value of that size.
+    ///
+    /// ```
+    /// use satchel_core::depth::DepthLimit;
+    ///
+    /// // bincode: a Vec<()> whose length prefix claims 2^60 elements.
+    /// let mut hostile = vec![0xFD];
+    /// hostile.extend_from_slice(&(1u64 << 60).to_le_bytes());
+    /// let config = bincode::config::standard();
+    /// let limit = DepthLimit::new(128).element_budget(hostile.len() + 1000);
+    /// let mut de = bincode::serde::BorrowedSerdeDecoder::from_slice(&hostile, config, ());
+    /// let err = limit.deserialize::<Vec<()>, _>(de.as_deserializer()).unwrap_err();
+    /// assert!(err.to_string().contains("more elements than"), "{err}");
+    /// ```
+    #[must_use]
+    pub fn element_budget(mut self, total: usize) -> Self {
+        self.element_budget = total;
+        self
+    }
+
     /// Deserializes a `T` from `de`, failing with `D::Error::custom("nesting deeper than
     /// N levels")` as soon as the data opens a sequence, map, enum, `Some` or newtype struct
     /// more than `N` levels deep, before the nested value is read.
@@ -136,6 +166,8 @@ impl DepthLimit {
         self.depth.set(0);
         self.exceeded.set(false);
         self.hints_left.set(self.hint_budget);
+        self.elements_left.set(self.element_budget);
+        self.elements_exceeded.set(false);
         let result = T::deserialize(Wrap::new(de, self));
         if result.is_ok() {
             // A visitor may have caught the depth error and recovered.
@@ -150,6 +182,13 @@ impl DepthLimit {
     #[must_use]
     pub fn exceeded(&self) -> bool {
         self.exceeded.get()
+    }
+
+    /// True if the last [`DepthLimit::deserialize`] failed because the value held more
+    /// elements than [`DepthLimit::element_budget`] allows.
+    #[must_use]
+    pub fn elements_exceeded(&self) -> bool {
+        self.elements_exceeded.get()
     }
 
     #[inline]
@@ -167,6 +206,28 @@ impl DepthLimit {
     fn too_deep<E: de::Error>(&self) -> E {
         self.exceeded.set(true);
         E::custom(format_args!("nesting deeper than {} levels", self.max))
+    }
+
+    /// One more element is about to be read: fails once the budget is spent.
+    #[inline]
+    fn take_element<E: de::Error>(&self) -> Result<(), E> {
+        let left = self.elements_left.get();
+        if left == 0 {
+            return Err(self.too_many());
+        }
+        self.elements_left.set(left - 1);
+        Ok(())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn too_many<E: de::Error>(&self) -> E {
+        self.elements_exceeded.set(true);
+        E::custom(format_args!(
+            "the value holds more elements than its {} bytes can (a length in it claims more \
+             than it holds)",
+            self.element_budget
+        ))
     }
 
     /// What a collection announcing `hint` elements is told: no more than the budget left,
@@ -407,6 +468,7 @@ impl<'de, A: de::SeqAccess<'de>> de::SeqAccess<'de> for Access<'_, A> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, A::Error> {
+        self.limit.take_element::<A::Error>()?;
         self.inner.next_element_seed(Wrap::new(seed, self.limit))
     }
 
@@ -424,6 +486,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Access<'_, A> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, A::Error> {
+        self.limit.take_element::<A::Error>()?;
         self.inner.next_key_seed(Wrap::new(seed, self.limit))
     }
 
@@ -438,6 +501,7 @@ impl<'de, A: de::MapAccess<'de>> de::MapAccess<'de> for Access<'_, A> {
         kseed: K,
         vseed: V,
     ) -> Result<Option<(K::Value, V::Value)>, A::Error> {
+        self.limit.take_element::<A::Error>()?;
         self.inner
             .next_entry_seed(Wrap::new(kseed, self.limit), Wrap::new(vseed, self.limit))
     }
