@@ -60,9 +60,12 @@ def fold_rounds(est):
         if side == "raw":
             continue
         raw = rounds.get((g, f, "raw"), {})
-        ratios = [t / raw[r] for r, t in times.items() if r in raw]
-        if ratios:
+        paired = sorted(r for r in times if r in raw)
+        if paired:
+            ratios = [times[r] / raw[r] for r in paired]
             est[(g, f, f"{side}/raw")] = statistics.median(ratios)
+            # The rounds themselves, for `spread`: the ratios, and raw's own times.
+            est[(g, f, f"{side}/raw rounds")] = (ratios, [raw[r] for r in paired])
     return est
 
 
@@ -467,12 +470,7 @@ def codec_misses(est):
 def spread(est, group, fn):
     """The rounds behind one case's ratio, and how far raw's own time moved between them
     (the machine's drift while the case ran: a miss smaller than it is not measurable)."""
-    ratios, raws = [], []
-    r = 0
-    while (group, fn, f"satchel-r{r}") in est and (group, fn, f"raw-r{r}") in est:
-        ratios.append(est[(group, fn, f"satchel-r{r}")] / est[(group, fn, f"raw-r{r}")])
-        raws.append(est[(group, fn, f"raw-r{r}")])
-        r += 1
+    ratios, raws = est.get((group, fn, "satchel/raw rounds"), ([], []))
     if len(ratios) < 2:
         return ""
     drift = (max(raws) / min(raws) - 1) * 100
@@ -636,9 +634,8 @@ def misses_section(w, rows, est):
     w("Measured, not guessed; the figures in this section are this run's unless it says otherwise;")
     w("what was not profiled says so.")
     w("")
-    ratios = [est[("decode/" + size, spec(f, c), "satchel")] / est[("decode/" + size, spec(f, c), "raw")]
-              for size in PAYLOADS for f in ["bincode"] for c in COMPRESSIONS
-              if ("decode/" + size, spec(f, c), "satchel") in est and ("decode/" + size, spec(f, c), "raw") in est]
+    ratios = [q for size in PAYLOADS for c in COMPRESSIONS
+              if (q := ratio(est, "decode/" + size, spec("bincode", c)))]
     if ratios:
         bullet(f"**bincode decode ({min(ratios):.2f}–{max(ratios):.2f}× in this run):** it missed by "
                "1.09–1.21× while satchel decoded with bincode's byte limit, which checks a counter on "

@@ -137,9 +137,10 @@ def seal_section(w, est, sizes, provenance=None):
         cost = cipher - (copy or 0)
         w(f"What sealing costs, measured in the same run: {fmt_ns(sealed - plain)} a round trip "
           f"(sealed minus plain medians), of which the cipher itself (a nonce, ChaCha20-Poly1305 "
-          f"seal and open of the {sizes.get('json+zstd', '?')}-byte payload with its associated "
+          f"seal and open of the compressed payload with a sealed value's associated "
           f"data, less the copy the bench makes) is {fmt_ns(cost)}, "
-          f"{cost / plain * 100:.1f}% of the plain round trip: the floor any sealing has here.")
+          f"{cost / plain * 100:.1f}% of the plain round trip: the floor for sealing with this "
+          "cipher as the key ring runs it (a key built for each call, a fork check per nonce).")
         w("")
     if "json+zstd" in sizes and "json+zstd+seal" in sizes:
         extra = sizes["json+zstd+seal"] - sizes["json+zstd"]

@@ -236,6 +236,22 @@ fn declared_lengths_allocate_no_more_than_the_input_holds() {
         assert!(err.to_string().contains("claims more bytes"), "{err}");
     });
     assert!(peak < 4 << 10, "a hostile string allocated {peak} bytes");
+    // The same claim in MessagePack (str32 / bin32, 2^32 - 1 bytes): refused the same way.
+    for marker in [0xDB, 0xC6] {
+        let mut claim = Vec::new();
+        Header::new(satchel::FormatId::MSGPACK, satchel::CompressionId::NONE).write(&mut claim);
+        claim.push(marker);
+        claim.extend_from_slice(&u32::MAX.to_be_bytes());
+        let peak = peak_during(|| {
+            let codec = Codec::msgpack().max_decoded_len(usize::MAX);
+            let err = codec.decode::<String>(&claim).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Decode, "{err}");
+        });
+        assert!(
+            peak < 4 << 10,
+            "a hostile msgpack claim allocated {peak} bytes"
+        );
+    }
 
     // 40 nested collections claiming 2^32 - 1 elements each (200-240 bytes in all): serde
     // alone would pre-allocate 1 MiB for each level, 40 MiB.

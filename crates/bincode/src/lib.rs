@@ -87,21 +87,7 @@ fn decode_with<T: DeserializeOwned, C: Config>(
         .element_budget(bytes.len().saturating_add(ELEMENT_MARGIN));
     let (value, read) =
         bincode::serde::seed_decode_from_slice(Limited(&depth, PhantomData), bytes, config)
-            .map_err(|e| {
-                if depth.elements_exceeded() {
-                    return Error::new(
-                        ErrorKind::LimitExceeded,
-                        format!(
-                            "bincode value claims more elements than its {} bytes can hold \
-                             (at most one per byte, plus {ELEMENT_MARGIN}): a length in it \
-                             is corrupt or hostile",
-                            bytes.len()
-                        ),
-                    )
-                    .with_source(e);
-                }
-                decode_error(e, depth.exceeded(), limits)
-            })?;
+            .map_err(|e| decode_error(e, &depth, bytes.len(), limits))?;
     if read != bytes.len() {
         return Err(Error::new(
             ErrorKind::Decode,
@@ -116,8 +102,18 @@ fn decode_with<T: DeserializeOwned, C: Config>(
 /// claiming 2^60 of them stops after about a million iterations, a few milliseconds.
 pub const ELEMENT_MARGIN: usize = 1 << 20;
 
-fn decode_error(e: DecodeError, depth_exceeded: bool, limits: &Limits) -> Error {
-    if depth_exceeded {
+fn decode_error(e: DecodeError, guard: &DepthLimit, input_len: usize, limits: &Limits) -> Error {
+    if guard.elements_exceeded() {
+        return Error::new(
+            ErrorKind::LimitExceeded,
+            format!(
+                "bincode value claims more elements than its {input_len} bytes can hold (at \
+                 most one per byte, plus {ELEMENT_MARGIN}): a length in it is corrupt or hostile"
+            ),
+        )
+        .with_source(e);
+    }
+    if guard.exceeded() {
         return Error::new(
             ErrorKind::LimitExceeded,
             format!(
@@ -186,7 +182,7 @@ mod tests {
     fn huge_length_prefix_is_refused_without_allocating() {
         // A value claiming u64::MAX / 2 bytes (varint 0xFD + 8 bytes), then nothing: the
         // sequence runs out of input (serde caps its pre-allocation, and so does the hint
-        // budget), the string is refused before bincode allocates (tests/alloc.rs measures).
+        // budget), the string is refused before bincode allocates (tests/tests/bombs.rs measures).
         let mut hostile = vec![0xFD];
         hostile.extend_from_slice(&(u64::MAX / 2).to_le_bytes());
         for err in [

@@ -26,13 +26,14 @@
 //!
 //! # Declared lengths
 //!
-//! A length-prefixed format (bincode) hands out lengths the data only claims. Two options
-//! keep such claims from allocating what the input does not hold, without counting every
-//! read the way bincode's own byte limit does:
+//! A length-prefixed format (bincode) hands out lengths the data only claims. Three options
+//! keep such claims from costing what the input does not hold, without counting every read
+//! the way bincode's own byte limit does:
 //! [`DepthLimit::owned_reads_borrowed`] reads owned strings and byte buffers through the
-//! borrowing calls, which check the length against the input before anything is copied,
-//! and [`DepthLimit::size_hint_budget`] caps the element counts sequences and maps
-//! announce, which serde's collections pre-allocate from.
+//! borrowing calls, which check the length against the input before anything is copied;
+//! [`DepthLimit::size_hint_budget`] caps the element counts sequences and maps announce,
+//! which serde's collections pre-allocate from; and [`DepthLimit::element_budget`] bounds
+//! the elements they hand out, for elements that take no input at all.
 
 use std::cell::Cell;
 use std::fmt;
@@ -224,7 +225,7 @@ impl DepthLimit {
     fn too_many<E: de::Error>(&self) -> E {
         self.elements_exceeded.set(true);
         E::custom(format_args!(
-            "the value holds more elements than its {} bytes can (a length in it claims more \
+            "the value holds more elements than the {} it may (a length in it claims more \
              than it holds)",
             self.element_budget
         ))

@@ -74,8 +74,8 @@ pub use any::{
 pub use codec::{Codec, ValueCodec};
 pub use satchel_core::{
     Compression, CompressionId, Error, ErrorKind, Flags, Format, FormatId, Framing, Header,
-    HeaderFormat, Headered, Identity, Level, Limits, Pipeline, ReadAny, Report, Seal, SealInfo,
-    Sealed, Tag, Tagged, WithLevel, sniff,
+    HeaderFormat, Headered, Identity, Level, Limits, Pipeline, ReadAny, Report, SEAL_NONCE_LEN,
+    SEAL_TAG_LEN, Seal, SealInfo, Sealed, Tag, Tagged, WithLevel, sniff,
 };
 
 #[cfg(feature = "json")]
